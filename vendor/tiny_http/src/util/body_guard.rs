@@ -1,0 +1,74 @@
+use std::io::{Read, Result as IoResult};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most unread body bytes, and time, spent discarding a body before its connection closes.
+const MAX_DRAIN: usize = 1024 * 1024;
+const MAX_DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// The body may still have unread bytes.
+pub const PENDING: u8 = 0;
+/// The body was read to its end: the connection can carry the next request.
+pub const COMPLETE: u8 = 1;
+/// The client still waits for `100 Continue`, so the body never comes: do not drain.
+pub const ABANDONED: u8 = 2;
+
+/// Shared between a request's body reader, the request and its connection.
+pub type BodyState = Arc<AtomicU8>;
+
+/// Wraps a request body and records whether it was read to its end.
+///
+/// A connection whose request body was left unread is closed after the response, instead
+/// of parsing the rest of the body as the next request, which would let a body smuggle a
+/// request past a front proxy that reuses connections. Before it closes, the rest is
+/// drained on drop (bounded in bytes and time), so the close does not turn into a reset
+/// that destroys the response in the client's buffers.
+pub struct BodyGuard<R: Read> {
+    inner: R,
+    state: BodyState,
+    ended: bool,
+}
+
+impl<R: Read> BodyGuard<R> {
+    pub fn new(inner: R, state: BodyState) -> BodyGuard<R> {
+        state.store(PENDING, Ordering::Release);
+        BodyGuard {
+            inner,
+            state,
+            ended: false,
+        }
+    }
+}
+
+impl<R: Read> Read for BodyGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && !self.ended {
+            self.ended = true;
+            self.state.store(COMPLETE, Ordering::Release);
+        }
+        Ok(n)
+    }
+}
+
+impl<R: Read> Drop for BodyGuard<R> {
+    fn drop(&mut self) {
+        if self.state.load(Ordering::Acquire) == ABANDONED {
+            return;
+        }
+        let mut buf = [0u8; 8192];
+        let mut budget = MAX_DRAIN;
+        let deadline = Instant::now() + MAX_DRAIN_TIME;
+        while !self.ended && budget > 0 && Instant::now() < deadline {
+            match self.inner.read(&mut buf) {
+                Ok(0) => self.ended = true,
+                Ok(n) => budget = budget.saturating_sub(n),
+                Err(_) => break,
+            }
+        }
+        if self.ended {
+            self.state.store(COMPLETE, Ordering::Release);
+        }
+    }
+}
