@@ -1,0 +1,361 @@
+//! Command-line parsing from flag tables, after ripgrep's `flags`: one table per program
+//! drives the parser, `--help`, the man page and shell completions, so they cannot drift.
+
+pub mod man;
+pub mod twitcher;
+
+use std::collections::HashMap;
+use std::fmt;
+
+/// How many values a flag takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arity {
+    Switch,
+    One(&'static str),
+}
+
+#[derive(Debug)]
+pub struct Flag {
+    pub short: Option<char>,
+    pub long: &'static str,
+    pub arity: Arity,
+    pub env: Option<&'static str>,
+    pub help: &'static str,
+}
+
+#[derive(Debug)]
+pub struct Command {
+    /// One or two words, e.g. `serve` or `db backup`.
+    pub name: &'static str,
+    /// Positional arguments for the usage line, e.g. `DEST` or `[FILE]`.
+    pub args: &'static str,
+    pub about: &'static str,
+    pub flags: &'static [Flag],
+    /// How many positional arguments it takes, at least and at most.
+    pub positionals: (usize, usize),
+}
+
+#[derive(Debug)]
+pub struct Program {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub description: &'static str,
+    /// Flags accepted before the command (and after it, unless the command has its own).
+    pub globals: &'static [Flag],
+    pub commands: &'static [Command],
+    /// Sections appended to the man page: (title, roff body).
+    pub man_sections: &'static [(&'static str, &'static str)],
+}
+
+/// The result of parsing: which command, its flags by long name, and its positionals.
+#[derive(Debug, Default)]
+pub struct Matches {
+    pub command: Option<&'static Command>,
+    values: HashMap<&'static str, Vec<String>>,
+    pub positionals: Vec<String>,
+}
+
+impl Matches {
+    pub fn switch(&self, long: &str) -> bool {
+        self.values.contains_key(long)
+    }
+
+    /// The last value given for a flag.
+    pub fn value(&self, long: &str) -> Option<&str> {
+        self.values
+            .get(long)
+            .and_then(|v| v.last())
+            .map(String::as_str)
+    }
+}
+
+/// A usage error; the caller prints it with the usage and exits 2.
+#[derive(Debug)]
+pub struct UsageError {
+    pub message: String,
+    pub command: Option<&'static Command>,
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn usage_err(message: impl Into<String>, command: Option<&'static Command>) -> UsageError {
+    UsageError {
+        message: message.into(),
+        command,
+    }
+}
+
+fn find_flag<'a>(flags: &'a [Flag], arg: &lexopt::Arg) -> Option<&'a Flag> {
+    flags.iter().find(|f| match arg {
+        lexopt::Arg::Short(c) => f.short == Some(*c),
+        lexopt::Arg::Long(l) => f.long == *l,
+        lexopt::Arg::Value(_) => false,
+    })
+}
+
+fn arg_name(arg: &lexopt::Arg) -> String {
+    match arg {
+        lexopt::Arg::Short(c) => format!("-{c}"),
+        lexopt::Arg::Long(l) => format!("--{l}"),
+        lexopt::Arg::Value(v) => v.to_string_lossy().into_owned(),
+    }
+}
+
+impl Program {
+    pub fn command(&self, name: &str) -> Option<&'static Command>
+    where
+        Self: 'static,
+    {
+        self.commands.iter().find(|c| c.name == name)
+    }
+
+    /// Parses `args` (without the program name).
+    pub fn parse(&'static self, args: Vec<std::ffi::OsString>) -> Result<Matches, UsageError> {
+        use lexopt::Arg;
+        let mut parser = lexopt::Parser::from_args(args);
+        let mut m = Matches::default();
+        let mut first_word: Option<String> = None;
+        loop {
+            let arg = parser
+                .next()
+                .map_err(|e| usage_err(e.to_string(), m.command))?;
+            let Some(arg) = arg else { break };
+            match arg {
+                Arg::Value(v) if m.command.is_none() => {
+                    let word = v.to_string_lossy().into_owned();
+                    let name = match first_word.take() {
+                        Some(group) => format!("{group} {word}"),
+                        None => word.clone(),
+                    };
+                    if let Some(cmd) = self.command(&name) {
+                        m.command = Some(cmd);
+                    } else if self
+                        .commands
+                        .iter()
+                        .any(|c| c.name.starts_with(&format!("{name} ")))
+                    {
+                        first_word = Some(name);
+                    } else {
+                        return Err(usage_err(format!("unknown command `{name}`"), None));
+                    }
+                }
+                Arg::Value(v) => m.positionals.push(v.to_string_lossy().into_owned()),
+                ref flag => {
+                    let own = m.command.map_or(&[][..], |c| c.flags);
+                    let f = find_flag(own, flag)
+                        .or_else(|| find_flag(self.globals, flag))
+                        .ok_or_else(|| {
+                            usage_err(format!("unknown option {}", arg_name(flag)), m.command)
+                        })?;
+                    let entry = m.values.entry(f.long).or_default();
+                    match f.arity {
+                        Arity::Switch => entry.push(String::new()),
+                        Arity::One(_) => {
+                            let v = parser
+                                .value()
+                                .map_err(|e| usage_err(e.to_string(), m.command))?;
+                            entry.push(v.to_string_lossy().into_owned());
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(group) = first_word {
+            return Err(usage_err(format!("`{group}` needs a subcommand"), None));
+        }
+        if let (Some(cmd), false) = (m.command, m.switch("help")) {
+            let (lo, hi) = cmd.positionals;
+            let n = m.positionals.len();
+            if n < lo {
+                return Err(usage_err(
+                    format!("missing argument {}", cmd.args),
+                    Some(cmd),
+                ));
+            }
+            if n > hi {
+                return Err(usage_err(
+                    format!("unexpected argument `{}`", m.positionals[hi]),
+                    Some(cmd),
+                ));
+            }
+        }
+        Ok(m)
+    }
+
+    fn flag_lines(flags: &[Flag]) -> String {
+        let heads: Vec<String> = flags.iter().map(flag_head).collect();
+        let width = heads.iter().map(String::len).max().unwrap_or(0);
+        let mut out = String::new();
+        for (f, head) in flags.iter().zip(&heads) {
+            out.push_str(&format!("  {head:width$}  {}", f.help));
+            if let Some(env) = f.env {
+                out.push_str(&format!(" [env: {env}]"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// `--help` text for the program or one command.
+    pub fn help(&self, command: Option<&Command>) -> String {
+        match command {
+            None => {
+                let mut out = format!(
+                    "{} {} - {}\n\nUsage: {} [OPTIONS] <COMMAND> [ARGS]\n\nCommands:\n",
+                    self.name,
+                    env!("CARGO_PKG_VERSION"),
+                    self.about,
+                    self.name
+                );
+                let width = self
+                    .commands
+                    .iter()
+                    .map(|c| c.name.len())
+                    .max()
+                    .unwrap_or(0);
+                for c in self.commands {
+                    out.push_str(&format!("  {:width$}  {}\n", c.name, c.about));
+                }
+                if !self.globals.is_empty() {
+                    out.push_str("\nOptions:\n");
+                    out.push_str(&Self::flag_lines(self.globals));
+                }
+                out.push_str(&format!(
+                    "\nRun `{} help COMMAND` or `{} COMMAND --help` for a command's options.\n",
+                    self.name, self.name
+                ));
+                out
+            }
+            Some(c) => {
+                let mut out = format!("Usage: {}\n\n{}\n", self.usage(c), c.about);
+                if !c.flags.is_empty() {
+                    out.push_str("\nOptions:\n");
+                    out.push_str(&Self::flag_lines(c.flags));
+                }
+                if !self.globals.is_empty() {
+                    out.push_str("\nGlobal options:\n");
+                    out.push_str(&Self::flag_lines(self.globals));
+                }
+                out
+            }
+        }
+    }
+
+    pub fn usage(&self, c: &Command) -> String {
+        let mut u = format!("{} ", self.name);
+        if !self.globals.is_empty() {
+            u.push_str("[GLOBAL OPTIONS] ");
+        }
+        u.push_str(c.name);
+        if !c.flags.is_empty() {
+            u.push_str(" [OPTIONS]");
+        }
+        if !c.args.is_empty() {
+            u.push(' ');
+            u.push_str(c.args);
+        }
+        u
+    }
+}
+
+/// `-c, --config FILE` as shown in help.
+pub fn flag_head(f: &Flag) -> String {
+    let mut head = match f.short {
+        Some(c) => format!("-{c}, --{}", f.long),
+        None => format!("    --{}", f.long),
+    };
+    match f.arity {
+        Arity::Switch => {}
+        Arity::One(v) => head.push_str(&format!(" {v}")),
+    }
+    head
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static GLOBALS: &[Flag] = &[
+        Flag {
+            short: Some('s'),
+            long: "serverurl",
+            arity: Arity::One("URL"),
+            env: None,
+            help: "server",
+        },
+        Flag {
+            short: Some('h'),
+            long: "help",
+            arity: Arity::Switch,
+            env: None,
+            help: "help",
+        },
+    ];
+    static CMDS: &[Command] = &[
+        Command {
+            name: "gentoken",
+            args: "",
+            about: "token",
+            flags: &[Flag {
+                short: Some('s'),
+                long: "client-secret",
+                arity: Arity::One("S"),
+                env: None,
+                help: "secret",
+            }],
+            positionals: (0, 0),
+        },
+        Command {
+            name: "db backup",
+            args: "DEST",
+            about: "backup",
+            flags: &[],
+            positionals: (1, 1),
+        },
+    ];
+    static PROG: Program = Program {
+        name: "p",
+        about: "a",
+        description: "",
+        globals: GLOBALS,
+        commands: CMDS,
+        man_sections: &[],
+    };
+
+    fn parse(args: &[&str]) -> Result<Matches, UsageError> {
+        PROG.parse(args.iter().map(Into::into).collect())
+    }
+
+    #[test]
+    fn short_flag_means_different_things_before_and_after_the_command() {
+        let m = parse(&["-s", "http://x", "gentoken", "-s", "sec", "--help"]).unwrap();
+        assert_eq!(m.value("serverurl"), Some("http://x"));
+        assert_eq!(m.value("client-secret"), Some("sec"));
+        assert!(m.switch("help"));
+    }
+
+    #[test]
+    fn two_word_commands_and_positionals() {
+        let m = parse(&["db", "backup", "/tmp/x"]).unwrap();
+        assert_eq!(m.command.unwrap().name, "db backup");
+        assert_eq!(m.positionals, ["/tmp/x"]);
+        assert!(
+            parse(&["db", "backup"])
+                .unwrap_err()
+                .message
+                .contains("DEST")
+        );
+        assert!(parse(&["db"]).unwrap_err().message.contains("subcommand"));
+        assert!(parse(&["nope"]).is_err());
+        assert!(
+            parse(&["gentoken", "--bogus"])
+                .unwrap_err()
+                .message
+                .contains("--bogus")
+        );
+    }
+}

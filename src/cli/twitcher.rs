@@ -1,0 +1,287 @@
+//! The `twitcher` program's flag table and its parse into plain commands.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use super::{Arity, Command, Flag, Matches, Program, UsageError};
+use crate::config::Overrides;
+use crate::config::keys::{KEYS, Kind};
+
+const CONFIG: Flag = Flag {
+    short: Some('c'),
+    long: "config",
+    arity: Arity::One("FILE"),
+    env: Some("TWITCHER_CONFIG"),
+    help: "INI file in Twitcher's format: [app:main] settings and the [server:main] address.",
+};
+const DB: Flag = Flag {
+    short: None,
+    long: "db",
+    arity: Arity::One("PATH"),
+    env: Some("TWITCHER_DB"),
+    help: "SQLite database file (twitcher.db). Default: twitcher.sqlite in the working directory.",
+};
+const BIND: Flag = Flag {
+    short: Some('b'),
+    long: "bind",
+    arity: Arity::One("HOST:PORT"),
+    env: Some("TWITCHER_BIND"),
+    help: "Address to listen on (twitcher.bind). Default: 127.0.0.1:8000; port 0 picks a free one.",
+};
+const WORKERS: Flag = Flag {
+    short: Some('w'),
+    long: "workers",
+    arity: Arity::One("N"),
+    env: Some("TWITCHER_WORKERS"),
+    help: "Request worker threads (twitcher.workers). Default: 4 per CPU.",
+};
+
+static GLOBALS: &[Flag] = &[
+    Flag {
+        short: Some('h'),
+        long: "help",
+        arity: Arity::Switch,
+        env: None,
+        help: "Print help, for the program or the command it follows.",
+    },
+    Flag {
+        short: Some('V'),
+        long: "version",
+        arity: Arity::Switch,
+        env: None,
+        help: "Print the version.",
+    },
+];
+
+static SERVER_FLAGS: &[Flag] = &[CONFIG, BIND, DB, WORKERS];
+static DB_FLAGS: &[Flag] = &[CONFIG, DB];
+
+static COMMANDS: &[Command] = &[
+    Command {
+        name: "serve",
+        args: "",
+        about: "Run the server: registry API, OAuth2 token service and OWS proxy.",
+        flags: SERVER_FLAGS,
+        positionals: (0, 0),
+    },
+    Command {
+        name: "config check",
+        args: "[FILE]",
+        about: "Print the effective settings with secrets masked; exit 2 when one is invalid.",
+        flags: SERVER_FLAGS,
+        positionals: (0, 1),
+    },
+    Command {
+        name: "db migrate",
+        args: "",
+        about: "Create the database or bring its schema up to date.",
+        flags: DB_FLAGS,
+        positionals: (0, 0),
+    },
+    Command {
+        name: "db check",
+        args: "",
+        about: "Run SQLite's integrity and foreign-key checks; exit 1 on damage.",
+        flags: DB_FLAGS,
+        positionals: (0, 0),
+    },
+    Command {
+        name: "db backup",
+        args: "DEST",
+        about: "Copy the database, live, to a new file DEST with SQLite's online backup.",
+        flags: DB_FLAGS,
+        positionals: (1, 1),
+    },
+    Command {
+        name: "db reset-password",
+        args: "",
+        about: "Generate a new admin password, print it once and store its hash.",
+        flags: DB_FLAGS,
+        positionals: (0, 0),
+    },
+    Command {
+        name: "man",
+        args: "PAGE",
+        about: "Print a man page (twitcher or twitcherctl) in roff.",
+        flags: &[],
+        positionals: (1, 1),
+    },
+    Command {
+        name: "help",
+        args: "[COMMAND]",
+        about: "Show help for the program or a command.",
+        flags: &[],
+        positionals: (0, 2),
+    },
+];
+
+pub static PROGRAM: Program = Program {
+    name: "twitcher",
+    about: "security proxy for OGC Web Services",
+    description: "twitcher keeps a registry of OGC Web Services (WPS, WMS, WFS, WCS, WMTS), hands out \
+        OAuth2 access tokens, and lets a request through to a backend only when it is public \
+        (GetCapabilities, DescribeProcess, ...) or carries a valid token with the right scope. \
+        It re-creates Python Twitcher 0.11 on the wire and reads its INI files. State lives in \
+        one SQLite file. Settings come from defaults, then the INI file, then TWITCHER_* \
+        environment variables, then flags; later ones win.",
+    globals: GLOBALS,
+    commands: COMMANDS,
+    man_sections: &[
+        (
+            "EXIT STATUS",
+            ".TP\n0\nSuccess, and a graceful stop after SIGTERM or SIGINT.\n.TP\n1\nA runtime failure: \
+             the address is taken, the database cannot be opened, a check found damage.\n.TP\n2\nA usage \
+             error or an invalid setting, or a database that holds another program's schema.",
+        ),
+        (
+            "FILES",
+            ".TP\ntwitcher.sqlite\nThe default database, in the working directory, created with mode 0600.",
+        ),
+        ("SEE ALSO", "twitcherctl(1)"),
+    ],
+};
+
+/// A parsed `twitcher` command line.
+#[derive(Debug)]
+pub enum Cmd {
+    Serve(Overrides),
+    ConfigCheck(Overrides),
+    DbMigrate(Overrides),
+    DbCheck(Overrides),
+    DbBackup(Overrides, PathBuf),
+    DbResetPassword(Overrides),
+    Man(String),
+    Help(Option<&'static Command>),
+    Version,
+}
+
+fn overrides(m: &Matches) -> Overrides {
+    let mut o = Overrides {
+        config: m.value("config").map(PathBuf::from),
+        values: Vec::new(),
+    };
+    for (flag, key) in [
+        ("bind", "twitcher.bind"),
+        ("db", "twitcher.db"),
+        ("workers", "twitcher.workers"),
+    ] {
+        if let Some(v) = m.value(flag) {
+            o.values.push((key, v.to_string()));
+        }
+    }
+    o
+}
+
+pub fn parse(args: Vec<OsString>) -> Result<Cmd, UsageError> {
+    let m = PROGRAM.parse(args)?;
+    if m.switch("version") {
+        return Ok(Cmd::Version);
+    }
+    let Some(cmd) = m.command else {
+        return Ok(Cmd::Help(None));
+    };
+    if m.switch("help") {
+        return Ok(Cmd::Help(Some(cmd)));
+    }
+    let mut over = overrides(&m);
+    Ok(match cmd.name {
+        "serve" => Cmd::Serve(over),
+        "config check" => {
+            if let Some(file) = m.positionals.first() {
+                over.config = Some(PathBuf::from(file));
+            }
+            Cmd::ConfigCheck(over)
+        }
+        "db migrate" => Cmd::DbMigrate(over),
+        "db check" => Cmd::DbCheck(over),
+        "db backup" => Cmd::DbBackup(over, PathBuf::from(&m.positionals[0])),
+        "db reset-password" => Cmd::DbResetPassword(over),
+        "man" => Cmd::Man(m.positionals[0].clone()),
+        _ => Cmd::Help(PROGRAM.command(&m.positionals.join(" "))),
+    })
+}
+
+/// The CONFIGURATION section of the man page, from the settings table.
+pub fn settings_man_section() -> String {
+    let mut out = String::from(
+        "Keys of the INI file's [app:main] section, as in Python Twitcher, and the environment \
+         variable that overrides each.\n",
+    );
+    for k in KEYS {
+        let default = match (k.kind, k.default) {
+            (Kind::Secret, _) | (_, "") => String::new(),
+            (_, d) => format!(" Default: {}.", super::man::esc(d)),
+        };
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR (\\fB{}\\fR)\n{}{default}\n",
+            super::man::esc(k.name),
+            k.env,
+            super::man::esc(k.help)
+        ));
+    }
+    out
+}
+
+pub fn man_page() -> String {
+    super::man::render(
+        &PROGRAM,
+        &[("CONFIGURATION".into(), settings_man_section())],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Result<Cmd, UsageError> {
+        parse(args.iter().map(Into::into).collect())
+    }
+
+    #[test]
+    fn serve_flags_become_overrides() {
+        let Cmd::Serve(o) = parse_str(&[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--db",
+            "x.db",
+            "-c",
+            "t.ini",
+            "-w",
+            "3",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.config, Some(PathBuf::from("t.ini")));
+        assert_eq!(o.values.len(), 3);
+    }
+
+    #[test]
+    fn config_check_file_argument() {
+        let Cmd::ConfigCheck(o) = parse_str(&["config", "check", "dev.ini"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(o.config, Some(PathBuf::from("dev.ini")));
+        assert!(matches!(parse_str(&["--version"]).unwrap(), Cmd::Version));
+        assert!(matches!(parse_str(&[]).unwrap(), Cmd::Help(None)));
+        assert!(
+            matches!(parse_str(&["help", "db", "backup"]).unwrap(), Cmd::Help(Some(c)) if c.name == "db backup")
+        );
+        assert!(
+            matches!(parse_str(&["serve", "--help"]).unwrap(), Cmd::Help(Some(c)) if c.name == "serve")
+        );
+        assert!(parse_str(&["serve", "extra"]).is_err());
+    }
+
+    /// The committed man page is what the flag table renders; regenerate it with
+    /// `twitcher man twitcher > man/twitcher.1`.
+    #[test]
+    fn committed_man_page_matches_the_flag_table() {
+        let committed = include_str!("../../man/twitcher.1");
+        assert!(
+            committed == man_page(),
+            "man/twitcher.1 is stale: run `twitcher man twitcher > man/twitcher.1`"
+        );
+    }
+}

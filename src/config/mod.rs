@@ -1,0 +1,577 @@
+//! Settings: defaults < INI file (`[app:main]`, `[server:main]`) < `TWITCHER_*` environment < flags.
+
+mod ini;
+pub mod keys;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ini::Ini;
+use keys::{KEYS, Kind};
+
+/// Where a value came from, shown by `config check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    Ini,
+    Env(&'static str),
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::Ini => f.write_str("ini"),
+            Source::Env(name) => write!(f, "env {name}"),
+            Source::Flag => f.write_str("flag"),
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub values: Vec<(&'static str, String)>,
+}
+
+/// Every key of the table with its value and origin, before validation.
+#[derive(Debug)]
+pub struct Raw {
+    values: BTreeMap<&'static str, (String, Source)>,
+    pub config_file: Option<PathBuf>,
+    /// Keys that look like ours but are not known, and other things worth a line on stderr.
+    pub warnings: Vec<String>,
+}
+
+impl Raw {
+    pub fn get(&self, name: &str) -> &str {
+        self.values.get(name).map(|(v, _)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn source(&self, name: &str) -> Source {
+        self.values
+            .get(name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or(Source::Default)
+    }
+
+    fn set(&mut self, name: &'static str, value: String, source: Source) {
+        self.values.insert(name, (value, source));
+    }
+
+    /// Rows of `key, shown value, source`, with secrets masked.
+    pub fn report(&self) -> Vec<(&'static str, String, Source)> {
+        KEYS.iter()
+            .map(|k| {
+                let v = self.get(k.name);
+                let shown = match k.kind {
+                    Kind::Secret if v.is_empty() => "(not set)".to_string(),
+                    Kind::Secret => "******** (set)".to_string(),
+                    _ => v.to_string(),
+                };
+                (k.name, shown, self.source(k.name))
+            })
+            .collect()
+    }
+}
+
+/// The config file could not be read or parsed at all.
+#[derive(Debug)]
+pub struct LoadError(pub String);
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Gathers values from all sources. `env` is a parameter so tests need not touch the process.
+pub fn load(over: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Raw, LoadError> {
+    let mut raw = Raw {
+        values: KEYS
+            .iter()
+            .map(|k| (k.name, (k.default.to_string(), Source::Default)))
+            .collect(),
+        config_file: None,
+        warnings: Vec::new(),
+    };
+    let config = over.config.clone().or_else(|| {
+        env("TWITCHER_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    if let Some(path) = config {
+        read_ini(&mut raw, &path)?;
+        raw.config_file = Some(path);
+    }
+    for k in KEYS {
+        if let Some(v) = env(k.env) {
+            raw.set(k.name, v, Source::Env(k.env));
+        }
+    }
+    for (name, value) in &over.values {
+        raw.set(name, value.clone(), Source::Flag);
+    }
+    Ok(raw)
+}
+
+fn read_ini(raw: &mut Raw, path: &Path) -> Result<(), LoadError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LoadError(format!("cannot read config file {}: {e}", path.display())))?;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let here = abs
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .to_string_lossy()
+        .to_string();
+    let file = abs.to_string_lossy().to_string();
+    let ini = Ini::parse(&text, &[("here", &here), ("__file__", &file)])
+        .map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
+    let app_section = if ini.has_section("app:main") {
+        "app:main".to_string()
+    } else {
+        ini.section_names()
+            .find(|n| n.starts_with("app:"))
+            .map(str::to_string)
+            .ok_or_else(|| LoadError(format!("{}: no [app:main] section", path.display())))?
+    };
+    let app = ini
+        .items(&app_section)
+        .map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
+    if let Some(url) = app.get("sqlalchemy.url") {
+        match sqlite_path_from_url(url) {
+            Ok(p) => raw.set("twitcher.db", p, Source::Ini),
+            Err(m) => {
+                return Err(LoadError(format!(
+                    "{}: sqlalchemy.url: {m}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    for (k, v) in &app {
+        if let Some(key) = keys::find(k) {
+            raw.set(key.name, v.clone(), Source::Ini);
+        } else if (k.starts_with("twitcher.") || k.starts_with("keycloak.")) && k != "twitcher.db" {
+            raw.warnings.push(format!(
+                "{}: unknown setting `{k}` is ignored",
+                path.display()
+            ));
+        }
+    }
+    if ini.has_section("server:main") {
+        let server = ini
+            .items("server:main")
+            .map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
+        if let Some(bind) = bind_from_server_section(&server) {
+            raw.set("twitcher.bind", bind, Source::Ini);
+        }
+    }
+    Ok(())
+}
+
+/// SQLAlchemy's `sqlite:///relative` and `sqlite:////absolute` URLs name a file.
+fn sqlite_path_from_url(url: &str) -> Result<String, String> {
+    let Some(rest) = url.strip_prefix("sqlite:///") else {
+        let scheme = url.split(':').next().unwrap_or("");
+        return Err(format!(
+            "only sqlite:///PATH URLs are supported, not `{scheme}:`; twitcher keeps its state in one SQLite file"
+        ));
+    };
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" {
+        return Err("an in-memory database would lose every registration; name a file".into());
+    }
+    Ok(path.to_string())
+}
+
+/// waitress uses `host`/`port` or `listen`; gunicorn uses `bind`.
+fn bind_from_server_section(s: &BTreeMap<String, String>) -> Option<String> {
+    let first = |v: &str| v.split_whitespace().next().map(str::to_string);
+    if let Some(b) = s.get("bind").and_then(|v| first(v)) {
+        return Some(b);
+    }
+    if let Some(l) = s.get("listen").and_then(|v| first(v)) {
+        return Some(match l.strip_prefix("*:") {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => l,
+        });
+    }
+    match (s.get("host"), s.get("port")) {
+        (Some(h), Some(p)) => Some(format!("{h}:{p}")),
+        (None, Some(p)) => Some(format!("0.0.0.0:{p}")),
+        (Some(h), None) => Some(format!("{h}:8080")),
+        (None, None) => None,
+    }
+}
+
+/// Validated, typed settings of the server.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Public base URL without a trailing slash; None until derived from the bound address.
+    pub url: Option<String>,
+    pub bind: String,
+    pub db: PathBuf,
+    pub workers: usize,
+    pub max_body_size: u64,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    pub basicauth: bool,
+    pub username: String,
+    pub password: Option<String>,
+    pub ows_security: bool,
+    pub ows_proxy: bool,
+    pub ows_proxy_protected_path: String,
+    pub oauth: bool,
+}
+
+/// Collects one message per invalid key, so `config check` can list them all.
+struct Checker<'a> {
+    raw: &'a Raw,
+    errors: Vec<String>,
+}
+
+impl Checker<'_> {
+    fn fail(&mut self, key: &str, msg: impl fmt::Display) {
+        let origin = match self.raw.source(key) {
+            Source::Env(name) => format!(" (from {name})"),
+            Source::Flag => " (from a flag)".to_string(),
+            Source::Ini => " (from the config file)".to_string(),
+            Source::Default => String::new(),
+        };
+        self.errors.push(format!("{key}{origin}: {msg}"));
+    }
+
+    fn text(&self, key: &str) -> String {
+        self.raw.get(key).trim().to_string()
+    }
+
+    fn bool(&mut self, key: &str) -> bool {
+        match parse_bool(self.raw.get(key)) {
+            Some(b) => b,
+            None => {
+                self.fail(
+                    key,
+                    format!(
+                        "`{}` is not a boolean (true/false, yes/no, on/off, 1/0)",
+                        self.raw.get(key)
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    fn int(&mut self, key: &str) -> u64 {
+        let Some(k) = keys::find(key) else { return 0 };
+        let Kind::Int(lo, hi) = k.kind else { return 0 };
+        match self.raw.get(key).trim().parse::<u64>() {
+            Ok(n) if (lo..=hi).contains(&n) => n,
+            _ => {
+                self.fail(
+                    key,
+                    format!(
+                        "`{}` is not a whole number from {lo} to {hi}",
+                        self.raw.get(key)
+                    ),
+                );
+                lo
+            }
+        }
+    }
+
+    fn size(&mut self, key: &str) -> u64 {
+        match parse_size(self.raw.get(key)) {
+            Some(n) if n > 0 => n,
+            _ => {
+                self.fail(
+                    key,
+                    format!(
+                        "`{}` is not a size such as 16M, 512K or 1048576",
+                        self.raw.get(key)
+                    ),
+                );
+                0
+            }
+        }
+    }
+}
+
+/// Python's `pyramid.settings.asbool` words.
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "y" | "t" | "1" => Some(true),
+        "false" | "no" | "off" | "n" | "f" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (num, mult) = match v.char_indices().last()? {
+        (i, 'k' | 'K') => (&v[..i], 1u64 << 10),
+        (i, 'm' | 'M') => (&v[..i], 1 << 20),
+        (i, 'g' | 'G') => (&v[..i], 1 << 30),
+        _ => (v, 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// Paths that the server routes itself; the OWS prefix may not shadow them.
+const RESERVED_PREFIXES: &[&str] = &[
+    "/services",
+    "/oauth",
+    "/info",
+    "/versions",
+    "/__api__",
+    "/api-explorer",
+];
+
+impl Settings {
+    pub fn from_raw(raw: &Raw) -> Result<Settings, Vec<String>> {
+        let mut c = Checker {
+            raw,
+            errors: Vec::new(),
+        };
+        let url = c.text("twitcher.url");
+        let url = if url.is_empty() {
+            None
+        } else if valid_http_url(&url) {
+            Some(url.trim_end_matches('/').to_string())
+        } else {
+            c.fail(
+                "twitcher.url",
+                format!("`{url}` is not an http(s) URL with a host"),
+            );
+            None
+        };
+        let bind = c.text("twitcher.bind");
+        if let Err(m) = check_bind(&bind) {
+            c.fail("twitcher.bind", m);
+        }
+        let db = c.text("twitcher.db");
+        if db.is_empty() {
+            c.fail("twitcher.db", "must name a file");
+        }
+        let workers = if raw.get("twitcher.workers").trim().is_empty() {
+            std::thread::available_parallelism().map_or(4, |n| n.get() * 4)
+        } else {
+            c.int("twitcher.workers") as usize
+        };
+        let max_body_size = c.size("twitcher.max_body_size");
+        let max_connections = c.int("twitcher.max_connections") as usize;
+        let idle_timeout = Duration::from_secs(c.int("twitcher.idle_timeout"));
+        let shutdown_timeout = Duration::from_secs(c.int("twitcher.shutdown_timeout"));
+        let basicauth = c.bool("twitcher.basicauth");
+        let username = c.text("twitcher.username");
+        if username.is_empty() || username.contains(':') {
+            c.fail("twitcher.username", "must be non-empty and without `:`");
+        }
+        let password = Some(raw.get("twitcher.password").to_string()).filter(|p| !p.is_empty());
+        let adapter = c.text("twitcher.adapter");
+        if adapter != "default" {
+            c.fail(
+                "twitcher.adapter",
+                format!("`{adapter}` cannot be loaded: only the built-in `default` adapter exists"),
+            );
+        }
+        let ows_security = c.bool("twitcher.ows_security");
+        let ows_proxy = c.bool("twitcher.ows_proxy");
+        let oauth = c.bool("twitcher.oauth");
+        let path = c.text("twitcher.ows_proxy_protected_path");
+        let path = path.trim_end_matches('/').to_string();
+        let path_ok = path.starts_with('/')
+            && path.len() > 1
+            && path[1..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~/".contains(&b))
+            && !path.contains("//");
+        if !path_ok {
+            c.fail(
+                "twitcher.ows_proxy_protected_path",
+                format!("`{path}` is not a path such as /ows"),
+            );
+        } else if let Some(r) = RESERVED_PREFIXES
+            .iter()
+            .find(|r| path == **r || path.starts_with(&format!("{r}/")))
+        {
+            c.fail(
+                "twitcher.ows_proxy_protected_path",
+                format!("`{path}` would hide the built-in {r} endpoints"),
+            );
+        }
+        if !c.errors.is_empty() {
+            return Err(c.errors);
+        }
+        Ok(Settings {
+            url,
+            bind,
+            db: PathBuf::from(db),
+            workers,
+            max_body_size,
+            max_connections,
+            idle_timeout,
+            shutdown_timeout,
+            basicauth,
+            username,
+            password,
+            ows_security,
+            ows_proxy,
+            ows_proxy_protected_path: path,
+            oauth,
+        })
+    }
+}
+
+pub fn valid_http_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(r) => {
+            let host = r.split(['/', '?', '#']).next().unwrap_or("");
+            let host = host.rsplit('@').next().unwrap_or("");
+            !host.is_empty() && !host.starts_with(':') && !host.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn check_bind(bind: &str) -> Result<(), String> {
+    let (host, port) = bind
+        .rsplit_once(':')
+        .ok_or_else(|| format!("`{bind}` is not HOST:PORT"))?;
+    if host.is_empty() {
+        return Err(format!(
+            "`{bind}` has no host (use 0.0.0.0:PORT for all addresses)"
+        ));
+    }
+    port.parse::<u16>()
+        .map_err(|_| format!("`{port}` in `{bind}` is not a port number"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn defaults_alone_are_valid() {
+        let raw = load(&Overrides::default(), &env_of(&[])).unwrap();
+        let s = Settings::from_raw(&raw).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8000");
+        assert_eq!(s.db, PathBuf::from("twitcher.sqlite"));
+        assert_eq!(s.max_body_size, 16 << 20);
+        assert_eq!(s.username, "admin");
+        assert!(s.password.is_none() && s.url.is_none());
+    }
+
+    #[test]
+    fn precedence_is_default_ini_env_flag() {
+        let dir = std::env::temp_dir().join(format!("tw-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ini = dir.join("t.ini");
+        std::fs::write(
+            &ini,
+            "[app:main]\nsqlalchemy.url = sqlite:///%(here)s/x.sqlite\ntwitcher.workers = 3\ntwitcher.username = ini\npyramid.foo = 1\ntwitcher.nonsense = 1\n[server:main]\nlisten = *:9000\n",
+        )
+        .unwrap();
+        let over = Overrides {
+            config: Some(ini.clone()),
+            values: vec![("twitcher.workers", "5".into())],
+        };
+        let raw = load(
+            &over,
+            &env_of(&[("TWITCHER_USERNAME", "env"), ("TWITCHER_WORKERS", "4")]),
+        )
+        .unwrap();
+        let s = Settings::from_raw(&raw).unwrap();
+        assert_eq!(s.db, dir.join("x.sqlite"));
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(s.username, "env");
+        assert_eq!(s.workers, 5);
+        assert_eq!(raw.source("twitcher.workers"), Source::Flag);
+        assert_eq!(raw.warnings.len(), 1, "{:?}", raw.warnings);
+        assert!(raw.warnings[0].contains("twitcher.nonsense"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn server_section_forms() {
+        let m = |pairs: &[(&str, &str)]| {
+            bind_from_server_section(
+                &pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            m(&[("host", "0.0.0.0"), ("port", "8000")]).unwrap(),
+            "0.0.0.0:8000"
+        );
+        assert_eq!(
+            m(&[("listen", "localhost:6543 [::1]:6543")]).unwrap(),
+            "localhost:6543"
+        );
+        assert_eq!(m(&[("bind", "127.0.0.1:8000")]).unwrap(), "127.0.0.1:8000");
+        assert_eq!(m(&[]), None);
+    }
+
+    #[test]
+    fn every_invalid_value_is_one_line_naming_its_key() {
+        let over = Overrides {
+            config: None,
+            values: vec![
+                ("twitcher.bind", "nope".into()),
+                ("twitcher.basicauth", "maybe".into()),
+                ("twitcher.max_body_size", "lots".into()),
+                ("twitcher.ows_proxy_protected_path", "/services".into()),
+                ("twitcher.adapter", "magpie.adapter.MagpieAdapter".into()),
+                ("twitcher.url", "ftp://x".into()),
+            ],
+        };
+        let raw = load(&over, &env_of(&[])).unwrap();
+        let errs = Settings::from_raw(&raw).unwrap_err();
+        assert_eq!(errs.len(), 6, "{errs:#?}");
+        for (e, k) in errs.iter().zip([
+            "twitcher.url",
+            "twitcher.bind",
+            "twitcher.max_body_size",
+            "twitcher.basicauth",
+            "twitcher.adapter",
+            "twitcher.ows_proxy_protected_path",
+        ]) {
+            assert!(e.starts_with(k), "{e} should name {k}");
+            assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn sqlalchemy_urls() {
+        assert_eq!(sqlite_path_from_url("sqlite:///rel.db").unwrap(), "rel.db");
+        assert_eq!(
+            sqlite_path_from_url("sqlite:////abs/x.db").unwrap(),
+            "/abs/x.db"
+        );
+        assert!(sqlite_path_from_url("postgresql://u@h/db").is_err());
+        assert!(sqlite_path_from_url("sqlite://").is_err());
+        assert_eq!(parse_size("1g"), Some(1 << 30));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("x"), None);
+    }
+}

@@ -1,0 +1,281 @@
+//! The service registry's rules: what a service is, how names are sanitised, and how a
+//! registration body is validated. Kept apart from HTTP and storage so both can share them.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{parse_bool, valid_http_url};
+
+/// Limits that keep one registration from bloating every listing.
+const MAX_URL_LEN: usize = 2048;
+const MAX_WORD_LEN: usize = 40;
+const NAME_MIN: usize = 2;
+const NAME_MAX: usize = 25;
+
+/// A registered OWS service, in the JSON shape of Twitcher 0.11.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Service {
+    pub url: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub purl: String,
+    pub auth: String,
+    pub public: bool,
+    pub verify: bool,
+}
+
+impl Service {
+    pub fn new(
+        name: String,
+        url: String,
+        kind: String,
+        purl: String,
+        auth: String,
+        verify: bool,
+    ) -> Service {
+        let public = is_public_auth(&auth);
+        Service {
+            url,
+            name,
+            kind,
+            purl,
+            auth,
+            public,
+            verify,
+        }
+    }
+}
+
+/// Twitcher treats every `auth` other than `token` and `cert` as public.
+pub fn is_public_auth(auth: &str) -> bool {
+    auth != "token" && auth != "cert"
+}
+
+/// One validation problem, in the shape of cornice's `errors` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub location: &'static str,
+    pub name: String,
+    pub description: String,
+}
+
+impl FieldError {
+    pub fn body(name: &str, description: impl Into<String>) -> FieldError {
+        FieldError {
+            location: "body",
+            name: name.to_string(),
+            description: description.into(),
+        }
+    }
+}
+
+/// Twitcher's `sanitize`: trimmed, lower-cased, cut to 25 characters, every non-word
+/// character replaced by `_`, and a `_` in front of a leading digit.
+pub fn sanitize_name(name: &str) -> Result<String, String> {
+    let trimmed = name.trim();
+    if trimmed.chars().count() < NAME_MIN {
+        return Err(format!("name must have at least {NAME_MIN} chars."));
+    }
+    let mut out: String = trimmed
+        .to_lowercase()
+        .chars()
+        .take(NAME_MAX)
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if out.starts_with(|c: char| c.is_numeric()) {
+        out.insert(0, '_');
+    }
+    Ok(out)
+}
+
+/// Twitcher's `baseurl`: the URL without query and fragment, http(s) with a host only.
+pub fn base_url(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    if url.len() > MAX_URL_LEN {
+        return Err(format!("URL longer than {MAX_URL_LEN} characters"));
+    }
+    if !valid_http_url(url) {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url.split(['?', '#']).next().unwrap_or(url).to_string())
+}
+
+/// `verify` arrives as a JSON bool, a number, or a string such as "true" or "0".
+fn parse_verify(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => None,
+        },
+        Value::String(s) => parse_bool(s),
+        _ => None,
+    }
+}
+
+fn string_field(
+    body: &serde_json::Map<String, Value>,
+    name: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match body.get(name) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            errors.push(FieldError::body(
+                name,
+                format!("\"{other}\" is not a string"),
+            ));
+            None
+        }
+    }
+}
+
+/// Validates a registration body and builds the service to store.
+pub fn service_from_body(body: &Value) -> Result<Service, Vec<FieldError>> {
+    let Some(obj) = body.as_object() else {
+        return Err(vec![FieldError::body("", "Required: a JSON object")]);
+    };
+    let mut errors = Vec::new();
+    let name = string_field(obj, "name", &mut errors);
+    let url = string_field(obj, "url", &mut errors);
+    let kind = string_field(obj, "type", &mut errors).unwrap_or_else(|| "WPS".into());
+    let purl = string_field(obj, "purl", &mut errors).unwrap_or_default();
+    let auth = string_field(obj, "auth", &mut errors).unwrap_or_else(|| "token".into());
+
+    let name = match name {
+        None if !errors.iter().any(|e| e.name == "name") => {
+            errors.push(FieldError::body("name", "Required"));
+            None
+        }
+        None => None,
+        Some(n) => sanitize_name(&n)
+            .map_err(|m| errors.push(FieldError::body("name", m)))
+            .ok(),
+    };
+    let url = match url {
+        None if !errors.iter().any(|e| e.name == "url") => {
+            errors.push(FieldError::body("url", "Required"));
+            None
+        }
+        None => None,
+        Some(u) => base_url(&u)
+            .map_err(|m| errors.push(FieldError::body("url", m)))
+            .ok(),
+    };
+    let purl = purl.trim().to_string();
+    if !purl.is_empty()
+        && let Err(m) = base_url(&purl)
+    {
+        errors.push(FieldError::body("purl", m));
+    }
+    let kind = kind.trim().to_string();
+    if kind.is_empty() || kind.len() > MAX_WORD_LEN {
+        errors.push(FieldError::body(
+            "type",
+            format!("must be 1 to {MAX_WORD_LEN} characters"),
+        ));
+    }
+    let auth = auth.trim().to_string();
+    if auth.is_empty() || auth.len() > MAX_WORD_LEN {
+        errors.push(FieldError::body(
+            "auth",
+            format!("must be 1 to {MAX_WORD_LEN} characters"),
+        ));
+    }
+    let verify = match obj.get("verify") {
+        None | Some(Value::Null) => true,
+        Some(v) => parse_verify(v).unwrap_or_else(|| {
+            errors.push(FieldError::body(
+                "verify",
+                format!("\"{v}\" is neither true nor false"),
+            ));
+            true
+        }),
+    };
+    match (name, url) {
+        (Some(name), Some(url)) if errors.is_empty() => {
+            Ok(Service::new(name, url, kind, purl, auth, verify))
+        }
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sanitizes_like_twitcher() {
+        assert_eq!(sanitize_name("Emu Two!").unwrap(), "emu_two_");
+        assert_eq!(sanitize_name("  emu ").unwrap(), "emu");
+        assert_eq!(sanitize_name("9lives").unwrap(), "_9lives");
+        assert_eq!(sanitize_name("Ümlaut-Ö").unwrap(), "ümlaut_ö");
+        assert_eq!(sanitize_name(&"a".repeat(40)).unwrap().len(), 25);
+        assert!(sanitize_name(" x ").is_err());
+    }
+
+    #[test]
+    fn body_defaults_and_query_stripping() {
+        let s = service_from_body(
+            &json!({"name": "Emu Two!", "url": "http://h:5000/wps?foo=bar", "auth": "public"}),
+        )
+        .unwrap();
+        assert_eq!(s.url, "http://h:5000/wps");
+        assert_eq!(s.name, "emu_two_");
+        assert_eq!(s.kind, "WPS");
+        assert!(s.public && s.verify);
+        assert_eq!(
+            serde_json::to_string(&s).unwrap(),
+            r#"{"url":"http://h:5000/wps","name":"emu_two_","type":"WPS","purl":"","auth":"public","public":true,"verify":true}"#
+        );
+    }
+
+    #[test]
+    fn verify_forms() {
+        for (v, want) in [
+            (json!(false), false),
+            (json!("false"), false),
+            (json!("0"), false),
+            (json!(0), false),
+            (json!("true"), true),
+            (json!("1"), true),
+            (json!(true), true),
+        ] {
+            let s = service_from_body(&json!({"name": "ab", "url": "https://h/", "verify": v}))
+                .unwrap();
+            assert_eq!(s.verify, want, "{v}");
+        }
+        let e = service_from_body(&json!({"name": "ab", "url": "https://h/", "verify": "perhaps"}))
+            .unwrap_err();
+        assert_eq!(e[0].name, "verify");
+    }
+
+    #[test]
+    fn errors_in_cornice_shape() {
+        let e = service_from_body(&json!({"name": "x"})).unwrap_err();
+        let names: Vec<_> = e.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["name", "url"]);
+        assert_eq!(
+            service_from_body(&json!({"name": "xy"})).unwrap_err(),
+            vec![FieldError::body("url", "Required")]
+        );
+        let e = service_from_body(&json!({"name": "ok", "url": "ftp://h/x"})).unwrap_err();
+        assert_eq!(e[0].name, "url");
+        let e = service_from_body(&json!({"name": "ok", "url": "http:///nohost"})).unwrap_err();
+        assert_eq!(e[0].name, "url");
+        assert!(service_from_body(&json!([1])).is_err());
+        let e = service_from_body(&json!({"name": 5, "url": "http://h"})).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].name, "name");
+    }
+}

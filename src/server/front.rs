@@ -1,0 +1,69 @@
+//! The front page, version information, and the OpenAPI document with its explorer.
+
+use serde_json::json;
+
+use super::app::App;
+use super::http::{Request, Response};
+use super::routes::Params;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub fn frontpage(app: &App, _: &mut Request, _: &Params) -> Response {
+    let u = &app.url;
+    let s = &app.settings;
+    let owsproxy = s
+        .ows_proxy
+        .then(|| format!("{u}{}/proxy", s.ows_proxy_protected_path));
+    Response::json(
+        200,
+        &json!({
+            "message": "Twitcher Frontpage",
+            "information_uri": format!("{u}/info"),
+            "versions_uri": format!("{u}/versions"),
+            "services_uri": format!("{u}/services"),
+            "client_uri": format!("{u}/oauth/client"),
+            "token_uri": format!("{u}/oauth/token"),
+            "openapi_uri": format!("{u}/__api__"),
+            "owsproxy_uri": owsproxy,
+        }),
+    )
+}
+
+pub fn info(_: &App, _: &mut Request, _: &Params) -> Response {
+    Response::json(
+        200,
+        &json!({
+            "author": "twitcher contributors",
+            "doc": "Security Proxy for OGC Services like WPS.",
+            "email": "",
+            "package": "twitcher",
+            "version": VERSION,
+        }),
+    )
+}
+
+pub fn versions(_: &App, _: &mut Request, _: &Params) -> Response {
+    Response::json(
+        200,
+        &json!([
+            {"name": "Twitcher", "version": VERSION, "type": "application"},
+            {"name": "default", "version": VERSION, "type": "adapter"},
+        ]),
+    )
+}
+
+pub fn openapi(app: &App, _: &mut Request, _: &Params) -> Response {
+    Response::bytes(200, "application/json", app.openapi.clone())
+}
+
+pub fn api_explorer(_: &App, _: &mut Request, _: &Params) -> Response {
+    Response::bytes(
+        200,
+        "text/html; charset=utf-8",
+        include_str!("api_explorer.html"),
+    )
+    .header(
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+    )
+}

@@ -1,0 +1,212 @@
+//! Plain request and response values for handlers, over tiny_http.
+
+use std::borrow::Cow;
+use std::io::Read;
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Patch,
+    Options,
+    Other,
+}
+
+impl Method {
+    pub fn from_tiny(m: &tiny_http::Method) -> Method {
+        match m {
+            tiny_http::Method::Get => Method::Get,
+            tiny_http::Method::Head => Method::Head,
+            tiny_http::Method::Post => Method::Post,
+            tiny_http::Method::Put => Method::Put,
+            tiny_http::Method::Delete => Method::Delete,
+            tiny_http::Method::Patch => Method::Patch,
+            tiny_http::Method::Options => Method::Options,
+            _ => Method::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
+            Method::Options => "OPTIONS",
+            Method::Other => "OTHER",
+        }
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    TooLarge(u64),
+    Io(std::io::Error),
+}
+
+/// One incoming request. The body is read on demand, never more than the limit.
+pub struct Request<'a> {
+    inner: &'a mut tiny_http::Request,
+    pub method: Method,
+    /// The path as sent, still percent-encoded.
+    pub path: String,
+    /// The query as sent, without `?`.
+    pub query: String,
+    pub peer: Option<SocketAddr>,
+    max_body: u64,
+}
+
+impl<'a> Request<'a> {
+    pub fn new(inner: &'a mut tiny_http::Request, max_body: u64) -> Request<'a> {
+        let method = Method::from_tiny(inner.method());
+        let (path, query) = match inner.url().split_once('?') {
+            Some((p, q)) => (p.to_string(), q.to_string()),
+            None => (inner.url().to_string(), String::new()),
+        };
+        let peer = inner.remote_addr().copied();
+        Request {
+            inner,
+            method,
+            path,
+            query,
+            peer,
+            max_body,
+        }
+    }
+
+    /// The first header of that name, compared without regard to case.
+    pub fn header<'s>(&'s self, name: &str) -> Option<&'s str> {
+        self.inner
+            .headers()
+            .iter()
+            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    /// Decoded query parameters in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("Content-Length")
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    pub fn max_body(&self) -> u64 {
+        self.max_body
+    }
+
+    /// The body, as a reader that fails once it passes the size limit.
+    pub fn body_reader(&mut self) -> impl Read + '_ {
+        LimitedReader {
+            inner: self.inner.as_reader(),
+            left: self.max_body,
+            limit: self.max_body,
+        }
+    }
+
+    /// The whole body in memory, refused when larger than the limit.
+    pub fn read_body(&mut self) -> Result<Vec<u8>, BodyError> {
+        if let Some(len) = self.content_length()
+            && len > self.max_body
+        {
+            return Err(BodyError::TooLarge(self.max_body));
+        }
+        let max = self.max_body;
+        let mut buf = Vec::with_capacity(self.content_length().unwrap_or(0).min(1 << 20) as usize);
+        match self.body_reader().read_to_end(&mut buf) {
+            Ok(_) => Ok(buf),
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => Err(BodyError::TooLarge(max)),
+            Err(e) => Err(BodyError::Io(e)),
+        }
+    }
+}
+
+/// Fails with `FileTooLarge` once more than `limit` bytes have come.
+struct LimitedReader<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for LimitedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // Ask for one byte more than allowed, to tell "exactly at the limit" from "over".
+        let want = (buf.len() as u64).min(self.left + 1) as usize;
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!("body larger than {} bytes", self.limit),
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+pub enum Body {
+    Empty,
+    Bytes(Vec<u8>),
+}
+
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(Cow<'static, str>, String)>,
+    pub body: Body,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Response {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    pub fn bytes(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Response {
+        Response::new(status)
+            .header("Content-Type", content_type)
+            .with_body(Body::Bytes(body.into()))
+    }
+
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Response {
+        // Serialising our own plain types cannot fail.
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+        Response::bytes(status, "application/json", body)
+    }
+
+    pub fn header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) -> Response {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn with_body(mut self, body: Body) -> Response {
+        self.body = body;
+        self
+    }
+
+    pub fn get_header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}

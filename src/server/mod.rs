@@ -1,0 +1,348 @@
+//! The HTTP server: a tiny_http listener, a pool of worker threads, and graceful shutdown.
+
+pub mod access_log;
+pub mod app;
+pub mod errors;
+pub mod front;
+pub mod http;
+pub mod openapi;
+pub mod registry_api;
+pub mod routes;
+mod signals;
+mod socket;
+
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use app::App;
+use http::{Body, Request, Response};
+use routes::Route;
+
+use crate::auth::admin::AdminAuth;
+use crate::auth::password;
+use crate::config::Settings;
+use crate::log;
+use crate::store::Store;
+use crate::store::sqlite::{OpenError, SqliteStore};
+
+/// Where the generated admin password's hash is kept.
+pub const ADMIN_HASH_KEY: &str = "admin_password_hash";
+
+/// Set in the environment to add routes that only the test suite uses.
+const TEST_HOOKS_ENV: &str = "TWITCHER_TEST_HOOKS";
+
+/// Runs the server until SIGTERM or SIGINT; returns the process exit code.
+pub fn serve(settings: Settings) -> i32 {
+    // Before any thread exists, so every thread inherits the mask and only
+    // `signals::wait` sees the signals.
+    signals::block_termination();
+
+    let store = match SqliteStore::open(&settings.db) {
+        Ok((store, migrated)) => {
+            if migrated.from != migrated.to {
+                log::info(&format!(
+                    "database {}: schema version {} -> {}",
+                    settings.db.display(),
+                    migrated.from,
+                    migrated.to
+                ));
+            }
+            Arc::new(store)
+        }
+        Err(e @ (OpenError::PythonSchema { .. } | OpenError::TooNew { .. })) => {
+            log::error(&e.to_string());
+            return 2;
+        }
+        Err(e) => {
+            log::error(&e.to_string());
+            return 1;
+        }
+    };
+    let admin = match admin_auth(&settings, store.as_ref()) {
+        Ok(a) => a,
+        Err(e) => {
+            log::error(&e);
+            return 1;
+        }
+    };
+    let listener = match socket::bind(&settings.bind, settings.idle_timeout) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error(&format!("cannot listen on {}: {e}", settings.bind));
+            return 1;
+        }
+    };
+    socket::raise_fd_limit();
+    let local = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            log::error(&format!("cannot read the bound address: {e}"));
+            return 1;
+        }
+    };
+    let listener_fd = socket::raw_fd(&listener);
+    let url = settings
+        .url
+        .clone()
+        .unwrap_or_else(|| socket::derived_url(local));
+    let test_hooks = std::env::var_os(TEST_HOOKS_ENV).is_some();
+    let routes = Arc::new(routes::table(test_hooks));
+    let workers = settings.workers;
+    let limits = tiny_http::Limits {
+        max_connections: settings.max_connections,
+        ..tiny_http::Limits::default()
+    };
+    let app = Arc::new(App {
+        openapi: serde_json::to_vec(&openapi::document()).unwrap_or_default(),
+        url,
+        store,
+        admin,
+        settings,
+    });
+    let server = match tiny_http::Server::from_listener_with_limits(listener, None, limits) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            log::error(&format!("cannot start the HTTP server: {e}"));
+            return 1;
+        }
+    };
+    log::info(&format!(
+        "twitcher {} listening on http://{local} (public URL {}, {workers} workers, db {})",
+        front::VERSION,
+        app.url,
+        app.settings.db.display()
+    ));
+    if test_hooks {
+        log::warn(&format!(
+            "{TEST_HOOKS_ENV} is set: test-only routes are enabled"
+        ));
+    }
+    if !app.settings.ows_security {
+        log::warn(
+            "twitcher.ows_security = false: EVERY request to an OWS service is let through, with or without a token",
+        );
+    }
+    if !app.settings.oauth {
+        log::info("twitcher.oauth = false: the /oauth endpoints are off");
+    }
+
+    let stopping = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = mpsc::channel();
+    for i in 0..workers {
+        let (server, app, routes, stopping, done) = (
+            server.clone(),
+            app.clone(),
+            routes.clone(),
+            stopping.clone(),
+            done_tx.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name(format!("worker-{i}"))
+            .spawn(move || {
+                work(&server, &app, &routes, &stopping);
+                let _ = done.send(());
+            });
+        if let Err(e) = spawned {
+            log::error(&format!("cannot start worker threads: {e}"));
+            return 1;
+        }
+    }
+
+    let signal = signals::wait();
+    log::info(&format!(
+        "{signal} received: no new connections; finishing requests in flight"
+    ));
+    signals::exit_on_second_signal();
+    stopping.store(true, Ordering::SeqCst);
+    socket::stop_accepting(listener_fd);
+    for _ in 0..workers {
+        server.unblock();
+    }
+    let deadline = Instant::now() + app.settings.shutdown_timeout;
+    let mut finished = 0;
+    while finished < workers {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match done_rx.recv_timeout(left) {
+            Ok(()) => finished += 1,
+            Err(_) => {
+                log::warn(&format!(
+                    "{} requests still running after the {}s shutdown timeout; exiting",
+                    workers - finished,
+                    app.settings.shutdown_timeout.as_secs()
+                ));
+                break;
+            }
+        }
+    }
+    log::info("stopped");
+    0
+}
+
+/// Picks the admin's credentials; generates and stores a password on first start.
+fn admin_auth(settings: &Settings, store: &dyn Store) -> Result<Option<AdminAuth>, String> {
+    if !settings.basicauth {
+        log::warn("twitcher.basicauth = false: the admin API is open to anyone who can reach it");
+        return Ok(None);
+    }
+    if let Some(p) = &settings.password {
+        return Ok(Some(AdminAuth::new(&settings.username, p)));
+    }
+    let stored = store
+        .get_meta(ADMIN_HASH_KEY)
+        .map_err(|e| format!("cannot read the admin password hash: {e}"))?;
+    let hash = match stored {
+        Some(h) => h,
+        None => {
+            let (plain, hash) = new_admin_password(store)?;
+            announce_password(&settings.username, &plain);
+            hash
+        }
+    };
+    Ok(Some(AdminAuth::new(&settings.username, &hash)))
+}
+
+/// Generates a password, stores its hash, and returns both.
+pub fn new_admin_password(store: &dyn Store) -> Result<(String, String), String> {
+    let plain = password::generate();
+    let hash = password::hash(&plain);
+    store
+        .set_meta(ADMIN_HASH_KEY, &hash)
+        .map_err(|e| format!("cannot store the admin password hash: {e}"))?;
+    Ok((plain, hash))
+}
+
+/// Shows a generated password once; only its hash is kept.
+pub fn announce_password(user: &str, plain: &str) {
+    log::info(&format!(
+        "generated an admin password; it is shown only now and stored only as a hash:\n\
+         \n    user:     {user}\n    password: {plain}\n\n\
+         Set twitcher.password (or TWITCHER_PASSWORD) to choose one; \
+         `twitcher db reset-password` makes a new one.\n"
+    ));
+}
+
+fn work(server: &tiny_http::Server, app: &App, routes: &[Route], stopping: &AtomicBool) {
+    loop {
+        match server.recv() {
+            Ok(rq) => handle(app, routes, rq),
+            // Each worker takes one of the unblock markers queued at shutdown, behind the
+            // requests that were already waiting.
+            Err(_) if stopping.load(Ordering::SeqCst) => return,
+            Err(e) => log::warn(&format!("receiving a request failed: {e}")),
+        }
+    }
+}
+
+/// A request id: the client's `X-Request-Id` when it is sane, else a fresh one.
+fn request_id(rq: &tiny_http::Request) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let given = rq
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("X-Request-Id"))
+        .map(|h| h.value.as_str())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        });
+    match given {
+        Some(v) => v.to_string(),
+        None => {
+            let prefix = PREFIX.get_or_init(|| {
+                password::random_bytes(4)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            });
+            format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+        }
+    }
+}
+
+fn handle(app: &App, routes: &[Route], mut rq: tiny_http::Request) {
+    let start = Instant::now();
+    let rid = request_id(&rq);
+    let (response, method, path, query, peer) = {
+        let mut req = Request::new(&mut rq, app.settings.max_body_size);
+        let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(app, routes, &mut req)))
+            .unwrap_or_else(|_| errors::internal(&rid));
+        (response, req.method, req.path, req.query, req.peer)
+    };
+    let status = response.status;
+    let sent = Arc::new(AtomicU64::new(0));
+    if let Err(e) = rq.respond(to_tiny(response, &rid, sent.clone())) {
+        log::warn(&format!("rid={rid}: sending the response failed: {e}"));
+    }
+    access_log::write(&access_log::Entry {
+        request_id: &rid,
+        peer,
+        method: method.as_str(),
+        path: &path,
+        query: &query,
+        status,
+        bytes: sent.load(Ordering::Relaxed),
+        duration: start.elapsed(),
+    });
+}
+
+/// Counts the body bytes that went out, for the access log.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+type TinyResponse = tiny_http::Response<Box<dyn Read + Send>>;
+
+fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
+    let mut headers = Vec::with_capacity(resp.headers.len() + 3);
+    for (k, v) in resp.headers.iter() {
+        match tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+            Ok(h) => headers.push(h),
+            Err(()) => log::warn(&format!(
+                "rid={rid}: dropped an invalid response header {k}"
+            )),
+        }
+    }
+    let mut add = |k: &str, v: &str| {
+        if resp.get_header(k).is_none()
+            && let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes())
+        {
+            headers.push(h);
+        }
+    };
+    add("Server", "twitcher");
+    add("X-Content-Type-Options", "nosniff");
+    add("X-Request-Id", rid);
+    let (reader, len): (Box<dyn Read + Send>, Option<u64>) = match resp.body {
+        Body::Empty => (Box::new(std::io::empty()), Some(0)),
+        Body::Bytes(b) => {
+            let n = b.len() as u64;
+            (Box::new(std::io::Cursor::new(b)), Some(n))
+        }
+    };
+    let reader: Box<dyn Read + Send> = Box::new(Counting {
+        inner: reader,
+        count: sent,
+    });
+    tiny_http::Response::new(
+        tiny_http::StatusCode(resp.status),
+        headers,
+        reader,
+        len.map(|l| l as usize),
+        None,
+    )
+    .with_chunked_threshold(usize::MAX)
+}

@@ -1,0 +1,170 @@
+//! The routing table: every path the server answers, and the handler per method.
+
+use super::app::App;
+use super::errors;
+use super::front;
+use super::http::{Method, Request, Response};
+use super::registry_api;
+
+pub type Handler = fn(&App, &mut Request, &Params) -> Response;
+
+/// Values captured from the path: `{name}` segments percent-decoded, a `{name*}` tail raw.
+#[derive(Debug, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// Who may call a route; checked before its handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Admin,
+}
+
+pub struct Route {
+    /// `/services/{name}`; a last segment `{rest*}` takes the remainder of the path.
+    pub pattern: String,
+    pub methods: Vec<(Method, Access, Handler)>,
+}
+
+fn route(pattern: &str, methods: &[(Method, Access, Handler)]) -> Route {
+    Route {
+        pattern: pattern.to_string(),
+        methods: methods.to_vec(),
+    }
+}
+
+/// All routes. `test_hooks` adds `/__test__/panic`, which the test suite uses to check
+/// that a panicking handler answers 500 and the server lives on.
+pub fn table(test_hooks: bool) -> Vec<Route> {
+    use Access::*;
+    use Method::*;
+    let mut t = vec![
+        route("/", &[(Get, Public, front::frontpage)]),
+        route("/info", &[(Get, Public, front::info)]),
+        route("/versions", &[(Get, Public, front::versions)]),
+        route("/__api__", &[(Get, Public, front::openapi)]),
+        route("/api-explorer", &[(Get, Public, front::api_explorer)]),
+        route(
+            "/services",
+            &[
+                (Get, Admin, registry_api::list),
+                (Post, Admin, registry_api::register),
+                (Delete, Admin, registry_api::clear),
+            ],
+        ),
+        route(
+            "/services/{name}",
+            &[
+                (Get, Admin, registry_api::get),
+                (Delete, Admin, registry_api::unregister),
+            ],
+        ),
+    ];
+    if test_hooks {
+        t.push(route(
+            "/__test__/panic",
+            &[(Get, Public, |_, _, _| panic!("test hook"))],
+        ));
+    }
+    t
+}
+
+fn decode(segment: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// Matches `path` against `pattern`; None when it does not fit.
+fn matches(pattern: &str, path: &str) -> Option<Params> {
+    // A trailing slash is ignored, except where a tail keeps the path as sent.
+    let path = if path.len() > 1 && !pattern.ends_with("*}") {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
+    let mut params = Vec::new();
+    let mut pat = pattern.split('/');
+    let mut segs = path.split('/');
+    loop {
+        match (pat.next(), segs.next()) {
+            (None, None) => return Some(Params(params)),
+            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with("*}") => {
+                let rest: Vec<&str> = std::iter::once(s).chain(segs).collect();
+                params.push((p[1..p.len() - 2].to_string(), rest.join("/")));
+                return Some(Params(params));
+            }
+            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with('}') => {
+                if s.is_empty() {
+                    return None;
+                }
+                params.push((p[1..p.len() - 1].to_string(), decode(s)?));
+            }
+            (Some(p), Some(s)) if p == s => {}
+            _ => return None,
+        }
+    }
+}
+
+pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
+    if let Some(len) = req.content_length()
+        && len > req.max_body()
+    {
+        return errors::body(super::http::BodyError::TooLarge(req.max_body()));
+    }
+    for r in routes {
+        let Some(params) = matches(&r.pattern, &req.path) else {
+            continue;
+        };
+        let wanted = if req.method == Method::Head {
+            Method::Get
+        } else {
+            req.method
+        };
+        if let Some((_, access, handler)) = r.methods.iter().find(|(m, _, _)| *m == wanted) {
+            if *access == Access::Admin
+                && let Err(denied) = app.require_admin(req)
+            {
+                return denied;
+            }
+            return handler(app, req, &params);
+        }
+        let mut allow: Vec<&str> = r.methods.iter().map(|(m, _, _)| m.as_str()).collect();
+        if allow.contains(&"GET") {
+            allow.push("HEAD");
+        }
+        return errors::method_not_allowed(req.method.as_str(), &allow.join(", "));
+    }
+    errors::not_found(&req.path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns() {
+        assert!(matches("/", "/").is_some());
+        assert!(matches("/services", "/services/").is_some());
+        assert!(matches("/services", "/services/x").is_none());
+        let p = matches("/services/{name}", "/services/caf%C3%A9").unwrap();
+        assert_eq!(p.get("name"), "café");
+        assert!(matches("/services/{name}", "/services/").is_none());
+        assert!(matches("/services/{name}", "/services/%FF").is_none());
+        let p = matches("/ows/proxy/{service}/{extra*}", "/ows/proxy/emu/a/b%2Fc").unwrap();
+        assert_eq!(p.get("service"), "emu");
+        assert_eq!(p.get("extra"), "a/b%2Fc");
+        let p = matches("/ows/proxy/{service}/{extra*}", "/ows/proxy/emu/out/").unwrap();
+        assert_eq!(p.get("extra"), "out/");
+    }
+}

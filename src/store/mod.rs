@@ -1,0 +1,58 @@
+//! The state of the server behind one boundary, so handlers never see SQL and another
+//! backend (PostgreSQL) can be added by implementing `Store`.
+
+pub mod sqlite;
+
+use std::fmt;
+
+use crate::registry::Service;
+
+/// A storage failure. Handlers answer 503 for `Busy` and 500 for the rest.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The database stayed locked past the busy timeout.
+    Busy,
+    Other(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Busy => f.write_str("the database is busy"),
+            StoreError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A window into a listing.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
+impl Page {
+    pub const ALL: Page = Page {
+        limit: None,
+        offset: 0,
+    };
+}
+
+/// Everything the server keeps. Every method that returns `Ok` after a write has made
+/// that write durable.
+pub trait Store: Send + Sync {
+    /// Services in registration order.
+    fn list_services(&self, page: Page) -> StoreResult<Vec<Service>>;
+    fn get_service(&self, name: &str) -> StoreResult<Option<Service>>;
+    /// Inserts the service, or updates the one with the same name.
+    fn save_service(&self, service: &Service) -> StoreResult<()>;
+    /// Whether a service of that name existed.
+    fn delete_service(&self, name: &str) -> StoreResult<bool>;
+    /// How many services were removed.
+    fn clear_services(&self) -> StoreResult<usize>;
+
+    fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
+    fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+}

@@ -1,0 +1,55 @@
+//! Queries on the `service` table.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::registry::Service;
+use crate::store::Page;
+
+const COLUMNS: &str = "name, url, type, purl, auth, verify";
+
+fn from_row(r: &Row) -> rusqlite::Result<Service> {
+    Ok(Service::new(
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get::<_, i64>(5)? != 0,
+    ))
+}
+
+pub fn list(conn: &Connection, page: Page) -> rusqlite::Result<Vec<Service>> {
+    let limit = page.limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64);
+    let offset = page.offset.min(i64::MAX as u64) as i64;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM service ORDER BY id LIMIT ?1 OFFSET ?2"
+    ))?;
+    let rows = stmt.query_map(params![limit, offset], from_row)?;
+    rows.collect()
+}
+
+pub fn get(conn: &Connection, name: &str) -> rusqlite::Result<Option<Service>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM service WHERE name = ?1"))?;
+    stmt.query_row([name], from_row).optional()
+}
+
+pub fn save(conn: &Connection, s: &Service, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO service (name, url, type, purl, auth, verify, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+         ON CONFLICT (name) DO UPDATE SET url = excluded.url, type = excluded.type,
+           purl = excluded.purl, auth = excluded.auth, verify = excluded.verify,
+           updated_at = excluded.updated_at",
+        params![s.name, s.url, s.kind, s.purl, s.auth, s.verify as i64, now],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("DELETE FROM service WHERE name = ?1", [name])? > 0)
+}
+
+pub fn clear(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM service", [])
+}

@@ -1,0 +1,402 @@
+//! The server as a process: persistence across crashes, concurrency, panics, limits on
+//! connections and request heads, graceful shutdown, and first start without a config.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+fn register(url: &str, name: &str) -> Resp {
+    let body = json!({"name": name, "url": "http://backend/wps"}).to_string();
+    request(
+        "POST",
+        &format!("{url}/services"),
+        Some(&admin_auth()),
+        Some(body.as_bytes()),
+    )
+}
+
+fn names(url: &str) -> Vec<String> {
+    get(&format!("{url}/services"), Some(&admin_auth()))
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn an_acknowledged_registration_survives_kill_9() {
+    let dir = Arc::new(TempDir::new("persist"));
+    let mut s = Launch::default().in_dir(dir.clone()).start();
+    assert_eq!(register(&s.url, "survivor").status, 200);
+    s.kill9();
+    let s2 = Launch::default().in_dir(dir).start();
+    assert_eq!(names(&s2.url), ["survivor"]);
+    assert_eq!(file_mode(&s2.db), 0o600);
+}
+
+#[test]
+fn concurrent_registrations_lose_nothing() {
+    let s = Server::start();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let url = s.url.clone();
+            std::thread::spawn(move || {
+                for i in 0..25 {
+                    let r = register(&url, &format!("t{t}_svc{i}"));
+                    assert_eq!(r.status, 200, "{}", r.text());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(names(&s.url).len(), 200);
+    assert!(!s.log().contains("locked"), "{}", s.log());
+}
+
+#[test]
+fn a_panicking_handler_answers_500_and_the_server_lives_on() {
+    let s = Launch::default().env("TWITCHER_TEST_HOOKS", "1").start();
+    let r = get(&format!("{}/__test__/panic", s.url), None);
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json()["status"], "error");
+    for _ in 0..20 {
+        assert_eq!(get(&format!("{}/info", s.url), None).status, 200);
+    }
+    // Without the environment variable the hook does not exist.
+    let plain = Server::start();
+    assert_eq!(
+        get(&format!("{}/__test__/panic", plain.url), None).status,
+        404
+    );
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
+    let mut s = Server::start();
+    // A body over 1 KiB is streamed to the handler, so it is in flight while we hold it back.
+    let body = format!(
+        "{{\"name\": \"late\", \"url\": \"http://h/wps\"}}{}",
+        " ".repeat(2000)
+    );
+    let mut conn = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let head = format!(
+        "POST /services HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        admin_auth(),
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&body.as_bytes()[..100]).unwrap();
+    wait_for(10, "the request to reach a worker", || {
+        std::thread::sleep(Duration::from_millis(100));
+        Some(())
+    });
+    s.signal("TERM");
+    wait_for(10, "the shutdown notice", || {
+        s.log().contains("SIGTERM received").then_some(())
+    });
+    // New connections are refused while the old request is still running.
+    assert!(
+        TcpStream::connect(("127.0.0.1", s.port)).is_err() || s.child.try_wait().unwrap().is_some()
+    );
+    conn.write_all(&body.as_bytes()[100..]).unwrap();
+    let mut out = String::new();
+    conn.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let status = s.wait_exit(20);
+    assert_eq!(status.code(), Some(0), "{}", s.log());
+    let db = rusqlite::Connection::open(&s.db).unwrap();
+    let n: i64 = db
+        .query_row(
+            "SELECT count(*) FROM service WHERE name = 'late'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+fn raise_own_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+}
+
+#[test]
+fn keeps_serving_with_1200_idle_connections_open() {
+    raise_own_fd_limit();
+    let s = Server::start();
+    let idle: Vec<TcpStream> = (0..1200)
+        .map(|_| TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+        .collect();
+    // Half of them send half a request head and stop.
+    for c in idle.iter().step_by(2) {
+        (&*c)
+            .write_all(b"GET /info HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+    }
+    for _ in 0..10 {
+        assert_eq!(get(&format!("{}/info", s.url), None).status, 200);
+    }
+    drop(idle);
+}
+
+#[test]
+fn idle_sockets_are_closed_after_the_idle_timeout() {
+    let s = Launch::default().env("TWITCHER_IDLE_TIMEOUT", "1").start();
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let start = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = c.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without a byte");
+    assert!(start.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn connections_over_the_cap_get_503() {
+    let s = Launch::default()
+        .env("TWITCHER_MAX_CONNECTIONS", "4")
+        .start();
+    let held: Vec<TcpStream> = (0..4)
+        .map(|_| TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+        .collect();
+    let out = wait_for(10, "a 503 for the fifth connection", || {
+        let out = raw(
+            s.port,
+            b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n",
+            Duration::from_secs(5),
+        );
+        out.starts_with("HTTP/1.1 503").then_some(out)
+    });
+    assert!(out.contains("Connection: close"));
+    drop(held);
+    wait_for(10, "service after the held connections closed", || {
+        let out = raw(
+            s.port,
+            b"GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        );
+        out.starts_with("HTTP/1.1 200").then_some(())
+    });
+}
+
+#[test]
+fn oversized_request_heads_get_431() {
+    let s = Server::start();
+    let mut many = String::from("GET /info HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..150 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert!(raw(s.port, many.as_bytes(), Duration::from_secs(10)).starts_with("HTTP/1.1 431"));
+    let long = format!(
+        "GET /info HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    assert!(raw(s.port, long.as_bytes(), Duration::from_secs(10)).starts_with("HTTP/1.1 431"));
+    let uri = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(20_000));
+    assert!(raw(s.port, uri.as_bytes(), Duration::from_secs(10)).starts_with("HTTP/1.1 431"));
+    assert_eq!(get(&format!("{}/info", s.url), None).status, 200);
+}
+
+#[test]
+fn an_unread_body_does_not_become_the_next_request() {
+    let s = Server::start();
+    // 3 MiB is more than the server drains; the smuggled request must never run.
+    let smuggled = format!(
+        "DELETE /services HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n",
+        admin_auth()
+    );
+    assert_eq!(register(&s.url, "keepme").status, 200);
+    let mut body = vec![b' '; 3 * 1024 * 1024];
+    body.extend_from_slice(smuggled.as_bytes());
+    let head = format!(
+        "GET /info HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        3 * 1024 * 1024
+    );
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(head.as_bytes()).unwrap();
+    let _ = c.write_all(&body);
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert_eq!(
+        out.matches("HTTP/1.1").count(),
+        1,
+        "one response, then close: {out}"
+    );
+    assert_eq!(names(&s.url), ["keepme"]);
+}
+
+#[test]
+fn first_start_without_any_config_generates_a_password_once() {
+    let dir = Arc::new(TempDir::new("first"));
+    let mut s = Launch::default()
+        .in_dir(dir.clone())
+        .default_db()
+        .generated_password()
+        .start();
+    let log = s.log();
+    let password = log
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .expect("the generated password is printed")
+        .to_string();
+    assert!(log.contains("user:     admin"));
+    assert!(password.len() >= 20);
+    let db = dir.path("twitcher.sqlite");
+    assert_eq!(file_mode(&db), 0o600);
+    assert_eq!(
+        get(
+            &format!("{}/services", s.url),
+            Some(&basic("admin", &password))
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(
+            &format!("{}/services", s.url),
+            Some(&basic("admin", "demo"))
+        )
+        .status,
+        401
+    );
+    // Only a hash is stored.
+    let raw = std::fs::read(&db).unwrap();
+    let wal = std::fs::read(dir.path("twitcher.sqlite-wal")).unwrap_or_default();
+    for bytes in [&raw, &wal] {
+        assert!(
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes())
+        );
+    }
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(20).code(), Some(0));
+
+    let s2 = Launch::default()
+        .in_dir(dir)
+        .default_db()
+        .generated_password()
+        .start();
+    assert!(
+        !s2.log().contains("password:"),
+        "printed only on first start"
+    );
+    assert_eq!(
+        get(
+            &format!("{}/services", s2.url),
+            Some(&basic("admin", &password))
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn the_original_development_ini_starts_the_server() {
+    let dir = Arc::new(TempDir::new("devini"));
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/development.ini"
+        ),
+        dir.path("development.ini"),
+    )
+    .unwrap();
+    let s = Launch::default()
+        .in_dir(dir.clone())
+        .default_db()
+        .generated_password()
+        .arg("--config")
+        .arg("development.ini")
+        .start();
+    // [app:main] of the unchanged file: demo/demo, the DB under %(here)s.
+    assert_eq!(
+        get(&format!("{}/services", s.url), Some(&basic("demo", "demo"))).status,
+        200
+    );
+    assert!(dir.path("twitcher.sqlite").exists());
+    // twitcher.url = http://localhost:8000 from the file is the public URL.
+    assert_eq!(
+        get(&format!("{}/", s.url), None).json()["services_uri"],
+        "http://localhost:8000/services"
+    );
+}
+
+#[test]
+fn the_reference_deployment_ini_starts_the_server() {
+    let s = Launch::default()
+        .generated_password()
+        .arg("--config")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/twitcher.ini"
+        ))
+        .start();
+    assert_eq!(
+        get(&format!("{}/services", s.url), Some(&basic("demo", "demo"))).status,
+        200
+    );
+}
+
+#[test]
+fn a_python_twitcher_database_is_left_untouched() {
+    let dir = Arc::new(TempDir::new("alembic"));
+    let db = dir.path("twitcher.sqlite");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch(
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL);
+             INSERT INTO alembic_version VALUES ('d9cff565b8db');
+             CREATE TABLE services (id INTEGER PRIMARY KEY, name TEXT);
+             CREATE TABLE client (client_id TEXT PRIMARY KEY);
+             CREATE TABLE token (id INTEGER PRIMARY KEY);",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&db).unwrap();
+    let (status, log) = match Launch::default().in_dir(dir.clone()).try_start() {
+        Err(e) => e,
+        Ok(_) => panic!("started on a Python Twitcher database"),
+    };
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        log.contains("Python Twitcher") && log.contains("d9cff565b8db"),
+        "{log}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[test]
+fn invalid_settings_stop_the_start_with_exit_2() {
+    let (status, log) = match Launch::default()
+        .env("TWITCHER_BASICAUTH", "maybe")
+        .try_start()
+    {
+        Err(e) => e,
+        Ok(_) => panic!("started with an invalid setting"),
+    };
+    assert_eq!(status.code(), Some(2));
+    assert!(log.contains("twitcher.basicauth"), "{log}");
+}
