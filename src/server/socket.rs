@@ -41,8 +41,8 @@ pub fn bind(addr: &str, idle: Duration) -> std::io::Result<TcpListener> {
         &(1 as libc::c_int),
     )?;
     let tv = libc::timeval {
-        tv_sec: idle.as_secs() as libc::time_t,
-        tv_usec: idle.subsec_micros() as libc::suseconds_t,
+        tv_sec: idle.as_secs() as _,
+        tv_usec: idle.subsec_micros() as _,
     };
     setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
     setsockopt(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)?;

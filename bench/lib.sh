@@ -1,0 +1,59 @@
+# Shared by the bench/*.sh scripts: build, start a twitcher, run wrk, read numbers.
+# Source it; it sets BIN and defines the functions below.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="$ROOT/target/release/twitcher"
+DURATION="${DURATION:-10s}"
+THREADS="${THREADS:-2}"
+WORKDIR="$(mktemp -d /tmp/twitcher-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORKDIR"
+}
+trap cleanup EXIT
+
+need() { command -v "$1" >/dev/null || { echo "bench: $1 is missing (Debian: apt-get install $2)" >&2; exit 1; }; }
+need wrk wrk
+need curl curl
+
+build() { (cd "$ROOT" && cargo build --release --locked -q); }
+
+# start_twitcher NAME [ENV=VALUE...]: starts a server in WORKDIR/NAME; sets NAME_PORT and NAME_PID.
+start_twitcher() {
+  local name=$1; shift
+  local dir="$WORKDIR/$name"
+  mkdir -p "$dir"
+  (cd "$dir" && env TWITCHER_PASSWORD=bench "$@" setsid "$BIN" serve --bind 127.0.0.1:0 --db "$dir/db.sqlite" \
+      >/dev/null 2>"$dir/stderr.log" </dev/null) &
+  local pid=$!
+  PIDS+=("$pid")
+  local port=""
+  for _ in $(seq 1 200); do
+    port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$dir/stderr.log" 2>/dev/null | sed 's/.*://') || true
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "bench: $name did not start:" >&2; cat "$dir/stderr.log" >&2; exit 1; }
+  # The pid of the server itself (setsid runs it in place of the subshell's child).
+  printf -v "${name}_PORT" '%s' "$port"
+  printf -v "${name}_PID" '%s' "$(pgrep -f "$dir/db.sqlite" | head -n1)"
+}
+
+# wrk_run URL CONNECTIONS [wrk args...]: prints "REQ_PER_SEC P99_MS NON2XX".
+wrk_run() {
+  local url=$1 conns=$2; shift 2
+  local out
+  out=$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency "$@" "$url")
+  local rps p99 non2xx
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$out")
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $5}' <<<"$out")
+  echo "${rps:-0} ${p99:-0} ${non2xx:-0}"
+}
+
+# peak_rss_kib PID: the highest resident set size the process reached.
+peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
