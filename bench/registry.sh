@@ -26,11 +26,17 @@ echo "non-2xx responses in the registry run: $get_bad"
 echo "twitcher peak RSS: $((rss / 1024)) MiB ($rss KiB)"
 
 PEER="$ROOT/../shared/reference"
+peer_alive() { [ -f /tmp/peer-twitcher.pid ] && kill -0 "$(cat /tmp/peer-twitcher.pid)" 2>/dev/null; }
 if [ -x /tmp/peer-venvs/twitcher/bin/pserve ] && [ -x "$PEER/start.sh" ] && [ "${SKIP_PEER:-0}" != 1 ]; then
+  if peer_alive; then
+    echo "(Python Twitcher already running from another session: skipped; SKIP_PEER=1 silences this)"
+    exit 0
+  fi
   port=$(( 20000 + RANDOM % 20000 ))
   "$PEER/start.sh" "$port" >/dev/null
-  trap '"$PEER/stop.sh" >/dev/null 2>&1 || true; cleanup' EXIT
-  curl -fsS -u demo:demo -d '{"name": "emu", "url": "http://127.0.0.1:5000/wps"}' \
+  # Stop only the Python Twitcher; the Emu backend may serve others.
+  trap 'kill "$(cat /tmp/peer-twitcher.pid)" 2>/dev/null; rm -f /tmp/peer-twitcher.pid; cleanup' EXIT
+  curl -fsS -u demo:demo -H 'Content-Type: application/json' -d '{"name": "emu", "url": "http://127.0.0.1:5000/wps"}' \
     "http://127.0.0.1:$port/services" >/dev/null
   read -r py_rps py_p99 py_bad < <(wrk_run "http://127.0.0.1:$port/services/emu" "$CONNS" -H "Authorization: Basic $(printf 'demo:demo' | base64)")
   printf '%-44s %12s %10s\n' "GET /services/emu Python Twitcher 0.11.3" "$py_rps" "$py_p99"
