@@ -167,7 +167,11 @@ mod tests {
         let readme = include_str!("../../README.md");
         for k in KEYS {
             let row = format!("| `{}` | `{}` |", k.name, k.env);
-            assert!(readme.contains(&row), "README.md lacks the row for {}", k.name);
+            assert!(
+                readme.contains(&row),
+                "README.md lacks the row for {}",
+                k.name
+            );
         }
     }
 }
