@@ -23,3 +23,33 @@ CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) STRICT;
+
+-- migration 2: OAuth2 clients, random access tokens and revocations
+-- Client secrets and random tokens are kept only as keyed SHA-256 digests (HMAC
+-- under the key in meta `secret_digest_key`); their plaintext never reaches the file.
+CREATE TABLE client (
+    client_id     TEXT    PRIMARY KEY,
+    name          TEXT    NOT NULL DEFAULT '',
+    secret_digest BLOB    NOT NULL,
+    redirect_uri  TEXT    NOT NULL DEFAULT '',
+    scope         TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE token (
+    digest     BLOB    PRIMARY KEY,
+    client_id  TEXT    NOT NULL REFERENCES client (client_id) ON DELETE CASCADE,
+    scope      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX token_client ON token (client_id);
+CREATE INDEX token_expires_at ON token (expires_at);
+
+-- Tokens denied until `expires_at`, when every token an entry covers has expired:
+-- a JWT's jti, the digest of a JWT without one, or a deleted client's id.
+CREATE TABLE revocation (
+    kind       TEXT    NOT NULL CHECK (kind IN ('jti', 'digest', 'client')),
+    value      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, value)
+) STRICT, WITHOUT ROWID;

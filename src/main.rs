@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod config;
 mod log;
+mod oauth;
 mod offline;
 mod registry;
 mod server;
@@ -42,6 +43,8 @@ fn twitcher(args: Vec<std::ffi::OsString>) -> i32 {
         Cmd::DbCheck(over) => offline::db_check(&over),
         Cmd::DbBackup(over, dest) => offline::db_backup(&over, &dest),
         Cmd::DbResetPassword(over) => offline::db_reset_password(&over),
+        Cmd::GenCert(dir) => offline::gencert(&dir),
+        Cmd::GenSecret => offline::gensecret(),
         Cmd::Man(page) => match page.as_str() {
             "twitcher" => {
                 print!("{}", cli::twitcher::man_page());

@@ -180,3 +180,32 @@ pub fn db_reset_password(over: &Overrides) -> i32 {
         }
     }
 }
+
+/// `twitcher gencert`: the original's `make gencert`, without openssl.
+pub fn gencert(dir: &std::path::Path) -> i32 {
+    match crate::auth::tokens::keys::generate_pair(dir) {
+        Ok((key, public)) => {
+            let abs =
+                |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            eprintln!(
+                "wrote {} (mode 0600) and {}; settings for [app:main]:",
+                key.display(),
+                public.display()
+            );
+            println!("twitcher.token.type = signed_token");
+            println!("twitcher.token.keyfile = {}", abs(&key).display());
+            println!("twitcher.token.certfile = {}", abs(&public).display());
+            0
+        }
+        Err(e) => {
+            log::error(&e);
+            1
+        }
+    }
+}
+
+/// `twitcher gensecret`: the original's `make gensecret`, with 256 bits instead of 122.
+pub fn gensecret() -> i32 {
+    println!("{}", crate::auth::secrets::random_hex(32));
+    0
+}

@@ -54,6 +54,13 @@ static GLOBALS: &[Flag] = &[
 ];
 
 static SERVER_FLAGS: &[Flag] = &[CONFIG, BIND, DB, WORKERS];
+static GENCERT_FLAGS: &[Flag] = &[Flag {
+    short: Some('d'),
+    long: "dir",
+    arity: Arity::One("DIR"),
+    env: None,
+    help: "Folder to write key.pem and pubkey.pem into. Default: the working directory.",
+}];
 static DB_FLAGS: &[Flag] = &[CONFIG, DB];
 
 static COMMANDS: &[Command] = &[
@@ -97,6 +104,20 @@ static COMMANDS: &[Command] = &[
         args: "",
         about: "Generate a new admin password, print it once and store its hash.",
         flags: DB_FLAGS,
+        positionals: (0, 0),
+    },
+    Command {
+        name: "gencert",
+        args: "",
+        about: "Write a new RSA key pair for signed_token: key.pem (mode 0600) and pubkey.pem; never overwrites.",
+        flags: GENCERT_FLAGS,
+        positionals: (0, 0),
+    },
+    Command {
+        name: "gensecret",
+        args: "",
+        about: "Print a random 256-bit secret for twitcher.token.secret (custom_token).",
+        flags: &[],
         positionals: (0, 0),
     },
     Command {
@@ -150,6 +171,8 @@ pub enum Cmd {
     DbCheck(Overrides),
     DbBackup(Overrides, PathBuf),
     DbResetPassword(Overrides),
+    GenCert(PathBuf),
+    GenSecret,
     Man(String),
     Help(Option<&'static Command>),
     Version,
@@ -196,6 +219,8 @@ pub fn parse(args: Vec<OsString>) -> Result<Cmd, UsageError> {
         "db check" => Cmd::DbCheck(over),
         "db backup" => Cmd::DbBackup(over, PathBuf::from(&m.positionals[0])),
         "db reset-password" => Cmd::DbResetPassword(over),
+        "gencert" => Cmd::GenCert(PathBuf::from(m.value("dir").unwrap_or("."))),
+        "gensecret" => Cmd::GenSecret,
         "man" => Cmd::Man(m.positionals[0].clone()),
         _ => Cmd::Help(PROGRAM.command(&m.positionals.join(" "))),
     })

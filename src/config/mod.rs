@@ -228,6 +228,63 @@ pub struct Settings {
     pub ows_proxy: bool,
     pub ows_proxy_protected_path: String,
     pub oauth: bool,
+    pub token: TokenSettings,
+}
+
+/// `twitcher.token.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Random,
+    Custom,
+    Signed,
+    Keycloak,
+}
+
+impl TokenKind {
+    pub fn parse(v: &str) -> Option<TokenKind> {
+        match v {
+            "random_token" => Some(TokenKind::Random),
+            "custom_token" => Some(TokenKind::Custom),
+            "signed_token" => Some(TokenKind::Signed),
+            "keycloak_token" => Some(TokenKind::Keycloak),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenKind::Random => "random_token",
+            TokenKind::Custom => "custom_token",
+            TokenKind::Signed => "signed_token",
+            TokenKind::Keycloak => "keycloak_token",
+        }
+    }
+}
+
+/// `twitcher.token.*` and `keycloak.*`: what tokens are and how they are checked.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub kind: TokenKind,
+    pub expires_in: u64,
+    pub secret: Option<String>,
+    pub issuer: String,
+    pub keyfile: Option<PathBuf>,
+    pub certfile: Option<PathBuf>,
+    pub leeway: u64,
+    pub keycloak: KeycloakSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeycloakSettings {
+    /// Base URL without a trailing slash.
+    pub url: Option<String>,
+    pub realm: String,
+    /// The realm's public key as Keycloak shows it: base64 DER without armour.
+    pub public_key: Option<String>,
+    pub jwks_url: Option<String>,
+    pub audience: Option<String>,
+    pub issuer: Option<String>,
+    pub jwks_min_interval: Duration,
 }
 
 /// Collects one message per invalid key, so `config check` can list them all.
@@ -405,6 +462,7 @@ impl Settings {
                 format!("`{path}` would hide the built-in {r} endpoints"),
             );
         }
+        let token = token_settings(&mut c);
         if !c.errors.is_empty() {
             return Err(c.errors);
         }
@@ -424,7 +482,90 @@ impl Settings {
             ows_proxy,
             ows_proxy_protected_path: path,
             oauth,
+            token,
         })
+    }
+}
+
+fn non_empty(v: String) -> Option<String> {
+    Some(v).filter(|v| !v.is_empty())
+}
+
+/// An optional http(s) URL setting, without a trailing slash.
+fn optional_url(c: &mut Checker, key: &str) -> Option<String> {
+    let url = non_empty(c.text(key))?;
+    if valid_http_url(&url) {
+        Some(url.trim_end_matches('/').to_string())
+    } else {
+        c.fail(key, format!("`{url}` is not an http(s) URL with a host"));
+        None
+    }
+}
+
+fn token_settings(c: &mut Checker) -> TokenSettings {
+    let kind_text = c.text("twitcher.token.type");
+    let kind = TokenKind::parse(&kind_text).unwrap_or_else(|| {
+        c.fail(
+            "twitcher.token.type",
+            format!(
+                "`{kind_text}` is not one of random_token, custom_token, signed_token, keycloak_token"
+            ),
+        );
+        TokenKind::Random
+    });
+    let secret = non_empty(c.raw.get("twitcher.token.secret").to_string());
+    let keyfile = non_empty(c.text("twitcher.token.keyfile")).map(PathBuf::from);
+    let certfile = non_empty(c.text("twitcher.token.certfile")).map(PathBuf::from);
+    let realm = c.text("keycloak.realm");
+    if realm.is_empty()
+        || !realm
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    {
+        c.fail(
+            "keycloak.realm",
+            format!("`{realm}` is not a realm name (letters, digits, - . _ ~)"),
+        );
+    }
+    let keycloak = KeycloakSettings {
+        url: optional_url(c, "keycloak.url"),
+        realm,
+        public_key: non_empty(c.text("keycloak.token.secret")),
+        jwks_url: optional_url(c, "keycloak.jwks_url"),
+        audience: non_empty(c.text("keycloak.audience")),
+        issuer: non_empty(c.text("keycloak.issuer")),
+        jwks_min_interval: Duration::from_secs(c.int("keycloak.jwks_min_interval")),
+    };
+    match kind {
+        TokenKind::Custom if secret.is_none() => c.fail(
+            "twitcher.token.secret",
+            "custom_token needs a secret to sign and check tokens; `twitcher gensecret` prints one",
+        ),
+        TokenKind::Signed if keyfile.is_none() && certfile.is_none() => c.fail(
+            "twitcher.token.keyfile",
+            "signed_token needs a private key (or, to only check tokens, twitcher.token.certfile); `twitcher gencert` writes a pair",
+        ),
+        TokenKind::Keycloak
+            if keycloak.jwks_url.is_none()
+                && keycloak.url.is_none()
+                && keycloak.public_key.is_none() =>
+        {
+            c.fail(
+                "keycloak.url",
+                "keycloak_token needs keycloak.url, keycloak.jwks_url or keycloak.token.secret to find the realm's keys",
+            )
+        }
+        _ => {}
+    }
+    TokenSettings {
+        kind,
+        expires_in: c.int("twitcher.token.expires_in"),
+        secret,
+        issuer: c.text("twitcher.token.issuer"),
+        keyfile,
+        certfile,
+        leeway: c.int("twitcher.token.leeway"),
+        keycloak,
     }
 }
 

@@ -6,8 +6,14 @@ use super::errors;
 use super::http::Request;
 use super::http::Response;
 use crate::auth::admin::AdminAuth;
+use crate::auth::admin::parse_basic;
+use crate::auth::bearer::{Denied, Grant, token_from};
+use crate::auth::tokens::TokenService;
 use crate::config::Settings;
 use crate::store::Store;
+
+/// The scope that opens the registry API in place of the admin's password.
+pub const REGISTER_SCOPE: &str = "register";
 
 pub struct App {
     pub settings: Settings,
@@ -16,13 +22,38 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// None when `twitcher.basicauth = false`.
     pub admin: Option<AdminAuth>,
+    pub tokens: TokenService,
     /// Serialised OpenAPI document.
     pub openapi: Vec<u8>,
 }
 
 impl App {
-    /// Lets the request through when it carries the admin's credentials.
+    /// Checks a bearer token for `scope` (none when empty): one path for every token kind.
+    pub fn authorize(&self, token: Option<&str>, scope: &str) -> Result<Grant, Denied> {
+        self.tokens.authorize(token, scope)
+    }
+
+    /// Lets the request through when it carries the admin's credentials or, with OAuth
+    /// on, a bearer token with scope `register` (header or `access_token` parameter).
     pub fn require_admin(&self, req: &Request) -> Result<(), Response> {
+        let basic = req
+            .header("Authorization")
+            .is_some_and(|h| parse_basic(h).is_some());
+        if self.admin.is_some()
+            && self.settings.oauth
+            && !basic
+            && let Some(token) = token_from(req, None)
+        {
+            return match self.authorize(Some(&token), REGISTER_SCOPE) {
+                Ok(_) => Ok(()),
+                Err(denied) => Err(errors::bearer_denied(&denied, REGISTER_SCOPE)),
+            };
+        }
+        self.require_password(req)
+    }
+
+    /// Lets the request through only with the admin's own credentials (HTTP Basic).
+    pub fn require_password(&self, req: &Request) -> Result<(), Response> {
         match &self.admin {
             None => Ok(()),
             Some(auth) if auth.check(req.header("Authorization")) => Ok(()),

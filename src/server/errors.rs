@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::http::{BodyError, Response};
+use crate::auth::bearer::{self, Denied};
 use crate::registry::FieldError;
 use crate::store::StoreError;
 
@@ -46,11 +47,27 @@ pub fn unauthorized() -> Response {
         "Authorization",
         "Admin credentials (HTTP Basic) are missing or wrong",
     )
-    .header(
-        "WWW-Authenticate",
-        "Basic realm=\"twitcher\", charset=\"UTF-8\"",
-    )
+    .header("WWW-Authenticate", BASIC_CHALLENGE)
 }
+
+/// A bearer token refused on an admin route: 401 when missing or invalid, with both
+/// schemes the route accepts as challenges, or 403 when it lacks the scope.
+pub fn bearer_denied(denied: &Denied, scope: &str) -> Response {
+    let description = match denied {
+        Denied::Missing => "A bearer token is required".to_string(),
+        Denied::Invalid(_) => "The bearer token is invalid, expired or revoked".to_string(),
+        Denied::InsufficientScope => format!("The bearer token lacks the scope `{scope}`"),
+    };
+    let r = one(denied.status(), "header", "Authorization", description);
+    let r = if denied.status() == 401 {
+        r.header("WWW-Authenticate", BASIC_CHALLENGE)
+    } else {
+        r
+    };
+    r.header("WWW-Authenticate", bearer::challenge(denied, scope))
+}
+
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"twitcher\", charset=\"UTF-8\"";
 
 pub fn body(e: BodyError) -> Response {
     match e {

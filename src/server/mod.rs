@@ -5,6 +5,7 @@ pub mod app;
 pub mod errors;
 pub mod front;
 pub mod http;
+pub mod oauth_api;
 pub mod openapi;
 pub mod registry_api;
 pub mod routes;
@@ -23,6 +24,7 @@ use routes::Route;
 
 use crate::auth::admin::AdminAuth;
 use crate::auth::password;
+use crate::auth::tokens::{StartError, TokenService};
 use crate::config::Settings;
 use crate::log;
 use crate::store::Store;
@@ -68,6 +70,19 @@ pub fn serve(settings: Settings) -> i32 {
             return 1;
         }
     };
+    let tokens = match TokenService::new(&settings.token, store.clone()) {
+        Ok(t) => t,
+        Err(StartError::Settings(errors)) => {
+            for e in errors {
+                log::error(&format!("invalid setting {e}"));
+            }
+            return 2;
+        }
+        Err(StartError::Store(e)) => {
+            log::error(&e);
+            return 1;
+        }
+    };
     let listener = match socket::bind(&settings.bind, settings.idle_timeout) {
         Ok(l) => l,
         Err(e) => {
@@ -89,7 +104,12 @@ pub fn serve(settings: Settings) -> i32 {
         .clone()
         .unwrap_or_else(|| socket::derived_url(local));
     let test_hooks = std::env::var_os(TEST_HOOKS_ENV).is_some();
-    let routes = Arc::new(routes::table(test_hooks));
+    let oauth = settings.oauth;
+    let routes: Vec<Route> = routes::table(test_hooks)
+        .into_iter()
+        .filter(|r| oauth || !r.pattern.starts_with("/oauth/"))
+        .collect();
+    let routes = Arc::new(routes);
     let workers = settings.workers;
     let limits = tiny_http::Limits {
         max_connections: settings.max_connections,
@@ -100,6 +120,7 @@ pub fn serve(settings: Settings) -> i32 {
         url,
         store,
         admin,
+        tokens,
         settings,
     });
     let server = match tiny_http::Server::from_listener_with_limits(listener, None, limits) {

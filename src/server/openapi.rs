@@ -27,9 +27,159 @@ fn admin_responses(mut own: Value) -> Value {
     own
 }
 
+/// The registry: the admin's password, or a bearer token with scope `register`.
+fn admin_security() -> Value {
+    json!([{"basicAuth": []}, {"bearerAuth": []}])
+}
+
+/// A response of the OAuth endpoints: RFC 6749 §5.2 JSON, never cached.
+fn oauth_err(description: &str) -> Value {
+    json!({
+        "description": description,
+        "headers": {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OAuthError"}}}
+    })
+}
+
+/// Client authentication of the OAuth endpoints, which are public routes: the client
+/// proves itself inside the request.
+const CLIENT_AUTH: &str = "The client authenticates with HTTP Basic (`client_id:client_secret`, RFC 6749 §2.3.1) or with `client_id` and `client_secret` parameters.";
+
+fn oauth_paths() -> Value {
+    let form = |schema: Value| {
+        json!({
+            "required": true,
+            "content": {"application/x-www-form-urlencoded": {"schema": schema}}
+        })
+    };
+    let token_params = json!({
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"},
+            "scope": {"type": "string", "description": "Space-separated; a subset of the client's scopes. Default: all of them."}
+        }
+    });
+    let token_query: Vec<Value> = ["grant_type", "client_id", "client_secret", "scope"]
+        .iter()
+        .map(|n| json!({"name": n, "in": "query", "required": *n == "grant_type", "schema": {"type": "string"}}))
+        .collect();
+    let token_responses = json!({
+        "200": {
+            "description": "An access token",
+            "headers": {"Cache-Control": {"schema": {"type": "string", "enum": ["no-store"]}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}}
+        },
+        "400": oauth_err("invalid_request, unsupported_grant_type or invalid_scope"),
+        "401": oauth_err("invalid_client; with `WWW-Authenticate: Basic` when the client used Basic"),
+        "413": oauth_err("Body over 64 KiB")
+    });
+    let token_form = json!({
+        "type": "object",
+        "required": ["token"],
+        "properties": {
+            "token": {"type": "string"},
+            "token_type_hint": {"type": "string", "description": "Accepted and not needed"},
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"}
+        }
+    });
+    let client_params: Vec<Value> = [
+        ("name", "Client application name"),
+        ("redirect_uri", "Redirect URI, kept for the record"),
+        ("scope", "Space-separated scopes among compute and register. Default: compute"),
+    ]
+    .iter()
+    .map(|(n, d)| json!({"name": n, "in": "query", "required": false, "description": d, "schema": {"type": "string"}}))
+    .collect();
+    let client_op = |summary: &str| {
+        json!({
+            "summary": summary,
+            "description": "The answer is the only time the secret is shown; only its keyed digest is kept.",
+            "tags": ["oauth"],
+            "security": [{"basicAuth": []}],
+            "parameters": client_params,
+            "responses": {
+                "200": ok_json("The new client with its secret", json!({"$ref": "#/components/schemas/NewClient"})),
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "503": {"$ref": "#/components/responses/Busy"}
+            }
+        })
+    };
+    json!({
+        "/oauth/client": {
+            "get": client_op("Register a client application"),
+            "post": client_op("Register a client application (parameters in the query or a form body)")
+        },
+        "/oauth/clients": {"get": {
+            "summary": "List client applications, without secrets",
+            "tags": ["oauth"],
+            "security": [{"basicAuth": []}],
+            "responses": {
+                "200": ok_json("Clients in creation order", json!({"type": "array", "items": {"$ref": "#/components/schemas/Client"}})),
+                "401": {"$ref": "#/components/responses/Unauthorized"}
+            }
+        }},
+        "/oauth/clients/{client_id}": {
+            "parameters": [{"name": "client_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "delete": {
+                "summary": "Delete a client application and revoke its tokens",
+                "tags": ["oauth"],
+                "security": [{"basicAuth": []}],
+                "responses": {
+                    "200": ok_json("Deleted", json!({"type": "boolean"})),
+                    "401": {"$ref": "#/components/responses/Unauthorized"},
+                    "404": {"$ref": "#/components/responses/NotFound"}
+                }
+            }
+        },
+        "/oauth/token": {
+            "get": {
+                "summary": "Client-credentials grant (RFC 6749 §4.4), parameters in the query",
+                "description": CLIENT_AUTH,
+                "tags": ["oauth"],
+                "parameters": token_query,
+                "responses": token_responses.clone()
+            },
+            "post": {
+                "summary": "Client-credentials grant (RFC 6749 §4.4), parameters in a form body",
+                "description": CLIENT_AUTH,
+                "tags": ["oauth"],
+                "requestBody": form(token_params),
+                "responses": token_responses
+            }
+        },
+        "/oauth/revoke": {"post": {
+            "summary": "Revoke a token (RFC 7009)",
+            "description": format!("{CLIENT_AUTH} A client may revoke only its own tokens; the admin (HTTP Basic) any. Random tokens stop working at once; a JWT's `jti` is denied until it expires, across restarts. The answer is 200 also for a token that was already invalid."),
+            "tags": ["oauth"],
+            "requestBody": form(token_form.clone()),
+            "responses": {
+                "200": {"description": "Revoked, or nothing to revoke"},
+                "400": oauth_err("invalid_request: no token, or another client's token"),
+                "401": oauth_err("invalid_client")
+            }
+        }},
+        "/oauth/introspect": {"post": {
+            "summary": "Introspect a token (RFC 7662)",
+            "description": format!("{CLIENT_AUTH} The admin (HTTP Basic) may also ask."),
+            "tags": ["oauth"],
+            "requestBody": form(token_form),
+            "responses": {
+                "200": ok_json("Whether the token is active, and what it grants", json!({"$ref": "#/components/schemas/Introspection"})),
+                "400": oauth_err("invalid_request: no token"),
+                "401": oauth_err("invalid_client")
+            }
+        }}
+    })
+}
+
 pub fn document() -> Value {
     let service_ref = json!({"$ref": "#/components/schemas/Service"});
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Twitcher API",
@@ -80,7 +230,7 @@ pub fn document() -> Value {
                 "get": {
                     "summary": "List registered services",
                     "tags": ["services"],
-                    "security": [{"basicAuth": []}],
+                    "security": admin_security(),
                     "parameters": [
                         {"name": "limit", "in": "query", "required": false, "description": "Most services to return",
                          "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
@@ -96,7 +246,7 @@ pub fn document() -> Value {
                     "summary": "Register a service, or update the one with that name",
                     "description": "The name is sanitised (lower case, non-word characters become `_`) and the URL loses its query. The body is JSON with or without a Content-Type.",
                     "tags": ["services"],
-                    "security": [{"basicAuth": []}],
+                    "security": admin_security(),
                     "requestBody": {
                         "required": true,
                         "content": {"application/json": {
@@ -113,7 +263,7 @@ pub fn document() -> Value {
                 "delete": {
                     "summary": "Remove every service",
                     "tags": ["services"],
-                    "security": [{"basicAuth": []}],
+                    "security": admin_security(),
                     "responses": admin_responses(json!({
                         "200": ok_json("Always true", json!({"type": "boolean"}))
                     }))
@@ -124,7 +274,7 @@ pub fn document() -> Value {
                 "get": {
                     "summary": "One service",
                     "tags": ["services"],
-                    "security": [{"basicAuth": []}],
+                    "security": admin_security(),
                     "responses": admin_responses(json!({
                         "200": ok_json("The service", service_ref),
                         "404": {"$ref": "#/components/responses/NotFound"}
@@ -133,7 +283,7 @@ pub fn document() -> Value {
                 "delete": {
                     "summary": "Unregister a service",
                     "tags": ["services"],
-                    "security": [{"basicAuth": []}],
+                    "security": admin_security(),
                     "responses": admin_responses(json!({
                         "200": ok_json("Whether a service of that name existed", json!({"type": "boolean"}))
                     }))
@@ -142,7 +292,8 @@ pub fn document() -> Value {
         },
         "components": {
             "securitySchemes": {
-                "basicAuth": {"type": "http", "scheme": "basic", "description": "The admin (twitcher.username / twitcher.password)"}
+                "basicAuth": {"type": "http", "scheme": "basic", "description": "The admin (twitcher.username / twitcher.password)"},
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An access token from /oauth/token with scope `register` (header, or an `access_token` query parameter)"}
             },
             "responses": {
                 "BadRequest": err_response("Invalid input; each error names its field"),
@@ -191,6 +342,57 @@ pub fn document() -> Value {
                         "owsproxy_uri": {"type": "string", "nullable": true}
                     }
                 },
+                "OAuthError": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {"type": "string", "enum": ["invalid_request", "invalid_client", "invalid_scope", "unsupported_grant_type", "server_error", "temporarily_unavailable"]},
+                        "error_description": {"type": "string"}
+                    }
+                },
+                "TokenResponse": {
+                    "type": "object",
+                    "required": ["access_token", "expires_in", "token_type", "scope"],
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "expires_in": {"type": "integer", "description": "Seconds"},
+                        "token_type": {"type": "string", "enum": ["Bearer"]},
+                        "scope": {"type": "string", "description": "Space-separated"}
+                    }
+                },
+                "NewClient": {
+                    "type": "object",
+                    "required": ["name", "client_id", "client_secret", "redirect_uri", "scope"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "client_id": {"type": "string"},
+                        "client_secret": {"type": "string", "description": "Shown only here"},
+                        "redirect_uri": {"type": "string"},
+                        "scope": {"type": "array", "items": {"type": "string"}}
+                    }
+                },
+                "Client": {
+                    "type": "object",
+                    "required": ["name", "client_id", "redirect_uri", "scope", "created_at"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "client_id": {"type": "string"},
+                        "redirect_uri": {"type": "string"},
+                        "scope": {"type": "array", "items": {"type": "string"}},
+                        "created_at": {"type": "integer", "description": "Unix seconds"}
+                    }
+                },
+                "Introspection": {
+                    "type": "object",
+                    "required": ["active"],
+                    "properties": {
+                        "active": {"type": "boolean"},
+                        "scope": {"type": "string"},
+                        "client_id": {"type": "string"},
+                        "token_type": {"type": "string"},
+                        "exp": {"type": "integer"}
+                    }
+                },
                 "Error": {
                     "type": "object",
                     "required": ["status", "errors"],
@@ -209,7 +411,11 @@ pub fn document() -> Value {
                 }
             }
         }
-    })
+    });
+    if let (Some(paths), Value::Object(oauth)) = (doc["paths"].as_object_mut(), oauth_paths()) {
+        paths.extend(oauth);
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -239,7 +445,7 @@ mod tests {
                 );
                 assert_eq!(
                     op.get("security").is_some(),
-                    *access == Access::Admin,
+                    *access != Access::Public,
                     "{} {path}: security must match the route's access",
                     method.as_str()
                 );

@@ -4,6 +4,7 @@ use super::app::App;
 use super::errors;
 use super::front;
 use super::http::{Method, Request, Response};
+use super::oauth_api;
 use super::registry_api;
 
 pub type Handler = fn(&App, &mut Request, &Params) -> Response;
@@ -26,7 +27,10 @@ impl Params {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     Public,
+    /// The admin's password, or a bearer token with scope `register`.
     Admin,
+    /// Only the admin's password, never a token.
+    Password,
 }
 
 pub struct Route {
@@ -67,6 +71,33 @@ pub fn table(test_hooks: bool) -> Vec<Route> {
                 (Get, Admin, registry_api::get),
                 (Delete, Admin, registry_api::unregister),
             ],
+        ),
+        route(
+            "/oauth/client",
+            &[
+                (Get, Password, oauth_api::register_client),
+                (Post, Password, oauth_api::register_client),
+            ],
+        ),
+        route(
+            "/oauth/clients",
+            &[(Get, Password, oauth_api::list_clients)],
+        ),
+        route(
+            "/oauth/clients/{client_id}",
+            &[(Delete, Password, oauth_api::delete_client)],
+        ),
+        route(
+            "/oauth/token",
+            &[
+                (Get, Public, oauth_api::token),
+                (Post, Public, oauth_api::token),
+            ],
+        ),
+        route("/oauth/revoke", &[(Post, Public, oauth_api::revoke)]),
+        route(
+            "/oauth/introspect",
+            &[(Post, Public, oauth_api::introspect)],
         ),
     ];
     if test_hooks {
@@ -132,9 +163,12 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
             req.method
         };
         if let Some((_, access, handler)) = r.methods.iter().find(|(m, _, _)| *m == wanted) {
-            if *access == Access::Admin
-                && let Err(denied) = app.require_admin(req)
-            {
+            let allowed = match access {
+                Access::Public => Ok(()),
+                Access::Admin => app.require_admin(req),
+                Access::Password => app.require_password(req),
+            };
+            if let Err(denied) = allowed {
                 return denied;
             }
             return handler(app, req, &params);

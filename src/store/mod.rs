@@ -5,6 +5,7 @@ pub mod sqlite;
 
 use std::fmt;
 
+use crate::oauth::{Client, Revocation, StoredToken};
 use crate::registry::Service;
 
 /// A storage failure. Handlers answer 503 for `Busy` and 500 for the rest.
@@ -55,4 +56,20 @@ pub trait Store: Send + Sync {
 
     fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    fn create_client(&self, client: &Client) -> StoreResult<()>;
+    fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// Clients in creation order.
+    fn list_clients(&self) -> StoreResult<Vec<Client>>;
+    /// Deletes the client and its stored tokens, and records `revocation` for the JWTs
+    /// it holds, all in one transaction. Whether the client existed.
+    fn delete_client(&self, client_id: &str, revocation: &Revocation) -> StoreResult<bool>;
+    /// Stores a random token, and drops some expired ones.
+    fn save_token(&self, token: &StoredToken, now: u64) -> StoreResult<()>;
+    fn get_token(&self, digest: &[u8]) -> StoreResult<Option<StoredToken>>;
+    /// Whether a token with that digest existed.
+    fn delete_token(&self, digest: &[u8]) -> StoreResult<bool>;
+    fn add_revocation(&self, revocation: &Revocation) -> StoreResult<()>;
+    /// The revocations still in force at `now`; the others are dropped.
+    fn revocations(&self, now: u64) -> StoreResult<Vec<Revocation>>;
 }

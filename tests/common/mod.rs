@@ -142,7 +142,7 @@ impl Launch {
         let stderr = Arc::new(Mutex::new(String::new()));
         let pipe = child.stderr.take().unwrap();
         let sink = stderr.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             let mut r = BufReader::new(pipe);
             let mut line = String::new();
             while r.read_line(&mut line).unwrap_or(0) > 0 {
@@ -150,16 +150,24 @@ impl Launch {
                 line.clear();
             }
         });
-        let port = wait_for(30, "the server's listening line", || {
+        let started = wait_for(30, "the server's listening line", || {
             if let Ok(Some(status)) = child.try_wait() {
-                return Some(Err((status, stderr.lock().unwrap().clone())));
+                return Some(Err(status));
             }
             let text = stderr.lock().unwrap();
             let pos = text.find("listening on http://")?;
             let rest = &text[pos + "listening on http://".len()..];
             let addr = rest.split_whitespace().next()?;
             Some(Ok(addr.rsplit(':').next()?.parse::<u16>().ok()?))
-        })?;
+        });
+        let port = match started {
+            Ok(port) => port,
+            Err(status) => {
+                // The whole of stderr, up to the exit.
+                let _ = reader.join();
+                return Err((status, stderr.lock().unwrap().clone()));
+            }
+        };
         Ok(Server {
             child,
             port,

@@ -7,6 +7,7 @@
 //! admin actions and token grants, rare next to reads, so FULL costs little.
 
 mod meta;
+mod oauth;
 mod services;
 
 use std::fs::OpenOptions;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 use super::{Page, Store, StoreError, StoreResult};
+use crate::oauth::{Client, Revocation, StoredToken};
 use crate::registry::Service;
 
 /// The schema, as a sequence of `-- migration N:` blocks.
@@ -352,6 +354,42 @@ impl Store for SqliteStore {
     }
     fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
         self.write(|tx| meta::set(tx, key, value))
+    }
+    fn create_client(&self, client: &Client) -> StoreResult<()> {
+        self.write(|tx| oauth::create_client(tx, client))
+    }
+    fn get_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        oauth::get_client(&*self.conn()?, client_id).map_err(other)
+    }
+    fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        oauth::list_clients(&*self.conn()?).map_err(other)
+    }
+    fn delete_client(&self, client_id: &str, revocation: &Revocation) -> StoreResult<bool> {
+        self.write(|tx| {
+            let found = oauth::delete_client(tx, client_id)?;
+            if found {
+                oauth::add_revocation(tx, revocation)?;
+            }
+            Ok(found)
+        })
+    }
+    fn save_token(&self, token: &StoredToken, now: u64) -> StoreResult<()> {
+        self.write(|tx| oauth::save_token(tx, token, now))
+    }
+    fn get_token(&self, digest: &[u8]) -> StoreResult<Option<StoredToken>> {
+        oauth::get_token(&*self.conn()?, digest).map_err(other)
+    }
+    fn delete_token(&self, digest: &[u8]) -> StoreResult<bool> {
+        self.write(|tx| oauth::delete_token(tx, digest))
+    }
+    fn add_revocation(&self, revocation: &Revocation) -> StoreResult<()> {
+        self.write(|tx| oauth::add_revocation(tx, revocation))
+    }
+    fn revocations(&self, now: u64) -> StoreResult<Vec<Revocation>> {
+        self.write(|tx| {
+            oauth::prune_revocations(tx, now)?;
+            oauth::revocations(tx)
+        })
     }
 }
 

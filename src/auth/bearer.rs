@@ -1,0 +1,101 @@
+//! Bearer tokens on incoming requests (RFC 6750): where a token is found, what a checked
+//! token grants, and how a refusal is told to the client. The check itself is
+//! `App::authorize`, one path for every token kind.
+
+use crate::server::http::Request;
+
+/// A validated access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub expires_at: u64,
+}
+
+/// Why a token was refused. `Invalid` carries a short reason for logs (never the token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    Missing,
+    Invalid(&'static str),
+    InsufficientScope,
+}
+
+impl Denied {
+    /// 401 for a missing or unusable token, 403 for a good one without the scope.
+    pub fn status(&self) -> u16 {
+        match self {
+            Denied::Missing | Denied::Invalid(_) => 401,
+            Denied::InsufficientScope => 403,
+        }
+    }
+}
+
+/// The request's token: `Authorization: Bearer …`, else the `access_token` query
+/// parameter, else `access_token` in `form` (an application/x-www-form-urlencoded body the
+/// caller has already read, or None).
+pub fn token_from(req: &Request, form: Option<&[u8]>) -> Option<String> {
+    if let Some(t) = req.header("Authorization").and_then(bearer_value) {
+        return Some(t.to_string());
+    }
+    let param = |bytes: &[u8]| {
+        form_urlencoded::parse(bytes)
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+            .filter(|v| !v.is_empty())
+    };
+    param(req.query.as_bytes()).or_else(|| form.and_then(param))
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value; the scheme is case-insensitive.
+pub fn bearer_value(header: &str) -> Option<&str> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    let value = value.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !value.is_empty()).then_some(value)
+}
+
+/// The `WWW-Authenticate` value for a refusal, e.g.
+/// `Bearer realm="twitcher", error="invalid_token"` or
+/// `Bearer realm="twitcher", error="insufficient_scope", scope="compute"`.
+pub fn challenge(denied: &Denied, scope: &str) -> String {
+    match denied {
+        Denied::Missing | Denied::Invalid(_) => {
+            "Bearer realm=\"twitcher\", error=\"invalid_token\"".to_string()
+        }
+        Denied::InsufficientScope => format!(
+            "Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"{}\"",
+            scope.replace(['"', '\\'], "")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_header_values() {
+        assert_eq!(bearer_value("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_value("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_value("Basic abc"), None);
+        assert_eq!(bearer_value("Bearer "), None);
+        assert_eq!(bearer_value("Bearer"), None);
+    }
+
+    #[test]
+    fn challenges() {
+        assert_eq!(
+            challenge(&Denied::Invalid("expired"), "compute"),
+            "Bearer realm=\"twitcher\", error=\"invalid_token\""
+        );
+        assert_eq!(
+            challenge(&Denied::Missing, "compute"),
+            "Bearer realm=\"twitcher\", error=\"invalid_token\""
+        );
+        assert_eq!(
+            challenge(&Denied::InsufficientScope, "compute"),
+            "Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"compute\""
+        );
+        assert_eq!(Denied::InsufficientScope.status(), 403);
+        assert_eq!(Denied::Missing.status(), 401);
+    }
+}

@@ -1,0 +1,348 @@
+//! `/oauth/*`: client registration (admin), the client-credentials token endpoint
+//! (RFC 6749 §4.4, wire-compatible with Twitcher 0.11, transcripts 10-23), revocation
+//! (RFC 7009) and introspection (RFC 7662).
+
+use serde_json::json;
+
+use super::app::App;
+use super::errors;
+use super::http::{Method, Request, Response};
+use super::routes::Params;
+use crate::auth::admin::parse_basic;
+use crate::auth::tokens::{IssueError, RevokeError, Revoker};
+use crate::oauth::{self, MAX_NAME_LEN, MAX_REDIRECT_URI_LEN, split_scopes};
+use crate::store::StoreError;
+
+/// The OAuth endpoints read small forms; larger bodies are refused unread.
+const MAX_FORM: u64 = 64 * 1024;
+
+/// Decoded parameters of the query and, for POST, the form body.
+struct Form(Vec<(String, String)>);
+
+impl Form {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn repeated(&self, names: &[&'static str]) -> Option<&'static str> {
+        names
+            .iter()
+            .find(|n| self.0.iter().filter(|(k, _)| k == *n).count() > 1)
+            .copied()
+    }
+}
+
+/// RFC 6749 §5.2 error: `{"error": code[, "error_description": ...]}`, never cached.
+fn oauth_error(status: u16, code: &str, description: Option<&str>) -> Response {
+    let body = match description {
+        Some(d) => json!({"error": code, "error_description": d}),
+        None => json!({"error": code}),
+    };
+    no_store(Response::json(status, &body))
+}
+
+fn no_store(resp: Response) -> Response {
+    resp.header("Cache-Control", "no-store")
+        .header("Pragma", "no-cache")
+}
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::Busy => oauth_error(
+            503,
+            "temporarily_unavailable",
+            Some("The database is busy; try again"),
+        )
+        .header("Retry-After", "1"),
+        StoreError::Other(m) => {
+            crate::log::error(&format!("store: {m}"));
+            oauth_error(500, "server_error", None)
+        }
+    }
+}
+
+/// The query, plus the form body of a POST. `Err` is the response to send.
+fn form(req: &mut Request) -> Result<Form, Response> {
+    let mut pairs = req.query_pairs();
+    if req.method == Method::Post {
+        let form_type = req.header("Content-Type").is_none_or(|t| {
+            t.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+        if req.content_length().is_some_and(|n| n > MAX_FORM) {
+            return Err(oauth_error(
+                413,
+                "invalid_request",
+                Some("The request body is too large"),
+            ));
+        }
+        let body = match req.read_body() {
+            Ok(b) => b,
+            Err(e) => return Err(errors::body(e)),
+        };
+        if body.len() as u64 > MAX_FORM {
+            return Err(oauth_error(
+                413,
+                "invalid_request",
+                Some("The request body is too large"),
+            ));
+        }
+        if !body.is_empty() && !form_type {
+            return Err(oauth_error(
+                400,
+                "invalid_request",
+                Some("Parameters must be sent as application/x-www-form-urlencoded"),
+            ));
+        }
+        pairs.extend(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    }
+    Ok(Form(pairs))
+}
+
+/// A form-urlencoded part of Basic credentials (RFC 6749 §2.3.1).
+fn form_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Client credentials from HTTP Basic or the parameters; `bool` tells Basic.
+fn client_credentials(req: &Request, p: &Form) -> Result<Option<(String, String, bool)>, Response> {
+    let basic = req.header("Authorization").and_then(parse_basic);
+    let Some((user, pass)) = basic else {
+        return Ok(match (p.get("client_id"), p.get("client_secret")) {
+            (Some(id), Some(secret)) if !id.is_empty() => {
+                Some((id.to_string(), secret.to_string(), false))
+            }
+            _ => None,
+        });
+    };
+    let (id, secret) = (form_decode(&user), form_decode(&pass));
+    // requests-oauthlib sends the credentials both ways; they must agree.
+    let differs = |name: &str, value: &str| p.get(name).is_some_and(|v| v != value);
+    if differs("client_id", &id) || differs("client_secret", &secret) {
+        return Err(oauth_error(
+            400,
+            "invalid_request",
+            Some("Client credentials in the Authorization header and the parameters differ"),
+        ));
+    }
+    Ok(Some((id, secret, true)))
+}
+
+fn invalid_client(basic: bool) -> Response {
+    let r = oauth_error(401, "invalid_client", None);
+    if basic {
+        r.header("WWW-Authenticate", errors::BASIC_CHALLENGE)
+    } else {
+        r
+    }
+}
+
+/// `/oauth/client`: registers a client application and shows its secret, once.
+pub fn register_client(app: &App, req: &mut Request, _: &Params) -> Response {
+    let p = match form(req) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let name = p.get("name").unwrap_or("").trim();
+    if name.chars().count() > MAX_NAME_LEN {
+        return errors::one(
+            400,
+            "querystring",
+            "name",
+            format!("must have at most {MAX_NAME_LEN} characters"),
+        );
+    }
+    let redirect_uri = p.get("redirect_uri").unwrap_or("").trim();
+    if redirect_uri.len() > MAX_REDIRECT_URI_LEN || redirect_uri.chars().any(char::is_control) {
+        return errors::one(
+            400,
+            "querystring",
+            "redirect_uri",
+            format!("must be a URI of at most {MAX_REDIRECT_URI_LEN} characters"),
+        );
+    }
+    let scopes = match oauth::client_scopes(p.get("scope")) {
+        Ok(s) => s,
+        Err(m) => return errors::one(400, "querystring", "scope", m),
+    };
+    match app.tokens.new_client(name, redirect_uri, scopes) {
+        Ok((c, secret)) => no_store(Response::json(
+            200,
+            &json!({
+                "name": c.name,
+                "client_id": c.client_id,
+                "client_secret": secret,
+                "redirect_uri": c.redirect_uri,
+                "scope": c.scopes,
+            }),
+        )),
+        Err(e) => errors::store(e),
+    }
+}
+
+/// `GET /oauth/clients`: every client, without secrets.
+pub fn list_clients(app: &App, _: &mut Request, _: &Params) -> Response {
+    match app.store.list_clients() {
+        Ok(clients) => {
+            let infos: Vec<_> = clients.iter().map(|c| c.info()).collect();
+            Response::json(200, &infos)
+        }
+        Err(e) => errors::store(e),
+    }
+}
+
+/// `DELETE /oauth/clients/{client_id}`: the client and every token it holds.
+pub fn delete_client(app: &App, _: &mut Request, params: &Params) -> Response {
+    let id = params.get("client_id");
+    match app.tokens.delete_client(id) {
+        Ok(true) => Response::json(200, &true),
+        Ok(false) => errors::one(404, "path", "client_id", format!("No client with id {id}")),
+        Err(e) => errors::store(e),
+    }
+}
+
+/// `/oauth/token`: the client-credentials grant.
+pub fn token(app: &App, req: &mut Request, _: &Params) -> Response {
+    let p = match form(req) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Some(name) = p.repeated(&["grant_type", "client_id", "client_secret", "scope"]) {
+        return oauth_error(
+            400,
+            "invalid_request",
+            Some(&format!("Duplicate {name} parameter.")),
+        );
+    }
+    match p.get("grant_type") {
+        None | Some("") => {
+            return oauth_error(
+                400,
+                "invalid_request",
+                Some("Request is missing grant type."),
+            );
+        }
+        Some("client_credentials") => {}
+        Some(_) => return oauth_error(400, "unsupported_grant_type", None),
+    }
+    if !app.tokens.issues() {
+        return oauth_error(
+            400,
+            "unsupported_grant_type",
+            Some(&format!(
+                "This server only checks tokens ({}); get one from their issuer",
+                app.tokens.kind().name()
+            )),
+        );
+    }
+    let (id, secret, basic) = match client_credentials(req, &p) {
+        Ok(Some(c)) => c,
+        Ok(None) => return invalid_client(false),
+        Err(r) => return r,
+    };
+    let client = match app.tokens.authenticate_client(&id, &secret) {
+        Ok(Some(c)) => c,
+        Ok(None) => return invalid_client(basic),
+        Err(e) => return store_error(e),
+    };
+    let asked = split_scopes(p.get("scope").unwrap_or(""));
+    let scopes = if asked.is_empty() {
+        client.scopes.clone()
+    } else {
+        asked
+    };
+    if scopes.iter().any(|s| !client.scopes.contains(s)) {
+        return oauth_error(400, "invalid_scope", None);
+    }
+    match app.tokens.issue(&client.client_id, &scopes) {
+        Ok(t) => no_store(Response::json(
+            200,
+            &json!({
+                "access_token": t.access_token,
+                "expires_in": t.expires_in,
+                "token_type": "Bearer",
+                "scope": scopes.join(" "),
+            }),
+        )),
+        Err(IssueError::Store(e)) => store_error(e),
+        Err(IssueError::NotAnIssuer) => oauth_error(400, "unsupported_grant_type", None),
+        Err(IssueError::Sign(m)) => {
+            crate::log::error(&format!("signing a token failed: {m}"));
+            oauth_error(500, "server_error", None)
+        }
+    }
+}
+
+/// Who calls revoke or introspect: a registered client (by its credentials) or the
+/// admin (by the password). `Err` is the response to send.
+fn caller(app: &App, req: &Request, p: &Form) -> Result<Revoker, Response> {
+    if app.admin.is_none() {
+        return Ok(Revoker::Admin);
+    }
+    let (id, secret, basic) = match client_credentials(req, p)? {
+        Some(c) => c,
+        None => return Err(invalid_client(false)),
+    };
+    match app.tokens.authenticate_client(&id, &secret) {
+        Ok(Some(c)) => Ok(Revoker::Client(c.client_id)),
+        Ok(None) if basic && app.require_password(req).is_ok() => Ok(Revoker::Admin),
+        Ok(None) => Err(invalid_client(basic)),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// The `token` parameter of revoke and introspect, after the caller is known.
+fn token_param(app: &App, req: &mut Request) -> Result<(Revoker, String), Response> {
+    let p = form(req)?;
+    let by = caller(app, req, &p)?;
+    match p.get("token") {
+        Some(t) if !t.is_empty() => Ok((by, t.to_string())),
+        _ => Err(oauth_error(
+            400,
+            "invalid_request",
+            Some("Missing token parameter."),
+        )),
+    }
+}
+
+/// `POST /oauth/revoke` (RFC 7009): 200 whether or not the token was still valid.
+pub fn revoke(app: &App, req: &mut Request, _: &Params) -> Response {
+    let (by, token) = match token_param(app, req) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match app.tokens.revoke(&token, by) {
+        Ok(_) => no_store(Response::new(200)),
+        Err(RevokeError::NotYours) => oauth_error(
+            400,
+            "invalid_request",
+            Some("The token was issued to another client"),
+        ),
+        Err(RevokeError::Store(e)) => store_error(e),
+    }
+}
+
+/// `POST /oauth/introspect` (RFC 7662): whether a token is active, and what it grants.
+pub fn introspect(app: &App, req: &mut Request, _: &Params) -> Response {
+    let (_, token) = match token_param(app, req) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let body = match app.tokens.introspect(&token) {
+        Some(g) => json!({
+            "active": true,
+            "scope": g.scopes.join(" "),
+            "client_id": g.client_id,
+            "token_type": "Bearer",
+            "exp": g.expires_at,
+        }),
+        None => json!({"active": false}),
+    };
+    no_store(Response::json(200, &body))
+}
