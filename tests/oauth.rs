@@ -599,3 +599,44 @@ fn oauth_off_answers_404_and_accepts_no_tokens() {
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").unwrap().starts_with("Basic "));
 }
+
+#[test]
+fn concurrent_random_grants_are_all_kept_through_kill_9() {
+    let mut s = Server::start();
+    let (id, secret) = new_client(&s, "register");
+    let url = s.url.clone();
+    let tokens: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (url, id, secret) = (&url, &id, &secret);
+                scope.spawn(move || {
+                    (0..16)
+                        .map(|_| {
+                            let r = post_form(
+                                &format!("{url}/oauth/token"),
+                                Some(&basic(id, secret)),
+                                "grant_type=client_credentials",
+                            );
+                            assert_eq!(r.status, 200, "{}", r.text());
+                            r.json()["access_token"].as_str().unwrap().to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    assert_eq!(tokens.len(), 128);
+    s.kill9();
+    let s = Launch::default().in_dir(s.dir.clone()).start();
+    for t in &tokens {
+        assert_eq!(
+            services_with(&s, t).status,
+            200,
+            "an acknowledged grant was lost"
+        );
+    }
+}

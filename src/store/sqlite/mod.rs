@@ -6,6 +6,7 @@
 //! `NORMAL` would be faster but may drop the last commits on power loss. Writes here are
 //! admin actions and token grants, rare next to reads, so FULL costs little.
 
+mod group;
 mod meta;
 mod oauth;
 mod services;
@@ -13,7 +14,7 @@ mod services;
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -99,6 +100,10 @@ pub fn latest_version() -> u32 {
 }
 
 fn other(e: rusqlite::Error) -> StoreError {
+    other_ref(&e)
+}
+
+fn other_ref(e: &rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => StoreError::Busy,
         _ => StoreError::Other(e.to_string()),
@@ -108,6 +113,8 @@ fn other(e: rusqlite::Error) -> StoreError {
 pub struct SqliteStore {
     path: PathBuf,
     pool: Mutex<Vec<Connection>>,
+    /// Started on the first random-token grant.
+    token_writer: OnceLock<StoreResult<group::GroupWriter>>,
 }
 
 /// A pooled connection, handed back on drop.
@@ -201,6 +208,7 @@ impl SqliteStore {
         let store = SqliteStore {
             path: path.to_path_buf(),
             pool: Mutex::new(vec![conn]),
+            token_writer: OnceLock::new(),
         };
         Ok((store, migrated))
     }
@@ -224,6 +232,7 @@ impl SqliteStore {
         let store = SqliteStore {
             path: path.to_path_buf(),
             pool: Mutex::new(vec![conn]),
+            token_writer: OnceLock::new(),
         };
         Ok((store, version))
     }
@@ -374,7 +383,13 @@ impl Store for SqliteStore {
         })
     }
     fn save_token(&self, token: &StoredToken, now: u64) -> StoreResult<()> {
-        self.write(|tx| oauth::save_token(tx, token, now))
+        match self
+            .token_writer
+            .get_or_init(|| group::GroupWriter::start(self.path.clone()))
+        {
+            Ok(w) => w.save(token, now),
+            Err(e) => Err(StoreError::Other(e.to_string())),
+        }
     }
     fn get_token(&self, digest: &[u8]) -> StoreResult<Option<StoredToken>> {
         oauth::get_token(&*self.conn()?, digest).map_err(other)
