@@ -57,10 +57,18 @@ pub fn config_check(over: &Overrides) -> i32 {
         eprintln!("warning: {w}");
     }
     match Settings::from_raw(&raw) {
-        Ok(_) => {
-            eprintln!("settings are valid");
-            0
-        }
+        Ok(s) => match crate::auth::tokens::TokenService::check_settings(&s.token) {
+            Ok(()) => {
+                eprintln!("settings are valid");
+                0
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("error: {e}");
+                }
+                2
+            }
+        },
         Err(errors) => {
             for e in errors {
                 eprintln!("error: {e}");

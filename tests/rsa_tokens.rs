@@ -251,6 +251,16 @@ fn signed_token_key_problems_stop_the_start() {
         "twitcher.token.keyfile",
     );
     fail(Launch::default(), "twitcher.token.keyfile");
+    // `config check` loads the keys too.
+    let out = std::process::Command::new(BIN)
+        .args(["config", "check"])
+        .env_remove("TWITCHER_CONFIG")
+        .env("TWITCHER_TOKEN_TYPE", "signed_token")
+        .env("TWITCHER_TOKEN_KEYFILE", &other_public)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: twitcher.token.keyfile"));
     // gencert never overwrites a key.
     let out = std::process::Command::new(BIN)
         .args(["gencert", "--dir"])

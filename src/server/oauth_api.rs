@@ -2,6 +2,8 @@
 //! (RFC 6749 §4.4, wire-compatible with Twitcher 0.11, transcripts 10-23), revocation
 //! (RFC 7009) and introspection (RFC 7662).
 
+use std::io::Read;
+
 use serde_json::json;
 
 use super::app::App;
@@ -73,23 +75,29 @@ fn form(req: &mut Request) -> Result<Form, Response> {
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         });
-        if req.content_length().is_some_and(|n| n > MAX_FORM) {
-            return Err(oauth_error(
+        let too_large = || {
+            oauth_error(
                 413,
                 "invalid_request",
                 Some("The request body is too large"),
-            ));
-        }
-        let body = match req.read_body() {
-            Ok(b) => b,
-            Err(e) => return Err(errors::body(e)),
+            )
         };
-        if body.len() as u64 > MAX_FORM {
-            return Err(oauth_error(
-                413,
-                "invalid_request",
-                Some("The request body is too large"),
-            ));
+        if req.content_length().is_some_and(|n| n > MAX_FORM) {
+            return Err(too_large());
+        }
+        // Never more than MAX_FORM + 1 bytes, whatever the body claims to be.
+        let mut body = Vec::new();
+        match req.body_reader().take(MAX_FORM + 1).read_to_end(&mut body) {
+            Ok(_) if body.len() as u64 > MAX_FORM => return Err(too_large()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => return Err(too_large()),
+            Err(_) => {
+                return Err(oauth_error(
+                    400,
+                    "invalid_request",
+                    Some("The request body could not be read"),
+                ));
+            }
         }
         if !body.is_empty() && !form_type {
             return Err(oauth_error(

@@ -131,6 +131,12 @@ impl TokenService {
         })
     }
 
+    /// Loads the kind's keys without starting anything, for `config check`.
+    pub fn check_settings(s: &TokenSettings) -> Result<(), Vec<String>> {
+        install_crypto().map_err(|e| vec![e])?;
+        Self::kind_keys(s).map(|_| ())
+    }
+
     fn kind_keys(s: &TokenSettings) -> Result<(Option<Signer>, Option<Checker>), Vec<String>> {
         Ok(match s.kind {
             TokenKind::Random => (None, None),
