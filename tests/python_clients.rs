@@ -1,6 +1,8 @@
 //! The original's own client against this server: Python Twitcher 0.11.3's
 //! `twitcherctl add` and `gentoken` (requests-oauthlib's BackendApplicationClient),
-//! from the reference deployment's venv. Without that venv the test says so and passes.
+//! from the reference deployment's venv (`../shared/reference/setup.sh`). It needs that
+//! venv, so it is ignored by default: `cargo test --test python_clients -- --ignored`.
+//! CI runs the same clients from pinned versions in the interop suite (tests/interop).
 
 mod common;
 
@@ -34,11 +36,8 @@ fn repr_field(repr: &str, key: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs the reference venv at /tmp/peer-venvs; run with --ignored"]
 fn python_twitcherctl_add_and_gentoken_work_against_this_server() {
-    if !std::path::Path::new(TWITCHERCTL).exists() {
-        eprintln!("skipped: {TWITCHERCTL} is missing (run ../shared/reference/setup.sh)");
-        return;
-    }
     for kind in ["random_token", "custom_token"] {
         let s = Launch::default()
             .env("TWITCHER_TOKEN_TYPE", kind)

@@ -173,12 +173,12 @@ pub fn serve(settings: Settings) -> i32 {
     }
 
     let signal = signals::wait();
+    socket::stop_accepting(listener_fd);
     log::info(&format!(
         "{signal} received: no new connections; finishing requests in flight"
     ));
     signals::exit_on_second_signal();
     stopping.store(true, Ordering::SeqCst);
-    socket::stop_accepting(listener_fd);
     for _ in 0..workers {
         server.unblock();
     }
