@@ -6,6 +6,8 @@ mod config;
 mod log;
 mod oauth;
 mod offline;
+mod ows;
+mod proxy;
 mod registry;
 mod server;
 mod store;

@@ -7,6 +7,7 @@ pub mod front;
 pub mod http;
 pub mod oauth_api;
 pub mod openapi;
+pub mod ows_api;
 pub mod registry_api;
 pub mod routes;
 mod signals;
@@ -27,7 +28,9 @@ use crate::auth::password;
 use crate::auth::tokens::{StartError, TokenService};
 use crate::config::Settings;
 use crate::log;
+use crate::proxy::upstream::Upstream;
 use crate::store::Store;
+use crate::store::cache::ServiceCache;
 use crate::store::sqlite::{OpenError, SqliteStore};
 
 /// Where the generated admin password's hash is kept.
@@ -105,19 +108,25 @@ pub fn serve(settings: Settings) -> i32 {
         .unwrap_or_else(|| socket::derived_url(local));
     let test_hooks = std::env::var_os(TEST_HOOKS_ENV).is_some();
     let oauth = settings.oauth;
-    let routes: Vec<Route> = routes::table(test_hooks)
+    let ows_prefix = settings
+        .ows_proxy
+        .then_some(settings.ows_proxy_protected_path.as_str());
+    let routes: Vec<Route> = routes::table(test_hooks, ows_prefix)
         .into_iter()
         .filter(|r| oauth || !r.pattern.starts_with("/oauth/"))
         .collect();
     let routes = Arc::new(routes);
+    let openapi = serde_json::to_vec(&openapi::document(ows_prefix)).unwrap_or_default();
     let workers = settings.workers;
     let limits = tiny_http::Limits {
         max_connections: settings.max_connections,
         ..tiny_http::Limits::default()
     };
     let app = Arc::new(App {
-        openapi: serde_json::to_vec(&openapi::document()).unwrap_or_default(),
+        openapi,
         url,
+        services: ServiceCache::new(store.clone()),
+        upstream: Upstream::new(&settings.proxy),
         store,
         admin,
         tokens,
@@ -353,6 +362,7 @@ fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
             let n = b.len() as u64;
             (Box::new(std::io::Cursor::new(b)), Some(n))
         }
+        Body::Stream { reader, length } => (reader, length),
     };
     let reader: Box<dyn Read + Send> = Box::new(Counting {
         inner: reader,
