@@ -733,3 +733,39 @@ fn bodies_over_the_limit_get_413_as_exception_reports() {
     assert_eq!(r.status(), 413);
     assert!(s.backend.requests().iter().all(|r| r.body_len < 2 << 20));
 }
+
+#[test]
+fn traffic_counters_and_health_endpoints() {
+    let s = setup();
+    assert_eq!(get(&s.proxy(GETCAPS), None).status, 200);
+    assert_eq!(get(&s.proxy(EXECUTE), None).status, 401);
+    assert_eq!(
+        get(&s.proxy(EXECUTE), Some(&bearer(&s.compute))).status,
+        200
+    );
+    assert_eq!(get(&format!("{}/stats", s.server.url), None).status, 401);
+    // Counters are taken once a response is sent; poll until the three are in.
+    let stats = wait_for(5, "the counters", || {
+        let v = get(&format!("{}/stats", s.server.url), Some(&admin_auth())).json();
+        (v["services"][0]["requests"] == 3).then_some(v)
+    });
+    assert_eq!(stats["services"][0]["name"], "emu");
+    assert_eq!(stats["services"][0]["refused"], 1);
+    assert!(stats["status"]["2xx"].as_u64().unwrap() >= 2);
+    assert!(stats["status"]["4xx"].as_u64().unwrap() >= 1);
+    assert!(stats["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+    assert_eq!(stats["in_flight"], 1, "the /stats request itself");
+    let m = get(&format!("{}/metrics", s.server.url), Some(&admin_auth()));
+    assert_eq!(m.status, 200);
+    assert!(
+        m.text()
+            .contains("twitcher_service_requests_total{service=\"emu\",result=\"refused\"} 1"),
+        "{}",
+        m.text()
+    );
+    assert_eq!(
+        get(&format!("{}/healthz", s.server.url), None).json()["status"],
+        "ok"
+    );
+    assert_eq!(get(&format!("{}/readyz", s.server.url), None).status, 200);
+}

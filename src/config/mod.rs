@@ -400,6 +400,10 @@ const RESERVED_PREFIXES: &[&str] = &[
     "/versions",
     "/__api__",
     "/api-explorer",
+    "/healthz",
+    "/readyz",
+    "/stats",
+    "/metrics",
 ];
 
 impl Settings {

@@ -25,6 +25,7 @@ pub struct App {
     /// The registry as the proxy reads it; the registry API drops it on every change.
     pub services: ServiceCache,
     pub upstream: Upstream,
+    pub stats: super::stats::Stats,
     /// None when `twitcher.basicauth = false`.
     pub admin: Option<AdminAuth>,
     pub tokens: TokenService,

@@ -62,6 +62,8 @@ pub struct Request<'a> {
     /// The query as sent, without `?`.
     pub query: String,
     pub peer: Option<SocketAddr>,
+    /// The OWS service the request was for, set by its handler, for the traffic counters.
+    pub service: Option<String>,
     max_body: u64,
 }
 
@@ -79,6 +81,7 @@ impl<'a> Request<'a> {
             path,
             query,
             peer,
+            service: None,
             max_body,
         }
     }

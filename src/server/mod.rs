@@ -12,6 +12,7 @@ pub mod registry_api;
 pub mod routes;
 mod signals;
 mod socket;
+pub mod stats;
 
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -126,6 +127,7 @@ pub fn serve(settings: Settings) -> i32 {
         openapi,
         url,
         services: ServiceCache::new(store.clone()),
+        stats: stats::Stats::default(),
         upstream: Upstream::new(&settings.proxy),
         store,
         admin,
@@ -296,18 +298,33 @@ fn request_id(rq: &tiny_http::Request) -> String {
 
 fn handle(app: &App, routes: &[Route], mut rq: tiny_http::Request) {
     let start = Instant::now();
+    app.stats.begin();
     let rid = request_id(&rq);
-    let (response, method, path, query, peer) = {
+    let (response, method, path, query, peer, service) = {
         let mut req = Request::new(&mut rq, app.settings.max_body_size);
         let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(app, routes, &mut req)))
             .unwrap_or_else(|_| errors::internal(&rid));
-        (response, req.method, req.path, req.query, req.peer)
+        (
+            response,
+            req.method,
+            req.path,
+            req.query,
+            req.peer,
+            req.service,
+        )
     };
     let status = response.status;
     let sent = Arc::new(AtomicU64::new(0));
     if let Err(e) = rq.respond(to_tiny(response, &rid, sent.clone())) {
         log::warn(&format!("rid={rid}: sending the response failed: {e}"));
     }
+    let (bytes, duration) = (sent.load(Ordering::Relaxed), start.elapsed());
+    app.stats.end(&stats::Record {
+        status,
+        duration,
+        bytes,
+        service: service.as_deref(),
+    });
     access_log::write(&access_log::Entry {
         request_id: &rid,
         peer,
@@ -315,8 +332,8 @@ fn handle(app: &App, routes: &[Route], mut rq: tiny_http::Request) {
         path: &path,
         query: &query,
         status,
-        bytes: sent.load(Ordering::Relaxed),
-        duration: start.elapsed(),
+        bytes,
+        duration,
     });
 }
 

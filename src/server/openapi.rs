@@ -280,6 +280,36 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                 "tags": ["front"],
                 "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}
             }},
+            "/healthz": {"get": {
+                "summary": "Liveness: the process answers",
+                "tags": ["operations"],
+                "responses": {"200": ok_json("Alive", json!({"$ref": "#/components/schemas/Health"}))}
+            }},
+            "/readyz": {"get": {
+                "summary": "Readiness: the database answers too",
+                "tags": ["operations"],
+                "responses": {
+                    "200": ok_json("Ready", json!({"$ref": "#/components/schemas/Health"})),
+                    "503": ok_json("Not ready", json!({"$ref": "#/components/schemas/Health"}))
+                }
+            }},
+            "/stats": {"get": {
+                "summary": "Traffic since start: requests by status class, latency percentiles, requests per service",
+                "description": "`latency_buckets` holds [upper bound in ms, count] pairs, so a poller can compute percentiles over its own interval from two snapshots.",
+                "tags": ["operations"],
+                "security": admin_security(),
+                "responses": admin_responses(json!({
+                    "200": ok_json("Counters", json!({"$ref": "#/components/schemas/Stats"}))
+                }))
+            }},
+            "/metrics": {"get": {
+                "summary": "The traffic counters in the Prometheus text format",
+                "tags": ["operations"],
+                "security": admin_security(),
+                "responses": admin_responses(json!({
+                    "200": {"description": "Prometheus exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                }))
+            }},
             "/services": {
                 "get": {
                     "summary": "List registered services",
@@ -445,6 +475,31 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                         "client_id": {"type": "string"},
                         "token_type": {"type": "string"},
                         "exp": {"type": "integer"}
+                    }
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"type": "string"}, "reason": {"type": "string"}}
+                },
+                "Stats": {
+                    "type": "object",
+                    "required": ["started_at", "uptime_seconds", "requests", "in_flight", "bytes_sent", "status", "latency_ms", "latency_buckets", "services", "other_services"],
+                    "properties": {
+                        "started_at": {"type": "integer", "description": "Unix seconds"},
+                        "uptime_seconds": {"type": "integer"},
+                        "requests": {"type": "integer"},
+                        "in_flight": {"type": "integer"},
+                        "bytes_sent": {"type": "integer"},
+                        "status": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "latency_ms": {"type": "object", "properties": {"p50": {"type": "number"}, "p90": {"type": "number"}, "p99": {"type": "number"}}},
+                        "latency_buckets": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                        "services": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["name", "requests", "refused"],
+                            "properties": {"name": {"type": "string"}, "requests": {"type": "integer"}, "refused": {"type": "integer"}}
+                        }},
+                        "other_services": {"type": "integer"}
                     }
                 },
                 "Verdict": {

@@ -127,7 +127,10 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let name = params.get("service");
     let extra = params.get("extra");
     let service = match app.services.get(name) {
-        Ok(Some(s)) => s,
+        Ok(Some(s)) => {
+            req.service = Some(s.name.clone());
+            s
+        }
         Ok(None) => {
             let e = OwsError::other(
                 404,

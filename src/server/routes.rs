@@ -85,6 +85,10 @@ pub fn table(test_hooks: bool, ows_prefix: Option<&str>) -> Vec<Route> {
         route("/versions", &[(Get, Public, front::versions)]),
         route("/__api__", &[(Get, Public, front::openapi)]),
         route("/api-explorer", &[(Get, Public, front::api_explorer)]),
+        route("/healthz", &[(Get, Public, front::healthz)]),
+        route("/readyz", &[(Get, Public, front::readyz)]),
+        route("/stats", &[(Get, Admin, front::stats)]),
+        route("/metrics", &[(Get, Admin, front::metrics)]),
         route(
             "/services",
             &[
