@@ -38,7 +38,11 @@ start_twitcher() {
   [ -n "$port" ] || { echo "bench: $name did not start:" >&2; cat "$dir/stderr.log" >&2; exit 1; }
   # The pid of the server itself (setsid runs it in place of the subshell's child).
   printf -v "${name}_PORT" '%s' "$port"
-  printf -v "${name}_PID" '%s' "$(pgrep -f "$dir/db.sqlite" | head -n1)"
+  local server_pid
+  server_pid=$(pgrep -f "$dir/db.sqlite" | head -n1)
+  printf -v "${name}_PID" '%s' "$server_pid"
+  # The subshell may not have exec'd into the server; stop the server itself too.
+  PIDS+=("$server_pid")
 }
 
 # wrk_run URL CONNECTIONS [wrk args...]: prints "REQ_PER_SEC P99_MS NON2XX".

@@ -41,8 +41,12 @@ open(path, "w").write(f'''<?xml version="1.0" encoding="UTF-8"?>
 PY
 head -c "$((BIG_MIB << 20))" /dev/zero >"$WORKDIR/www/wps/big.bin"
 
-# One nginx: the static backend, and a front that proxy_passes to it.
+# One nginx: the static backend, and a front that proxy_passes to it. As root, its
+# workers would drop to nobody, who cannot read the private work folder.
+user_line=""
+[ "$(id -u)" = 0 ] && user_line="user root;"
 cat >"$WORKDIR/nginx/nginx.conf" <<NGINX
+$user_line
 worker_processes 2;
 pid $WORKDIR/nginx/nginx.pid;
 error_log $WORKDIR/nginx/logs/error.log warn;
