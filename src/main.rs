@@ -21,15 +21,7 @@ fn twitcher(args: Vec<std::ffi::OsString>) -> i32 {
     let cmd = match cli::twitcher::parse(args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}\n");
-            match e.command {
-                Some(c) => eprintln!(
-                    "Usage: {}\n\nRun `twitcher help {}` for more.",
-                    PROGRAM.usage(c),
-                    c.name
-                ),
-                None => eprint!("{}", PROGRAM.help(None)),
-            }
+            eprint!("{}", PROGRAM.usage_error(&e));
             return 2;
         }
     };

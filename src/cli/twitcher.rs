@@ -160,6 +160,7 @@ pub static PROGRAM: Program = Program {
         ),
         ("SEE ALSO", "twitcherctl(1)"),
     ],
+    abbreviations: false,
 };
 
 /// A parsed `twitcher` command line.
