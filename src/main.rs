@@ -1,6 +1,7 @@
 //! twitcher: one binary with three faces. This file only picks the face and the command.
 
 mod auth;
+mod client;
 mod cli;
 mod config;
 mod log;
