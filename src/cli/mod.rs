@@ -1,8 +1,10 @@
 //! Command-line parsing from flag tables, after ripgrep's `flags`: one table per program
 //! drives the parser, `--help`, the man page and shell completions, so they cannot drift.
 
+pub mod completions;
 pub mod man;
 pub mod twitcher;
+pub mod twitcherctl;
 
 use std::collections::HashMap;
 use std::fmt;
