@@ -489,6 +489,15 @@ impl Client {
                 url,
                 after: self.timeout,
             },
+            // rustls reports a refused certificate as an io error of kind InvalidData.
+            ureq::Error::Io(io)
+                if url.starts_with("https://") && io.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                Error::Tls {
+                    url,
+                    reason: io.to_string(),
+                }
+            }
             ureq::Error::Io(io) => unreachable(io.to_string()),
             ureq::Error::HostNotFound => unreachable("host not found".to_string()),
             ureq::Error::ConnectionFailed => unreachable("connection failed".to_string()),
