@@ -55,7 +55,7 @@ pub fn render(p: &Program, extra: &[(String, String)]) -> String {
     for c in p.commands {
         out.push_str(&format!(
             ".SS {}\n{}\n",
-            esc(&p.usage(c)[p.name.len() + 1..]),
+            esc(&Program::command_usage(c)),
             esc(c.about)
         ));
         for f in c.flags {

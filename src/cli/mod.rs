@@ -341,7 +341,13 @@ impl Program {
         if !self.globals.is_empty() {
             u.push_str("[GLOBAL OPTIONS] ");
         }
-        u.push_str(c.name);
+        u.push_str(&Self::command_usage(c));
+        u
+    }
+
+    /// The command's part of the usage line, e.g. `register [OPTIONS] URL`.
+    pub fn command_usage(c: &Command) -> String {
+        let mut u = c.name.to_string();
         if !c.flags.is_empty() {
             u.push_str(" [OPTIONS]");
         }
