@@ -550,10 +550,14 @@ fn credentials_come_from_the_environment() {
 fn missing_credentials_without_a_terminal_are_a_usage_error() {
     let s = Server::start();
     let ctl = Ctl::new();
-    ctl.run(&["-s", &s.url, "list"])
-        .fails(2, "no user name (-u/--username or TWITCHER_USERNAME)");
-    ctl.run(&["-s", &s.url, "-u", "admin", "list"])
-        .fails(2, "no password (-p/--password or TWITCHER_PASSWORD)");
+    ctl.run(&["-s", &s.url, "list"]).fails(
+        2,
+        "no user name: give -u/--username or set TWITCHER_USERNAME",
+    );
+    ctl.run(&["-s", &s.url, "-u", "admin", "list"]).fails(
+        2,
+        "no password: give -p/--password or set TWITCHER_PASSWORD",
+    );
     ctl.run(&["-s", &s.url, "gentoken"])
         .fails(2, "no client id");
     ctl.run(&["-s", &s.url, "gentoken", "-i", "x"])

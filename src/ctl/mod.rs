@@ -89,20 +89,20 @@ pub fn run(args: Vec<OsString>) -> i32 {
     }
 }
 
-/// A value given, or asked for on the terminal; `what` names it in the error when it
-/// can be neither.
+/// A value given, or asked for on the terminal. `what` names it and `how` says how to
+/// give it, for the error when it can be neither.
 fn given_or_asked(
     value: Option<String>,
     prompt: &str,
     secret: bool,
-    what: &str,
+    (what, how): (&str, &str),
 ) -> Result<String, Failure> {
     if let Some(v) = value {
         return Ok(v);
     }
     if !prompt::stdin_is_tty() {
         return Err(Failure::Usage(format!(
-            "no {what}: give it as shown in `twitcherctl --help` (stdin is not a terminal to ask on)"
+            "no {what}: {how} (stdin is not a terminal to ask on)"
         )));
     }
     let answer = if secret {
@@ -118,13 +118,13 @@ fn admin(g: &Globals) -> Result<Credentials, Failure> {
         g.username.clone(),
         "Username: ",
         false,
-        "user name (-u/--username or TWITCHER_USERNAME)",
+        ("user name", "give -u/--username or set TWITCHER_USERNAME"),
     )?;
     let password = given_or_asked(
         g.password.clone(),
         "Password: ",
         true,
-        "password (-p/--password or TWITCHER_PASSWORD)",
+        ("password", "give -p/--password or set TWITCHER_PASSWORD"),
     )?;
     Ok(Credentials { username, password })
 }
@@ -206,13 +206,16 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
                 client_id,
                 "Client ID: ",
                 false,
-                "client id (-i/--client-id or TWITCHER_CLIENT_ID)",
+                ("client id", "give -i/--client-id or set TWITCHER_CLIENT_ID"),
             )?;
             let client_secret = given_or_asked(
                 client_secret,
                 "Client Secret: ",
                 true,
-                "client secret (-s/--client-secret or TWITCHER_CLIENT_SECRET)",
+                (
+                    "client secret",
+                    "give -s/--client-secret or set TWITCHER_CLIENT_SECRET",
+                ),
             )?;
             let endpoint = match endpoint {
                 Endpoint::Twitcher => TokenEndpoint::Twitcher,

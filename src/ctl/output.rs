@@ -40,10 +40,8 @@ fn rows(rows: &[Vec<String>]) -> String {
     for r in rows {
         let mut line = String::new();
         for (i, c) in r.iter().enumerate() {
-            if i + 1 == r.len() {
-                line.push_str(c);
-            } else {
-                line.push_str(c);
+            line.push_str(c);
+            if i + 1 < r.len() {
                 line.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
             }
         }
