@@ -9,6 +9,8 @@ mod ctl;
 mod log;
 mod oauth;
 mod offline;
+mod ows;
+mod proxy;
 mod registry;
 mod server;
 mod store;

@@ -17,20 +17,6 @@ fn custom() -> Launch {
         .env("TWITCHER_TOKEN_LEEWAY", "0")
 }
 
-/// Registers a client with the admin's password; returns (id, secret).
-fn new_client(s: &Server, scope: &str) -> (String, String) {
-    let r = get(
-        &format!("{}/oauth/client?name=demo_app&scope={scope}", s.url),
-        Some(&admin_auth()),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
-    let j = r.json();
-    (
-        j["client_id"].as_str().unwrap().to_string(),
-        j["client_secret"].as_str().unwrap().to_string(),
-    )
-}
-
 fn post_form(url: &str, auth: Option<&str>, form: &str) -> Resp {
     request("POST", url, auth, Some(form.as_bytes()))
 }
@@ -49,10 +35,6 @@ fn token(s: &Server, id: &str, secret: &str, scope: &str) -> String {
     let r = token_resp(s, id, secret, scope);
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["access_token"].as_str().unwrap().to_string()
-}
-
-fn bearer(t: &str) -> String {
-    format!("Bearer {t}")
 }
 
 /// GET /services with a bearer token: the registry wants scope `register`.

@@ -129,18 +129,6 @@ fn gencert(dir: &TempDir, sub: &str) -> (String, String) {
     )
 }
 
-fn new_client(s: &Server, scope: &str) -> (String, String) {
-    let j = get(
-        &format!("{}/oauth/client?name=app&scope={scope}", s.url),
-        Some(&admin_auth()),
-    )
-    .json();
-    (
-        j["client_id"].as_str().unwrap().to_string(),
-        j["client_secret"].as_str().unwrap().to_string(),
-    )
-}
-
 fn issue(s: &Server, id: &str, secret: &str) -> Resp {
     request(
         "POST",

@@ -1,5 +1,6 @@
 //! Settings: defaults < INI file (`[app:main]`, `[server:main]`) < `TWITCHER_*` environment < flags.
 
+pub mod cidr;
 mod ini;
 pub mod keys;
 
@@ -228,7 +229,19 @@ pub struct Settings {
     pub ows_proxy: bool,
     pub ows_proxy_protected_path: String,
     pub oauth: bool,
+    /// Peers whose X-Ssl-Client-Verify and X-Forwarded-* headers are believed.
+    pub trusted_proxies: Vec<cidr::Cidr>,
+    pub proxy: ProxySettings,
     pub token: TokenSettings,
+}
+
+/// `twitcher.proxy.*`: how the OWS proxy talks to backends.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    pub forward_authorization: bool,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub rewrite_max_size: u64,
 }
 
 /// `twitcher.token.type`.
@@ -387,6 +400,10 @@ const RESERVED_PREFIXES: &[&str] = &[
     "/versions",
     "/__api__",
     "/api-explorer",
+    "/healthz",
+    "/readyz",
+    "/stats",
+    "/metrics",
 ];
 
 impl Settings {
@@ -462,6 +479,17 @@ impl Settings {
                 format!("`{path}` would hide the built-in {r} endpoints"),
             );
         }
+        let trusted_proxies =
+            cidr::parse_list(raw.get("twitcher.trusted_proxies")).unwrap_or_else(|m| {
+                c.fail("twitcher.trusted_proxies", m);
+                Vec::new()
+            });
+        let proxy = ProxySettings {
+            forward_authorization: c.bool("twitcher.proxy.forward_authorization"),
+            connect_timeout: Duration::from_secs(c.int("twitcher.proxy.connect_timeout")),
+            timeout: Duration::from_secs(c.int("twitcher.proxy.timeout")),
+            rewrite_max_size: c.size("twitcher.proxy.rewrite_max_size"),
+        };
         let token = token_settings(&mut c);
         if !c.errors.is_empty() {
             return Err(c.errors);
@@ -482,6 +510,8 @@ impl Settings {
             ows_proxy,
             ows_proxy_protected_path: path,
             oauth,
+            trusted_proxies,
+            proxy,
             token,
         })
     }

@@ -10,7 +10,9 @@ use crate::auth::admin::parse_basic;
 use crate::auth::bearer::{Denied, Grant, token_from};
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
+use crate::proxy::upstream::Upstream;
 use crate::store::Store;
+use crate::store::cache::ServiceCache;
 
 /// The scope that opens the registry API in place of the admin's password.
 pub const REGISTER_SCOPE: &str = "register";
@@ -20,6 +22,10 @@ pub struct App {
     /// Public base URL, without a trailing slash.
     pub url: String,
     pub store: Arc<dyn Store>,
+    /// The registry as the proxy reads it; the registry API drops it on every change.
+    pub services: ServiceCache,
+    pub upstream: Upstream,
+    pub stats: super::stats::Stats,
     /// None when `twitcher.basicauth = false`.
     pub admin: Option<AdminAuth>,
     pub tokens: TokenService,

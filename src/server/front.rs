@@ -67,3 +67,33 @@ pub fn api_explorer(_: &App, _: &mut Request, _: &Params) -> Response {
         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
     )
 }
+
+/// `GET /stats`: traffic since start, for the TUI.
+pub fn stats(app: &App, _: &mut Request, _: &Params) -> Response {
+    Response::json(200, &app.stats.snapshot())
+}
+
+/// `GET /metrics`: the same counters for Prometheus.
+pub fn metrics(app: &App, _: &mut Request, _: &Params) -> Response {
+    Response::bytes(
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        app.stats.prometheus(),
+    )
+}
+
+/// `GET /healthz`: the process answers.
+pub fn healthz(_: &App, _: &mut Request, _: &Params) -> Response {
+    Response::json(200, &json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the store answers too, so a load balancer may send traffic.
+pub fn readyz(app: &App, _: &mut Request, _: &Params) -> Response {
+    match app.store.get_meta("ready-probe") {
+        Ok(_) => Response::json(200, &json!({"status": "ok"})),
+        Err(e) => Response::json(
+            503,
+            &json!({"status": "unavailable", "reason": e.to_string()}),
+        ),
+    }
+}

@@ -62,6 +62,8 @@ pub struct Request<'a> {
     /// The query as sent, without `?`.
     pub query: String,
     pub peer: Option<SocketAddr>,
+    /// The OWS service the request was for, set by its handler, for the traffic counters.
+    pub service: Option<String>,
     max_body: u64,
 }
 
@@ -79,6 +81,7 @@ impl<'a> Request<'a> {
             path,
             query,
             peer,
+            service: None,
             max_body,
         }
     }
@@ -90,6 +93,28 @@ impl<'a> Request<'a> {
             .iter()
             .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
             .map(|h| h.value.as_str())
+    }
+
+    /// Every header as sent, in order.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        self.inner
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_string(),
+                    h.value.as_str().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether the client sends a body: a non-zero length, or chunks.
+    pub fn has_body(&self) -> bool {
+        self.content_length().is_some_and(|n| n > 0)
+            || self
+                .header("Transfer-Encoding")
+                .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
     }
 
     /// Decoded query parameters in order.
@@ -160,6 +185,11 @@ impl<R: Read> Read for LimitedReader<R> {
 pub enum Body {
     Empty,
     Bytes(Vec<u8>),
+    /// Sent as it is read; `length` is known up front or the body goes chunked.
+    Stream {
+        reader: Box<dyn Read + Send>,
+        length: Option<u64>,
+    },
 }
 
 pub struct Response {

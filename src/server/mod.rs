@@ -7,10 +7,12 @@ pub mod front;
 pub mod http;
 pub mod oauth_api;
 pub mod openapi;
+pub mod ows_api;
 pub mod registry_api;
 pub mod routes;
 mod signals;
 mod socket;
+pub mod stats;
 
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -27,7 +29,9 @@ use crate::auth::password;
 use crate::auth::tokens::{StartError, TokenService};
 use crate::config::Settings;
 use crate::log;
+use crate::proxy::upstream::Upstream;
 use crate::store::Store;
+use crate::store::cache::ServiceCache;
 use crate::store::sqlite::{OpenError, SqliteStore};
 
 /// Where the generated admin password's hash is kept.
@@ -105,19 +109,26 @@ pub fn serve(settings: Settings) -> i32 {
         .unwrap_or_else(|| socket::derived_url(local));
     let test_hooks = std::env::var_os(TEST_HOOKS_ENV).is_some();
     let oauth = settings.oauth;
-    let routes: Vec<Route> = routes::table(test_hooks)
+    let ows_prefix = settings
+        .ows_proxy
+        .then_some(settings.ows_proxy_protected_path.as_str());
+    let routes: Vec<Route> = routes::table(test_hooks, ows_prefix)
         .into_iter()
         .filter(|r| oauth || !r.pattern.starts_with("/oauth/"))
         .collect();
     let routes = Arc::new(routes);
+    let openapi = serde_json::to_vec(&openapi::document(ows_prefix)).unwrap_or_default();
     let workers = settings.workers;
     let limits = tiny_http::Limits {
         max_connections: settings.max_connections,
         ..tiny_http::Limits::default()
     };
     let app = Arc::new(App {
-        openapi: serde_json::to_vec(&openapi::document()).unwrap_or_default(),
+        openapi,
         url,
+        services: ServiceCache::new(store.clone()),
+        stats: stats::Stats::default(),
+        upstream: Upstream::new(&settings.proxy),
         store,
         admin,
         tokens,
@@ -287,18 +298,33 @@ fn request_id(rq: &tiny_http::Request) -> String {
 
 fn handle(app: &App, routes: &[Route], mut rq: tiny_http::Request) {
     let start = Instant::now();
+    app.stats.begin();
     let rid = request_id(&rq);
-    let (response, method, path, query, peer) = {
+    let (response, method, path, query, peer, service) = {
         let mut req = Request::new(&mut rq, app.settings.max_body_size);
         let response = catch_unwind(AssertUnwindSafe(|| routes::dispatch(app, routes, &mut req)))
             .unwrap_or_else(|_| errors::internal(&rid));
-        (response, req.method, req.path, req.query, req.peer)
+        (
+            response,
+            req.method,
+            req.path,
+            req.query,
+            req.peer,
+            req.service,
+        )
     };
     let status = response.status;
     let sent = Arc::new(AtomicU64::new(0));
     if let Err(e) = rq.respond(to_tiny(response, &rid, sent.clone())) {
         log::warn(&format!("rid={rid}: sending the response failed: {e}"));
     }
+    let (bytes, duration) = (sent.load(Ordering::Relaxed), start.elapsed());
+    app.stats.end(&stats::Record {
+        status,
+        duration,
+        bytes,
+        service: service.as_deref(),
+    });
     access_log::write(&access_log::Entry {
         request_id: &rid,
         peer,
@@ -306,8 +332,8 @@ fn handle(app: &App, routes: &[Route], mut rq: tiny_http::Request) {
         path: &path,
         query: &query,
         status,
-        bytes: sent.load(Ordering::Relaxed),
-        duration: start.elapsed(),
+        bytes,
+        duration,
     });
 }
 
@@ -353,6 +379,7 @@ fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
             let n = b.len() as u64;
             (Box::new(std::io::Cursor::new(b)), Some(n))
         }
+        Body::Stream { reader, length } => (reader, length),
     };
     let reader: Box<dyn Read + Send> = Box::new(Counting {
         inner: reader,

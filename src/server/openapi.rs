@@ -177,7 +177,61 @@ fn oauth_paths() -> Value {
     })
 }
 
-pub fn document() -> Value {
+/// The proxy and verify endpoints under `prefix`.
+fn ows_paths(prefix: &str) -> Value {
+    let xml = |d: &str| json!({"description": d, "content": {"text/xml": {"schema": {"type": "string", "description": "OWS 1.1 ExceptionReport"}}}});
+    let verdict = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Verdict"}}}});
+    let proxy_op = json!({
+        "summary": "Forward an OWS request to a registered service",
+        "description": "Capabilities and description operations (WPS GetCapabilities and DescribeProcess; WMS, WFS, WCS and WMTS GetCapabilities; WFS DescribeFeatureType; WCS DescribeCoverage) pass without a token on the service's own URL. Every other operation, and any path below the service URL, needs a bearer token with scope `compute` (Authorization header, `access_token` parameter, or a form field) on `token` services, or a client certificate vouched for by a trusted front proxy on `cert` services. Other services are public. The request body streams to the backend, and the answer back; XML answers have the backend's URL rewritten to the proxy's.",
+        "tags": ["ows"],
+        "security": [{}, {"bearerAuth": []}],
+        "responses": {
+            "200": {"description": "The backend's answer, with its status and headers"},
+            "400": xml("Missing or invalid OWS parameters, a bad path or a bad XML body"),
+            "401": xml("A token is needed and is missing or invalid"),
+            "403": xml("The token lacks the scope `compute`, or no verified client certificate"),
+            "404": xml("No service of that name"),
+            "413": xml("Request body over the size limit"),
+            "501": xml("An operation the service type does not have"),
+            "502": xml("The backend cannot be reached"),
+            "504": xml("The backend did not answer in time")
+        }
+    });
+    let verify_op = json!({
+        "summary": "Decide, without forwarding, whether a request may pass (for nginx auth_request)",
+        "description": "The same decision and status codes as the proxy, with Twitcher's JSON verdict.",
+        "tags": ["ows"],
+        "security": [{}, {"bearerAuth": []}],
+        "responses": {
+            "200": verdict("Allowed"),
+            "400": verdict("Missing or invalid OWS parameters"),
+            "401": verdict("A token is needed and is missing or invalid"),
+            "403": verdict("Insufficient scope or no verified client certificate"),
+            "404": verdict("No service of that name"),
+            "413": verdict("Request body over the size limit"),
+            "501": verdict("An operation the service type does not have")
+        }
+    });
+    let name = json!({"name": "service", "in": "path", "required": true, "description": "Registered service name", "schema": {"type": "string"}});
+    let extra = json!({"name": "extra", "in": "path", "required": true, "description": "Path below the service URL, e.g. outputs/result.nc", "schema": {"type": "string"}});
+    let methods = |op: &Value, params: Value| {
+        let mut item = json!({"parameters": params});
+        for m in crate::server::routes::OWS_METHODS {
+            item[m.as_str().to_lowercase()] = op.clone();
+        }
+        item
+    };
+    json!({
+        format!("{prefix}/proxy/{{service}}"): methods(&proxy_op, json!([name])),
+        format!("{prefix}/proxy/{{service}}/{{extra}}"): methods(&proxy_op, json!([name, extra])),
+        format!("{prefix}/verify/{{service}}"): methods(&verify_op, json!([name])),
+        format!("{prefix}/verify/{{service}}/{{extra}}"): methods(&verify_op, json!([name, extra])),
+    })
+}
+
+/// The document for the routes the server has; `ows_prefix` as for `routes::table`.
+pub fn document(ows_prefix: Option<&str>) -> Value {
     let service_ref = json!({"$ref": "#/components/schemas/Service"});
     let mut doc = json!({
         "openapi": "3.0.3",
@@ -225,6 +279,36 @@ pub fn document() -> Value {
                 "summary": "A page to browse and try this API",
                 "tags": ["front"],
                 "responses": {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}}
+            }},
+            "/healthz": {"get": {
+                "summary": "Liveness: the process answers",
+                "tags": ["operations"],
+                "responses": {"200": ok_json("Alive", json!({"$ref": "#/components/schemas/Health"}))}
+            }},
+            "/readyz": {"get": {
+                "summary": "Readiness: the database answers too",
+                "tags": ["operations"],
+                "responses": {
+                    "200": ok_json("Ready", json!({"$ref": "#/components/schemas/Health"})),
+                    "503": ok_json("Not ready", json!({"$ref": "#/components/schemas/Health"}))
+                }
+            }},
+            "/stats": {"get": {
+                "summary": "Traffic since start: requests by status class, latency percentiles, requests per service",
+                "description": "`latency_buckets` holds [upper bound in ms, count] pairs, so a poller can compute percentiles over its own interval from two snapshots.",
+                "tags": ["operations"],
+                "security": admin_security(),
+                "responses": admin_responses(json!({
+                    "200": ok_json("Counters", json!({"$ref": "#/components/schemas/Stats"}))
+                }))
+            }},
+            "/metrics": {"get": {
+                "summary": "The traffic counters in the Prometheus text format",
+                "tags": ["operations"],
+                "security": admin_security(),
+                "responses": admin_responses(json!({
+                    "200": {"description": "Prometheus exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}
+                }))
             }},
             "/services": {
                 "get": {
@@ -393,6 +477,39 @@ pub fn document() -> Value {
                         "exp": {"type": "integer"}
                     }
                 },
+                "Health": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"type": "string"}, "reason": {"type": "string"}}
+                },
+                "Stats": {
+                    "type": "object",
+                    "required": ["started_at", "uptime_seconds", "requests", "in_flight", "bytes_sent", "status", "latency_ms", "latency_buckets", "services", "other_services"],
+                    "properties": {
+                        "started_at": {"type": "integer", "description": "Unix seconds"},
+                        "uptime_seconds": {"type": "integer"},
+                        "requests": {"type": "integer"},
+                        "in_flight": {"type": "integer"},
+                        "bytes_sent": {"type": "integer"},
+                        "status": {"type": "object", "additionalProperties": {"type": "integer"}},
+                        "latency_ms": {"type": "object", "properties": {"p50": {"type": "number"}, "p90": {"type": "number"}, "p99": {"type": "number"}}},
+                        "latency_buckets": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                        "services": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["name", "requests", "refused"],
+                            "properties": {"name": {"type": "string"}, "requests": {"type": "integer"}, "refused": {"type": "integer"}}
+                        }},
+                        "other_services": {"type": "integer"}
+                    }
+                },
+                "Verdict": {
+                    "type": "object",
+                    "required": ["description", "access"],
+                    "properties": {
+                        "description": {"type": "string"},
+                        "access": {"type": "boolean"}
+                    }
+                },
                 "Error": {
                     "type": "object",
                     "required": ["status", "errors"],
@@ -415,6 +532,11 @@ pub fn document() -> Value {
     if let (Some(paths), Value::Object(oauth)) = (doc["paths"].as_object_mut(), oauth_paths()) {
         paths.extend(oauth);
     }
+    if let (Some(paths), Some(Value::Object(ows))) =
+        (doc["paths"].as_object_mut(), ows_prefix.map(ows_paths))
+    {
+        paths.extend(ows);
+    }
     doc
 }
 
@@ -430,8 +552,8 @@ mod tests {
 
     #[test]
     fn every_route_and_method_is_documented() {
-        let doc = document();
-        for route in table(false) {
+        let doc = document(Some("/ows"));
+        for route in table(false, Some("/ows")) {
             let path = openapi_path(&route.pattern);
             let item = doc["paths"]
                 .get(&path)
@@ -443,8 +565,16 @@ mod tests {
                     "{} {path} is routed but not documented",
                     method.as_str()
                 );
+                // A public route may name optional schemes, with `{}` for "none".
+                let required = op
+                    .get("security")
+                    .and_then(Value::as_array)
+                    .is_some_and(|s| {
+                        !s.iter()
+                            .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                    });
                 assert_eq!(
-                    op.get("security").is_some(),
+                    required,
                     *access != Access::Public,
                     "{} {path}: security must match the route's access",
                     method.as_str()
@@ -455,8 +585,8 @@ mod tests {
 
     #[test]
     fn every_documented_path_is_routed() {
-        let doc = document();
-        let routed: Vec<String> = table(false)
+        let doc = document(Some("/ows"));
+        let routed: Vec<String> = table(false, Some("/ows"))
             .iter()
             .map(|r| openapi_path(&r.pattern))
             .collect();

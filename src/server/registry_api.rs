@@ -67,14 +67,18 @@ pub fn register(app: &App, req: &mut Request, _: &Params) -> Response {
         Ok(s) => s,
         Err(errs) => return errors::fields(400, &errs),
     };
-    match app.store.save_service(&service) {
+    let saved = app.store.save_service(&service);
+    app.services.invalidate();
+    match saved {
         Ok(()) => Response::json(200, &service),
         Err(e) => errors::store(e),
     }
 }
 
 pub fn clear(app: &App, _: &mut Request, _: &Params) -> Response {
-    match app.store.clear_services() {
+    let cleared = app.store.clear_services();
+    app.services.invalidate();
+    match cleared {
         Ok(_) => Response::json(200, &true),
         Err(e) => errors::store(e),
     }
@@ -92,7 +96,9 @@ pub fn get(app: &App, _: &mut Request, params: &Params) -> Response {
 /// Answers `false` (not 404) for an unknown name, as Twitcher does; its client and
 /// `twitcherctl unregister` rely on a 200.
 pub fn unregister(app: &App, _: &mut Request, params: &Params) -> Response {
-    match app.store.delete_service(params.get("name")) {
+    let deleted = app.store.delete_service(params.get("name"));
+    app.services.invalidate();
+    match deleted {
         Ok(found) => Response::json(200, &found),
         Err(e) => errors::store(e),
     }

@@ -5,7 +5,9 @@ use super::errors;
 use super::front;
 use super::http::{Method, Request, Response};
 use super::oauth_api;
+use super::ows_api;
 use super::registry_api;
+use crate::ows::exception::OwsError;
 
 pub type Handler = fn(&App, &mut Request, &Params) -> Response;
 
@@ -37,18 +39,44 @@ pub struct Route {
     /// `/services/{name}`; a last segment `{rest*}` takes the remainder of the path.
     pub pattern: String,
     pub methods: Vec<(Method, Access, Handler)>,
+    /// Errors before the handler runs are OWS ExceptionReports, not JSON.
+    pub ows: bool,
 }
 
 fn route(pattern: &str, methods: &[(Method, Access, Handler)]) -> Route {
     Route {
         pattern: pattern.to_string(),
         methods: methods.to_vec(),
+        ows: false,
     }
 }
 
-/// All routes. `test_hooks` adds `/__test__/panic`, which the test suite uses to check
-/// that a panicking handler answers 500 and the server lives on.
-pub fn table(test_hooks: bool) -> Vec<Route> {
+/// The methods a backend may be sent; HEAD goes with GET.
+pub const OWS_METHODS: [Method; 6] = [
+    Method::Get,
+    Method::Post,
+    Method::Put,
+    Method::Delete,
+    Method::Patch,
+    Method::Options,
+];
+
+fn ows_route(pattern: String, handler: Handler) -> Route {
+    Route {
+        pattern,
+        methods: OWS_METHODS
+            .iter()
+            .map(|m| (*m, Access::Public, handler))
+            .collect(),
+        ows: true,
+    }
+}
+
+/// All routes. `ows_prefix` (`twitcher.ows_proxy_protected_path`) adds the proxy and
+/// verify endpoints under it, None leaves them out. `test_hooks` adds
+/// `/__test__/panic`, which the test suite uses to check that a panicking handler
+/// answers 500 and the server lives on.
+pub fn table(test_hooks: bool, ows_prefix: Option<&str>) -> Vec<Route> {
     use Access::*;
     use Method::*;
     let mut t = vec![
@@ -57,6 +85,10 @@ pub fn table(test_hooks: bool) -> Vec<Route> {
         route("/versions", &[(Get, Public, front::versions)]),
         route("/__api__", &[(Get, Public, front::openapi)]),
         route("/api-explorer", &[(Get, Public, front::api_explorer)]),
+        route("/healthz", &[(Get, Public, front::healthz)]),
+        route("/readyz", &[(Get, Public, front::readyz)]),
+        route("/stats", &[(Get, Admin, front::stats)]),
+        route("/metrics", &[(Get, Admin, front::metrics)]),
         route(
             "/services",
             &[
@@ -100,6 +132,18 @@ pub fn table(test_hooks: bool) -> Vec<Route> {
             &[(Post, Public, oauth_api::introspect)],
         ),
     ];
+    if let Some(p) = ows_prefix {
+        for (kind, handler) in [
+            ("proxy", ows_api::proxy as Handler),
+            ("verify", ows_api::verify),
+        ] {
+            t.push(ows_route(format!("{p}/{kind}/{{service}}"), handler));
+            t.push(ows_route(
+                format!("{p}/{kind}/{{service}}/{{extra*}}"),
+                handler,
+            ));
+        }
+    }
     if test_hooks {
         t.push(route(
             "/__test__/panic",
@@ -148,15 +192,26 @@ fn matches(pattern: &str, path: &str) -> Option<Params> {
 }
 
 pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
-    if let Some(len) = req.content_length()
-        && len > req.max_body()
-    {
-        return errors::body(super::http::BodyError::TooLarge(req.max_body()));
-    }
+    let too_large = req.content_length().is_some_and(|len| len > req.max_body());
     for r in routes {
         let Some(params) = matches(&r.pattern, &req.path) else {
             continue;
         };
+        if too_large {
+            return if r.ows {
+                let e = OwsError::other(
+                    413,
+                    "NoApplicableCode",
+                    format!(
+                        "The request body is larger than the limit of {} bytes",
+                        req.max_body()
+                    ),
+                );
+                Response::bytes(413, "text/xml; charset=utf-8", e.to_xml())
+            } else {
+                errors::body(super::http::BodyError::TooLarge(req.max_body()))
+            };
+        }
         let wanted = if req.method == Method::Head {
             Method::Get
         } else {
@@ -178,6 +233,9 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
             allow.push("HEAD");
         }
         return errors::method_not_allowed(req.method.as_str(), &allow.join(", "));
+    }
+    if too_large {
+        return errors::body(super::http::BodyError::TooLarge(req.max_body()));
     }
     errors::not_found(&req.path)
 }

@@ -1,6 +1,7 @@
 //! The state of the server behind one boundary, so handlers never see SQL and another
 //! backend (PostgreSQL) can be added by implementing `Store`.
 
+pub mod cache;
 pub mod sqlite;
 
 use std::fmt;

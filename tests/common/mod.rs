@@ -2,6 +2,8 @@
 //! own temporary folder, and talk to it over HTTP.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod backend;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -267,26 +269,8 @@ pub fn admin_auth() -> String {
 
 /// Sends a request with ureq; `auth` is a whole Authorization header value.
 pub fn request(method: &str, url: &str, auth: Option<&str>, body: Option<&[u8]>) -> Resp {
-    let mut b = ureq::http::Request::builder().method(method).uri(url);
-    if let Some(a) = auth {
-        b = b.header("Authorization", a);
-    }
-    let req = b
-        .body(body.map(<[u8]>::to_vec).unwrap_or_default())
-        .unwrap();
-    let resp = agent().run(req).expect("HTTP request failed");
-    let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
-    let body = resp.into_body().read_to_vec().unwrap_or_default();
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+    request_with(method, url, &headers, body)
 }
 
 pub fn get(url: &str, auth: Option<&str>) -> Resp {
@@ -307,4 +291,85 @@ pub fn raw(port: u16, bytes: &[u8], timeout: Duration) -> String {
 pub fn file_mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// Registers a client with the admin's password; returns (id, secret).
+pub fn new_client(s: &Server, scope: &str) -> (String, String) {
+    let r = get(
+        &format!(
+            "{}/oauth/client?name=demo_app&scope={}",
+            s.url,
+            scope.replace(' ', "%20")
+        ),
+        Some(&admin_auth()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    (
+        j["client_id"].as_str().unwrap().to_string(),
+        j["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+/// A token by the client-credentials grant, the client in HTTP Basic.
+pub fn client_token(s: &Server, id: &str, secret: &str, scope: &str) -> String {
+    let r = request(
+        "POST",
+        &format!("{}/oauth/token", s.url),
+        Some(&basic(id, secret)),
+        Some(
+            format!(
+                "grant_type=client_credentials&scope={}",
+                scope.replace(' ', "+")
+            )
+            .as_bytes(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["access_token"].as_str().unwrap().to_string()
+}
+
+pub fn bearer(t: &str) -> String {
+    format!("Bearer {t}")
+}
+
+/// Registers (or updates) a service with the admin's password.
+pub fn register(s: &Server, name: &str, url: &str, kind: &str, auth: &str) {
+    let body = serde_json::json!({"name": name, "url": url, "type": kind, "auth": auth});
+    let r = request(
+        "POST",
+        &format!("{}/services", s.url),
+        Some(&admin_auth()),
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// Sends a request with the given headers.
+pub fn request_with(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = b
+        .body(body.map(<[u8]>::to_vec).unwrap_or_default())
+        .unwrap();
+    let resp = agent().run(req).expect("HTTP request failed");
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let body = resp.into_body().read_to_vec().unwrap_or_default();
+    Resp {
+        status,
+        headers,
+        body,
+    }
 }

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The OWS proxy against nginx's proxy_pass, in one run, in front of one fast static
+# backend (nginx serving a WPS capabilities document and a large file):
+#   - proxied GetCapabilities (public, URLs rewritten), Execute with a bearer token,
+#     and /ows/verify: req/s and p99 under wrk, twitcher and nginx proxy_pass (with
+#     upstream keep-alive, as a fair baseline);
+#   - streaming a large file (1 GiB by default): throughput through each, and
+#     twitcher's peak RSS.
+#
+#   bench/proxy.sh            DURATION=10s CONNS=32 BIG_MIB=1024 by default
+source "$(dirname "$0")/lib.sh"
+CONNS="${CONNS:-32}"
+BIG_MIB="${BIG_MIB:-1024}"
+need nginx nginx-light
+need python3 python3
+build
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+BACKEND_PORT=$(port)
+FRONT_PORT=$(port)
+
+# The backend's files: what PyWPS's capabilities look like, and a big file.
+mkdir -p "$WORKDIR/www/wps" "$WORKDIR/nginx/logs"
+BACKEND="http://127.0.0.1:$BACKEND_PORT/wps"
+python3 - "$WORKDIR/www/wps/index.xml" "$BACKEND" <<'PY'
+import sys
+path, url = sys.argv[1], sys.argv[2]
+ops = "".join(
+    f'<ows:Operation name="{op}"><ows:DCP><ows:HTTP><ows:Get xlink:href="{url}"/><ows:Post xlink:href="{url}"/></ows:HTTP></ows:DCP></ows:Operation>'
+    for op in ("GetCapabilities", "DescribeProcess", "Execute"))
+procs = "".join(
+    f'<wps:Process wps:processVersion="1.0"><ows:Identifier>proc{i}</ows:Identifier><ows:Title>Process {i}</ows:Title></wps:Process>'
+    for i in range(20))
+open(path, "w").write(f'''<?xml version="1.0" encoding="UTF-8"?>
+<!-- PyWPS 4.6.0 -->
+<wps:Capabilities service="WPS" version="1.0.0" xmlns:xlink="http://www.w3.org/1999/xlink" xmlns:wps="http://www.opengis.net/wps/1.0.0" xmlns:ows="http://www.opengis.net/ows/1.1">
+<ows:OperationsMetadata>{ops}</ows:OperationsMetadata>
+<wps:ProcessOfferings>{procs}</wps:ProcessOfferings>
+</wps:Capabilities>
+''')
+PY
+head -c "$((BIG_MIB << 20))" /dev/zero >"$WORKDIR/www/wps/big.bin"
+
+# One nginx: the static backend, and a front that proxy_passes to it.
+cat >"$WORKDIR/nginx/nginx.conf" <<NGINX
+worker_processes 2;
+pid $WORKDIR/nginx/nginx.pid;
+error_log $WORKDIR/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORKDIR/nginx/body;
+  proxy_temp_path $WORKDIR/nginx/proxy;
+  fastcgi_temp_path $WORKDIR/nginx/fastcgi;
+  uwsgi_temp_path $WORKDIR/nginx/uwsgi;
+  scgi_temp_path $WORKDIR/nginx/scgi;
+  types { text/xml xml; application/octet-stream bin; }
+  sendfile on;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$BACKEND_PORT;
+    root $WORKDIR/www;
+    location = /wps { default_type text/xml; try_files /wps/index.xml =404; }
+    location /wps/ { }
+  }
+  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$FRONT_PORT;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+nginx -p "$WORKDIR/nginx" -c "$WORKDIR/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=("$!")
+for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$FRONT_PORT/wps" && break; sleep 0.05; done
+curl -fs -o /dev/null "http://127.0.0.1:$FRONT_PORT/wps" || { echo "bench: nginx did not start" >&2; cat "$WORKDIR/nginx/logs/error.log" >&2; exit 1; }
+
+start_twitcher tw
+TW="http://127.0.0.1:$tw_PORT"
+curl -fsS -u admin:bench -d "{\"name\": \"emu\", \"url\": \"$BACKEND\"}" "$TW/services" >/dev/null
+client=$(curl -fsS -u admin:bench "$TW/oauth/client?name=bench")
+id=$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_id'])" <<<"$client")
+secret=$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_secret'])" <<<"$client")
+token=$(curl -fsS -u "$id:$secret" -d grant_type=client_credentials "$TW/oauth/token" \
+  | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
+auth="Authorization: Bearer $token"
+
+caps_q="service=WPS&request=GetCapabilities"
+exec_q="service=WPS&version=1.0.0&request=Execute&identifier=proc1&DataInputs=name=x"
+# Sanity: the proxy answers, rewrites, and refuses without a token.
+curl -fsS "$TW/ows/proxy/emu?$caps_q" | grep -q "$TW/ows/proxy/emu" || { echo "bench: no rewritten capabilities" >&2; exit 1; }
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$TW/ows/proxy/emu?$exec_q")" = 401 ] || { echo "bench: Execute without a token was not refused" >&2; exit 1; }
+
+printf '%-46s %12s %10s %8s\n' "case" "req/s" "p99 ms" "non-2xx"
+row() { printf '%-46s %12s %10s %8s\n' "$1" "$2" "$3" "$4"; }
+read -r n_caps n_caps99 n_caps_bad < <(wrk_run "http://127.0.0.1:$FRONT_PORT/wps?$caps_q" "$CONNS")
+row "GetCapabilities  nginx proxy_pass" "$n_caps" "$n_caps99" "$n_caps_bad"
+read -r t_caps t_caps99 t_caps_bad < <(wrk_run "$TW/ows/proxy/emu?$caps_q" "$CONNS")
+row "GetCapabilities  twitcher (rewritten)" "$t_caps" "$t_caps99" "$t_caps_bad"
+read -r n_exec n_exec99 n_exec_bad < <(wrk_run "http://127.0.0.1:$FRONT_PORT/wps?$exec_q" "$CONNS" -H "$auth")
+row "Execute + bearer nginx proxy_pass" "$n_exec" "$n_exec99" "$n_exec_bad"
+read -r t_exec t_exec99 t_exec_bad < <(wrk_run "$TW/ows/proxy/emu?$exec_q" "$CONNS" -H "$auth")
+row "Execute + bearer twitcher (token checked)" "$t_exec" "$t_exec99" "$t_exec_bad"
+read -r t_ver t_ver99 t_ver_bad < <(wrk_run "$TW/ows/verify/emu?$exec_q" "$CONNS" -H "$auth")
+row "/ows/verify Execute + bearer twitcher" "$t_ver" "$t_ver99" "$t_ver_bad"
+echo "ratios to nginx proxy_pass: GetCapabilities $(ratio "$t_caps" "$n_caps")x, Execute $(ratio "$t_exec" "$n_exec")x, verify $(ratio "$t_ver" "$n_exec")x (target >= 0.6)"
+
+# Streaming: one client downloading the big file through each, three times; the best.
+stream() { # URL [curl args] -> MiB/s
+  local best=0 url=$1; shift
+  for _ in 1 2 3; do
+    local bps
+    bps=$(curl -fsS -o /dev/null -w '%{speed_download}' "$@" "$url")
+    best=$(awk -v a="$bps" -v b="$best" 'BEGIN { print (a > b) ? a : b }')
+  done
+  awk -v b="$best" 'BEGIN { printf "%.0f", b / 1048576 }'
+}
+rss_before=$(peak_rss_kib "$tw_PID")
+n_stream=$(stream "http://127.0.0.1:$FRONT_PORT/wps/big.bin")
+t_stream=$(stream "$TW/ows/proxy/emu/big.bin" -H "$auth")
+rss=$(peak_rss_kib "$tw_PID")
+echo "streaming ${BIG_MIB} MiB: nginx proxy_pass ${n_stream} MiB/s, twitcher ${t_stream} MiB/s: $(ratio "$t_stream" "$n_stream")x (target >= 0.8)"
+echo "twitcher peak RSS: $((rss / 1024)) MiB after the streaming runs ($((rss_before / 1024)) MiB before them; target < 32 MiB)"
+echo "twitcher $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) CPUs, wrk -t$THREADS -c$CONNS -d$DURATION, nginx $(nginx -v 2>&1 | sed 's/.*\///')"

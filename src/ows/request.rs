@@ -1,0 +1,392 @@
+//! What an OWS request asks for: service type, operation and version, from key/value
+//! parameters (GET, or a form body) or from the root element of an XML body.
+
+use super::exception::OwsError;
+use super::operation::ServiceType;
+use super::xml_body::Root;
+
+/// A parsed OWS request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwsRequest {
+    pub service: ServiceType,
+    /// Canonical name, e.g. `GetCapabilities`.
+    pub operation: &'static str,
+    pub version: Option<String>,
+}
+
+/// The registered type of a service, as a default and a constraint for its requests.
+#[derive(Debug, Clone, Copy)]
+pub enum Registered {
+    /// One of the OWS types: requests may leave `service` out, and may not ask another.
+    Type(ServiceType),
+    /// Something else (e.g. a server with several OWS endpoints): requests name theirs.
+    Other,
+}
+
+impl Registered {
+    pub fn of(kind: &str) -> Registered {
+        ServiceType::parse(kind).map_or(Registered::Other, Registered::Type)
+    }
+}
+
+/// Whether key/value parameters carry an OWS request at all.
+pub fn has_ows_params(pairs: &[(String, String)]) -> bool {
+    pairs
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("service") || k.eq_ignore_ascii_case("request"))
+}
+
+/// The one value of a parameter, named in any case; the same name twice with
+/// different values is refused, since the backend might read the other one.
+fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, OwsError> {
+    let mut found: Option<&str> = None;
+    for (k, v) in pairs {
+        if k.eq_ignore_ascii_case(name) {
+            match found {
+                Some(prev) if !prev.eq_ignore_ascii_case(v) => {
+                    return Err(OwsError::invalid(
+                        name,
+                        format!("Parameter \"{name}\" is given more than once"),
+                    ));
+                }
+                _ => found = Some(v),
+            }
+        }
+    }
+    Ok(found.map(str::trim))
+}
+
+fn service_type(given: Option<&str>, registered: Registered) -> Result<ServiceType, OwsError> {
+    match (given.filter(|s| !s.is_empty()), registered) {
+        (None, Registered::Type(t)) => Ok(t),
+        (None, Registered::Other) => Err(OwsError::missing("service")),
+        (Some(s), reg) => {
+            let t = ServiceType::parse(s).ok_or_else(|| {
+                OwsError::invalid(
+                    "service",
+                    format!("service {} is not supported", s.to_lowercase()),
+                )
+            })?;
+            match reg {
+                Registered::Type(r) if r != t => Err(OwsError::invalid(
+                    "service",
+                    format!(
+                        "service {} is not supported by this {} service",
+                        t.name(),
+                        r.name()
+                    ),
+                )),
+                _ => Ok(t),
+            }
+        }
+    }
+}
+
+fn operation(service: ServiceType, given: Option<&str>) -> Result<&'static str, OwsError> {
+    let name = given
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| OwsError::missing("request"))?;
+    service
+        .operation(name)
+        .ok_or_else(|| OwsError::not_supported(name.to_lowercase()))
+}
+
+fn version(
+    service: ServiceType,
+    operation: &str,
+    given: Option<&str>,
+) -> Result<Option<String>, OwsError> {
+    match given.filter(|v| !v.is_empty()) {
+        Some(v) if service.supports_version(v) => Ok(Some(v.to_string())),
+        Some(v) => Err(OwsError::invalid(
+            "version",
+            format!(
+                "version {v} is not supported (supported: {})",
+                service.versions().join(", ")
+            ),
+        )),
+        None if service.needs_version(operation) => Err(OwsError::missing("version")),
+        None => Ok(None),
+    }
+}
+
+/// Parses key/value parameters; the caller has checked `has_ows_params`.
+pub fn from_kvp(
+    pairs: &[(String, String)],
+    registered: Registered,
+) -> Result<OwsRequest, OwsError> {
+    let service = service_type(single(pairs, "service")?, registered)?;
+    let operation = operation(service, single(pairs, "request")?)?;
+    let version = version(service, operation, single(pairs, "version")?)?;
+    Ok(OwsRequest {
+        service,
+        operation,
+        version,
+    })
+}
+
+/// The request of an XML body: the root element names the operation, its `service`
+/// and `version` attributes the rest.
+pub fn from_xml(root: &Root, registered: Registered) -> Result<OwsRequest, OwsError> {
+    let service = service_type(root.attribute("service"), registered)?;
+    let operation = operation(service, Some(&root.name))?;
+    let version = version(service, operation, root.attribute("version"))?;
+    Ok(OwsRequest {
+        service,
+        operation,
+        version,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ows::exception::ExceptionCode;
+    use crate::ows::xml_body::XmlBody;
+
+    fn kvp(pairs: &[(&str, &str)], reg: Registered) -> Result<OwsRequest, OwsError> {
+        let owned: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert!(has_ows_params(&owned) || pairs.is_empty());
+        from_kvp(&owned, reg)
+    }
+
+    fn xml(body: &str, reg: Registered) -> Result<OwsRequest, OwsError> {
+        let root = XmlBody::new(body.as_bytes()).root().expect("well-formed");
+        from_xml(&root, reg)
+    }
+
+    const ANY: Registered = Registered::Other;
+    const WPS: Registered = Registered::Type(ServiceType::Wps);
+    const WMS: Registered = Registered::Type(ServiceType::Wms);
+
+    fn err(r: Result<OwsRequest, OwsError>) -> (ExceptionCode, String) {
+        let e = r.unwrap_err();
+        (e.code, e.locator)
+    }
+
+    // The parsing cases of Twitcher's tests/test_owsrequest_wps.py, GET and POST.
+    #[test]
+    fn wps_get() {
+        let r = kvp(&[("request", "GetCapabilities"), ("service", "WPS")], ANY).unwrap();
+        assert_eq!(
+            (r.service, r.operation),
+            (ServiceType::Wps, "GetCapabilities")
+        );
+        let r = kvp(
+            &[
+                ("request", "DescribeProcess"),
+                ("service", "wps"),
+                ("version", "1.0.0"),
+            ],
+            ANY,
+        )
+        .unwrap();
+        assert_eq!(r.operation, "DescribeProcess");
+        assert_eq!(r.version.as_deref(), Some("1.0.0"));
+        let r = kvp(
+            &[
+                ("request", "execute"),
+                ("service", "Wps"),
+                ("version", "1.0.0"),
+            ],
+            ANY,
+        )
+        .unwrap();
+        assert_eq!(r.operation, "Execute");
+        assert_eq!(
+            err(kvp(
+                &[
+                    ("request", "tellmemore"),
+                    ("service", "Wps"),
+                    ("version", "1.0.0")
+                ],
+                ANY
+            )),
+            (ExceptionCode::OperationNotSupported, "request".into())
+        );
+        assert_eq!(
+            err(kvp(&[("service", "wps"), ("version", "1.0.0")], ANY)),
+            (ExceptionCode::MissingParameterValue, "request".into())
+        );
+        assert_eq!(
+            err(kvp(
+                &[
+                    ("request", "execute"),
+                    ("service", "ATM"),
+                    ("version", "1.0.0")
+                ],
+                ANY
+            )),
+            (ExceptionCode::InvalidParameterValue, "service".into())
+        );
+        assert_eq!(
+            err(kvp(&[("request", "Execute"), ("version", "1.0.0")], ANY)),
+            (ExceptionCode::MissingParameterValue, "service".into())
+        );
+    }
+
+    #[test]
+    fn wps_post() {
+        let r = xml(
+            r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+        <GetCapabilities service="WPS" acceptVersions="1.0.0" language="en-CA"/>"#,
+            ANY,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.service, r.operation),
+            (ServiceType::Wps, "GetCapabilities")
+        );
+        assert_eq!(
+            err(xml(
+                r#"<MyCaps service="WPS" acceptVersions="1.0.0"/>"#,
+                ANY
+            )),
+            (ExceptionCode::OperationNotSupported, "request".into())
+        );
+        assert_eq!(
+            err(xml(
+                r#"<GetCapabilities service="ATM" acceptVersions="1.0.0"/>"#,
+                ANY
+            )),
+            (ExceptionCode::InvalidParameterValue, "service".into())
+        );
+        let r = xml(
+            r#"<DescribeProcess service="WPS" version="1.0.0" language="en" xmlns:ows="http://www.opengis.net/ows/1.1">
+          <ows:Identifier>intersection</ows:Identifier>
+          <ows:Identifier>union</ows:Identifier>
+        </DescribeProcess>"#,
+            ANY,
+        )
+        .unwrap();
+        assert_eq!(r.operation, "DescribeProcess");
+        let r = xml(
+            r#"<wps:Execute service="WPS" version="1.0.0"
+            xmlns:wps="http://www.opengis.net/wps/1.0.0" xmlns:ows="http://www.opengis.net/ows/1.1">
+    <ows:Identifier>Buffer</ows:Identifier></wps:Execute>"#,
+            ANY,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.operation, r.version.as_deref()),
+            ("Execute", Some("1.0.0"))
+        );
+        assert_eq!(
+            err(xml(r#"<wps:Execute xmlns:wps="x" service="WPS"/>"#, ANY)),
+            (ExceptionCode::MissingParameterValue, "version".into())
+        );
+    }
+
+    // The cases of Twitcher's tests/test_owsrequest_wms.py.
+    #[test]
+    fn wms_get() {
+        let r = kvp(
+            &[
+                ("request", "GetCapabilities"),
+                ("service", "WMS"),
+                ("version", "1.1.1"),
+            ],
+            ANY,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.service, r.operation),
+            (ServiceType::Wms, "GetCapabilities")
+        );
+        assert!(r.service.is_public(r.operation));
+        let r = kvp(
+            &[
+                ("REQUEST", "getcapabilities"),
+                ("SERVICE", "WMS"),
+                ("VERSION", "1.3.0"),
+            ],
+            ANY,
+        )
+        .unwrap();
+        assert_eq!(r.version.as_deref(), Some("1.3.0"));
+        assert_eq!(
+            err(kvp(
+                &[
+                    ("REQUEST", "givememore"),
+                    ("SERVICE", "WMS"),
+                    ("VERSION", "1.3.0")
+                ],
+                ANY
+            )),
+            (ExceptionCode::OperationNotSupported, "request".into())
+        );
+        let r = kvp(
+            &[
+                ("REQUEST", "GetMetadata"),
+                ("SERVICE", "WMS"),
+                ("VERSION", "1.3.0"),
+            ],
+            ANY,
+        )
+        .unwrap();
+        assert_eq!(r.operation, "GetMetadata");
+    }
+
+    #[test]
+    fn registered_type_fills_in_and_constrains_service() {
+        let r = kvp(&[("REQUEST", "GetMap"), ("VERSION", "1.3.0")], WMS).unwrap();
+        assert_eq!((r.service, r.operation), (ServiceType::Wms, "GetMap"));
+        assert_eq!(
+            err(kvp(
+                &[("service", "WFS"), ("request", "GetCapabilities")],
+                WPS
+            )),
+            (ExceptionCode::InvalidParameterValue, "service".into())
+        );
+        let r = kvp(
+            &[
+                ("service", "WFS"),
+                ("request", "GetFeature"),
+                ("version", "2.0.0"),
+            ],
+            ANY,
+        )
+        .unwrap();
+        assert!(!r.service.is_public(r.operation));
+        assert_eq!(
+            err(kvp(
+                &[
+                    ("service", "WPS"),
+                    ("request", "Execute"),
+                    ("version", "9.9")
+                ],
+                ANY
+            )),
+            (ExceptionCode::InvalidParameterValue, "version".into())
+        );
+    }
+
+    #[test]
+    fn a_parameter_given_twice_with_different_values_is_refused() {
+        assert_eq!(
+            err(kvp(
+                &[
+                    ("service", "WPS"),
+                    ("request", "GetCapabilities"),
+                    ("REQUEST", "Execute")
+                ],
+                ANY
+            )),
+            (ExceptionCode::InvalidParameterValue, "request".into())
+        );
+        assert!(
+            kvp(
+                &[
+                    ("service", "WPS"),
+                    ("request", "GetCapabilities"),
+                    ("Request", "getcapabilities")
+                ],
+                ANY
+            )
+            .is_ok()
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! An OWS request body in XML, checked as it streams to the backend.
+//!
+//! The access decision needs only the root element, so that is read first and the rest
+//! is forwarded as it arrives instead of being buffered. Every byte still passes a
+//! parser on its way: a DTD, an undefined entity, nesting deeper than `MAX_DEPTH`,
+//! malformed XML or a body over the size limit stops the upload, and the handler then
+//! answers 400 (413) instead of the backend's answer to a cut-off request.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, BufReader, Read};
+use std::rc::Rc;
+
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+
+/// Deeper documents are refused; OWS requests nest a dozen levels at most.
+pub const MAX_DEPTH: usize = 64;
+
+/// Why a body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Larger than the body limit (413).
+    TooLarge,
+    /// Not acceptable XML (400); the text says why.
+    Invalid(String),
+    /// The client's connection failed while sending.
+    Io(String),
+}
+
+/// The request element: its local name and attributes, namespaces dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    pub name: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Root {
+    /// An attribute by local name, ignoring case as OWS parameter names do.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Keeps a copy of every byte read, so the raw body can be forwarded as parsed.
+struct Tap<R> {
+    inner: R,
+    seen: Rc<RefCell<VecDeque<u8>>>,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.borrow_mut().extend(&buf[..n]);
+        Ok(n)
+    }
+}
+
+pub struct XmlBody<R: Read> {
+    parser: quick_xml::Reader<BufReader<Tap<R>>>,
+    /// Bytes read from the client and not yet handed on.
+    seen: Rc<RefCell<VecDeque<u8>>>,
+    /// How many bytes were handed on; only bytes the parser has passed are.
+    handed: u64,
+    scratch: Vec<u8>,
+    depth: usize,
+    root_seen: bool,
+    root_closed: bool,
+    ended: bool,
+    fault: Option<Fault>,
+}
+
+impl<R: Read> XmlBody<R> {
+    pub fn new(body: R) -> XmlBody<R> {
+        let seen = Rc::new(RefCell::new(VecDeque::new()));
+        let tap = Tap {
+            inner: body,
+            seen: seen.clone(),
+        };
+        let mut parser = quick_xml::Reader::from_reader(BufReader::with_capacity(16 * 1024, tap));
+        let config = parser.config_mut();
+        config.check_end_names = true;
+        config.expand_empty_elements = false;
+        XmlBody {
+            parser,
+            seen,
+            handed: 0,
+            scratch: Vec::new(),
+            depth: 0,
+            root_seen: false,
+            root_closed: false,
+            ended: false,
+            fault: None,
+        }
+    }
+
+    /// Why the body was refused, once reading it has failed.
+    pub fn fault(&self) -> Option<&Fault> {
+        self.fault.as_ref()
+    }
+
+    /// Reads up to the root element; its bytes stay queued for forwarding.
+    pub fn root(&mut self) -> Result<Root, Fault> {
+        loop {
+            if let Some(f) = &self.fault {
+                return Err(f.clone());
+            }
+            if self.ended {
+                return Err(Fault::Invalid("the body holds no XML element".into()));
+            }
+            if let Some(root) = self.advance() {
+                return Ok(root);
+            }
+        }
+    }
+
+    fn fail(&mut self, f: Fault) {
+        if self.fault.is_none() {
+            self.fault = Some(f);
+        }
+    }
+
+    /// Parses one event, checking it; returns the root element when this was it.
+    fn advance(&mut self) -> Option<Root> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut root = None;
+        let event = self.parser.read_event_into(&mut scratch);
+        match event {
+            Ok(Event::Start(e)) => {
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    self.fail(Fault::Invalid(format!(
+                        "XML nested deeper than {MAX_DEPTH} elements"
+                    )));
+                } else if self.depth == 1 {
+                    root = self.open_root(&e);
+                }
+            }
+            Ok(Event::Empty(e)) => {
+                if self.depth == 0 {
+                    root = self.open_root(&e);
+                    self.root_closed = true;
+                }
+            }
+            Ok(Event::End(_)) => {
+                self.depth = self.depth.saturating_sub(1);
+                if self.depth == 0 {
+                    self.root_closed = true;
+                }
+            }
+            Ok(Event::DocType(_)) => {
+                self.fail(Fault::Invalid(
+                    "a DTD (<!DOCTYPE ...>) is not allowed in a request".into(),
+                ));
+            }
+            Ok(Event::GeneralRef(r)) => {
+                let name = r.xml10_content().into_owned();
+                let predefined = matches!(name.as_str(), "lt" | "gt" | "amp" | "apos" | "quot");
+                let bad_char = r.is_char_ref() && r.resolve_char_ref().is_err();
+                if !r.is_char_ref() && !predefined {
+                    self.fail(Fault::Invalid(format!("undefined entity &{name};")));
+                } else if bad_char {
+                    self.fail(Fault::Invalid("invalid character reference".into()));
+                }
+            }
+            Ok(Event::Text(t)) => {
+                if self.depth == 0 && !t.chars().all(|c| c.is_ascii_whitespace()) {
+                    self.fail(Fault::Invalid("text outside the root element".into()));
+                }
+            }
+            Ok(Event::CData(_)) if self.depth == 0 => {
+                self.fail(Fault::Invalid("CDATA outside the root element".into()));
+            }
+            Ok(Event::Eof) => {
+                if self.root_seen && !self.root_closed {
+                    self.fail(Fault::Invalid("the XML document is cut off".into()));
+                }
+                self.ended = true;
+            }
+            Ok(_) => {}
+            Err(quick_xml::Error::Io(e)) => {
+                if e.kind() == io::ErrorKind::FileTooLarge {
+                    self.fail(Fault::TooLarge);
+                } else {
+                    self.fail(Fault::Io(e.to_string()));
+                }
+            }
+            Err(e) => self.fail(Fault::Invalid(format!("malformed XML: {e}"))),
+        }
+        self.scratch = scratch;
+        root
+    }
+
+    fn open_root(&mut self, e: &BytesStart) -> Option<Root> {
+        if self.root_seen {
+            self.fail(Fault::Invalid("more than one root element".into()));
+            return None;
+        }
+        self.root_seen = true;
+        read_root(e).map_err(|f| self.fail(f)).ok()
+    }
+}
+
+fn read_root(e: &BytesStart) -> Result<Root, Fault> {
+    let name = e.local_name().as_ref().to_string();
+    let mut attributes = Vec::new();
+    for a in e.attributes().with_checks(true) {
+        let a = a.map_err(|err| Fault::Invalid(format!("bad attribute: {err}")))?;
+        let value = a
+            .normalized_value(XmlVersion::Implicit1_0)
+            .map_err(|err| Fault::Invalid(format!("bad attribute value: {err}")))?
+            .into_owned();
+        attributes.push((a.key.local_name().as_ref().to_string(), value));
+    }
+    Ok(Root { name, attributes })
+}
+
+impl<R: Read> Read for XmlBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let Some(f) = &self.fault {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("request body refused: {f:?}"),
+                ));
+            }
+            // Bytes go on only once the parser has passed them, so a refused document
+            // never reaches the backend whole.
+            let checked = if self.ended {
+                u64::MAX
+            } else {
+                self.parser.buffer_position()
+            };
+            {
+                let mut seen = self.seen.borrow_mut();
+                let ready = (checked - self.handed).min(seen.len() as u64) as usize;
+                if ready > 0 {
+                    let n = ready.min(buf.len());
+                    for (slot, b) in buf.iter_mut().zip(seen.drain(..n)) {
+                        *slot = b;
+                    }
+                    self.handed += n as u64;
+                    return Ok(n);
+                }
+            }
+            if self.ended {
+                return Ok(0);
+            }
+            self.advance();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(xml: &str) -> Result<(Root, Vec<u8>), Fault> {
+        let mut b = XmlBody::new(xml.as_bytes());
+        let root = b.root()?;
+        let mut out = Vec::new();
+        match b.read_to_end(&mut out) {
+            Ok(_) => Ok((root, out)),
+            Err(_) => Err(b.fault().cloned().unwrap()),
+        }
+    }
+
+    #[test]
+    fn root_and_bytes_pass_through_unchanged() {
+        let xml = r#"<?xml version="1.0"?>
+<!-- c --><wps:Execute xmlns:wps="http://www.opengis.net/wps/1.0.0" service="WPS" wps:version="1.0.0"><a>x &amp; &#65;</a><b/></wps:Execute>
+"#;
+        let (root, out) = pass(xml).unwrap();
+        assert_eq!(root.name, "Execute");
+        assert_eq!(root.attribute("SERVICE"), Some("WPS"));
+        assert_eq!(root.attribute("version"), Some("1.0.0"));
+        assert_eq!(out, xml.as_bytes());
+    }
+
+    #[test]
+    fn refusals() {
+        let deep = format!(
+            "<a>{}{}</a>",
+            "<b>".repeat(MAX_DEPTH),
+            "</b>".repeat(MAX_DEPTH)
+        );
+        let cases = [
+            r#"<!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>"#.to_string(),
+            "<x>&e;</x>".to_string(),
+            "<x><y></x>".to_string(),
+            "<x></x><y/>".to_string(),
+            "<x>".to_string(),
+            "not xml".to_string(),
+            "".to_string(),
+            deep,
+        ];
+        for c in &cases {
+            let r = pass(c);
+            assert!(matches!(r, Err(Fault::Invalid(_))), "{c:?} gave {r:?}");
+        }
+    }
+
+    #[test]
+    fn a_failing_reader_is_reported() {
+        struct Big(usize);
+        impl Read for Big {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::new(io::ErrorKind::FileTooLarge, "limit"));
+                }
+                let head = b"<x>";
+                let n = head.len().min(buf.len());
+                buf[..n].copy_from_slice(&head[..n]);
+                self.0 -= 1;
+                Ok(n)
+            }
+        }
+        let mut b = XmlBody::new(Big(1));
+        assert_eq!(b.root().unwrap().name, "x");
+        let mut out = Vec::new();
+        assert!(b.read_to_end(&mut out).is_err());
+        assert_eq!(b.fault(), Some(&Fault::TooLarge));
+    }
+}

@@ -1,0 +1,209 @@
+//! Which headers cross the proxy, in each direction.
+
+use crate::auth::bearer::bearer_value;
+
+/// Meaningful for one connection only (RFC 9110 §7.6.1), plus the pre-standard
+/// `Proxy-Connection`.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Set by the transport or by the proxy itself, never copied from the client.
+const SET_HERE: &[&str] = &[
+    "host",
+    "content-length",
+    "expect",
+    // The backend's XML may have to be rewritten, which needs it uncompressed.
+    "accept-encoding",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+];
+
+/// Headers only a trusted front proxy may set; from anyone else they are dropped.
+const FRONT_PROXY_ONLY: &[&str] = &[
+    "x-ssl-client-verify",
+    "x-ssl-client-dn",
+    "x-ssl-client-cert",
+];
+
+fn named_in_connection(headers: &[(String, String)], name: &str) -> bool {
+    headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case(name))
+}
+
+fn is_hop_by_hop(headers: &[(String, String)], name: &str) -> bool {
+    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) || named_in_connection(headers, name)
+}
+
+/// What the request headers depend on besides the headers themselves.
+pub struct Forwarding<'a> {
+    /// The client's address.
+    pub peer: Option<std::net::IpAddr>,
+    pub peer_trusted: bool,
+    /// Scheme of the public URL, for `X-Forwarded-Proto` when no trusted proxy set one.
+    pub scheme: &'a str,
+    pub forward_authorization: bool,
+}
+
+/// The headers to send the backend.
+pub fn request_headers(incoming: &[(String, String)], f: &Forwarding) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::with_capacity(incoming.len() + 3);
+    for (k, v) in incoming {
+        let lower = k.to_ascii_lowercase();
+        if is_hop_by_hop(incoming, &lower) || SET_HERE.contains(&lower.as_str()) {
+            continue;
+        }
+        if !f.peer_trusted && FRONT_PROXY_ONLY.contains(&lower.as_str()) {
+            continue;
+        }
+        if lower == "authorization" && !f.forward_authorization && bearer_value(v).is_some() {
+            continue;
+        }
+        out.push((k.clone(), v.clone()));
+    }
+    let given = |name: &str| {
+        incoming
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let peer = f.peer.map(|p| p.to_string()).unwrap_or_default();
+    let prior = given("X-Forwarded-For");
+    let xff = match (f.peer_trusted && !prior.is_empty(), peer.is_empty()) {
+        (true, false) => format!("{prior}, {peer}"),
+        (true, true) => prior,
+        (false, _) => peer,
+    };
+    if !xff.is_empty() {
+        out.push(("X-Forwarded-For".into(), xff));
+    }
+    let proto = given("X-Forwarded-Proto");
+    let proto = if f.peer_trusted && !proto.is_empty() {
+        proto
+    } else {
+        f.scheme.to_string()
+    };
+    out.push(("X-Forwarded-Proto".into(), proto));
+    let host = given("X-Forwarded-Host");
+    let host = if f.peer_trusted && !host.is_empty() {
+        host
+    } else {
+        given("Host")
+    };
+    if !host.is_empty() {
+        out.push(("X-Forwarded-Host".into(), host));
+    }
+    out
+}
+
+/// The backend's response headers to pass on: all but hop-by-hop ones and the length,
+/// which the server sets from the body it sends.
+pub fn response_headers(backend: &[(String, String)]) -> Vec<(String, String)> {
+    backend
+        .iter()
+        .filter(|(k, _)| !is_hop_by_hop(backend, k) && !k.eq_ignore_ascii_case("content-length"))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn names(v: &[(String, String)]) -> Vec<String> {
+        v.iter().map(|(k, _)| k.to_ascii_lowercase()).collect()
+    }
+
+    fn value<'a>(v: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        v.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn request_side() {
+        let incoming = h(&[
+            ("Host", "tw:8000"),
+            ("Connection", "keep-alive, X-Secret-Hop"),
+            ("X-Secret-Hop", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("Authorization", "Bearer tok"),
+            ("Cookie", "a=b"),
+            ("X-Forwarded-For", "6.6.6.6"),
+            ("X-Ssl-Client-Verify", "SUCCESS"),
+            ("Accept-Encoding", "gzip"),
+            ("Content-Length", "5"),
+            ("Accept", "text/xml"),
+        ]);
+        let peer = Some("10.0.0.9".parse().unwrap());
+        let untrusted = Forwarding {
+            peer,
+            peer_trusted: false,
+            scheme: "https",
+            forward_authorization: false,
+        };
+        let out = request_headers(&incoming, &untrusted);
+        assert_eq!(
+            names(&out),
+            [
+                "cookie",
+                "accept",
+                "x-forwarded-for",
+                "x-forwarded-proto",
+                "x-forwarded-host"
+            ]
+        );
+        assert_eq!(value(&out, "x-forwarded-for"), Some("10.0.0.9"));
+        assert_eq!(value(&out, "x-forwarded-proto"), Some("https"));
+        assert_eq!(value(&out, "x-forwarded-host"), Some("tw:8000"));
+        let trusted = Forwarding {
+            peer_trusted: true,
+            forward_authorization: true,
+            ..untrusted
+        };
+        let out = request_headers(&incoming, &trusted);
+        assert_eq!(value(&out, "authorization"), Some("Bearer tok"));
+        assert_eq!(value(&out, "x-ssl-client-verify"), Some("SUCCESS"));
+        assert_eq!(value(&out, "x-forwarded-for"), Some("6.6.6.6, 10.0.0.9"));
+        let basic = h(&[("Authorization", "Basic dTpw")]);
+        let out = request_headers(&basic, &untrusted);
+        assert_eq!(value(&out, "authorization"), Some("Basic dTpw"), "not ours");
+    }
+
+    #[test]
+    fn response_side() {
+        let backend = h(&[
+            ("Content-Type", "text/xml"),
+            ("Content-Length", "10"),
+            ("Transfer-Encoding", "chunked"),
+            ("Connection", "close"),
+            ("Set-Cookie", "a=1"),
+            ("Set-Cookie", "b=2"),
+        ]);
+        assert_eq!(
+            names(&response_headers(&backend)),
+            ["content-type", "set-cookie", "set-cookie"]
+        );
+    }
+}

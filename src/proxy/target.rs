@@ -1,0 +1,122 @@
+//! The backend URL of a proxied request: the service URL, the extra path with its
+//! percent-encoding kept, and the query without the proxy's own parameters.
+
+/// Query parameters that belong to twitcher and never reach a backend.
+const OWN_PARAMS: &[&str] = &["access_token"];
+
+/// Refuses `.` and `..` segments, raw or percent-encoded (also doubly encoded, and with
+/// encoded or back slashes), and NUL bytes: the backend must never be walked out of the
+/// registered service URL.
+pub fn check_extra(extra: &str) -> Result<(), String> {
+    let mut text = extra.to_string();
+    for _ in 0..3 {
+        if text.contains('\0') {
+            return Err("the path holds a NUL byte".into());
+        }
+        if text.split(['/', '\\']).any(|seg| seg == "." || seg == "..") {
+            return Err("the path may not hold `.` or `..` segments".into());
+        }
+        let decoded = percent_encoding::percent_decode_str(&text)
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded == text {
+            break;
+        }
+        text = decoded;
+    }
+    Ok(())
+}
+
+/// Bytes allowed as they are in a path; everything else is percent-encoded.
+fn path_byte_ok(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b)
+}
+
+/// The query as sent, without twitcher's own parameters; the other pairs keep their
+/// encoding and order.
+pub fn forwarded_query(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or("");
+            let key = percent_encoding::percent_decode_str(&key.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned();
+            !OWN_PARAMS.iter().any(|own| key.eq_ignore_ascii_case(own))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `service_url[/extra][?query]`; `extra` must have passed `check_extra`.
+pub fn target_url(service_url: &str, extra: &str, query: &str) -> String {
+    let mut url = if extra.is_empty() {
+        service_url.to_string()
+    } else {
+        let mut u = service_url.trim_end_matches('/').to_string();
+        u.push('/');
+        for b in extra.bytes() {
+            if path_byte_ok(b) {
+                u.push(b as char);
+            } else {
+                u.push_str(&format!("%{b:02X}"));
+            }
+        }
+        u
+    };
+    let query = forwarded_query(query);
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(&query);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_in_every_disguise_is_refused() {
+        for bad in [
+            "..",
+            "a/../b",
+            "./x",
+            "%2e%2e/x",
+            "%2E%2E",
+            "a/%2e%2e%2fb",
+            "%252e%252e/x",
+            "a%2f..%2fb",
+            "..\\x",
+            "a%5c..%5cb",
+            "x%00",
+        ] {
+            assert!(check_extra(bad).is_err(), "{bad}");
+        }
+        for good in ["outputs/x.nc", "a..b/c", "...", "%2e%2ex", "a%20b", ""] {
+            assert!(check_extra(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            target_url(
+                "http://b/wps",
+                "",
+                "service=WPS&access_token=abc&request=Execute"
+            ),
+            "http://b/wps?service=WPS&request=Execute"
+        );
+        assert_eq!(
+            target_url("http://b/wps/", "outputs/a%20b.nc", "ACCESS_TOKEN=x"),
+            "http://b/wps/outputs/a%20b.nc"
+        );
+        assert_eq!(
+            target_url("http://b/wps", "a b|c", ""),
+            "http://b/wps/a%20b%7Cc"
+        );
+        assert_eq!(forwarded_query("a=1&&access%5Ftoken=2&b"), "a=1&b");
+    }
+}

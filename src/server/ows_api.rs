@@ -1,0 +1,519 @@
+//! `{p}/proxy/{service}[/{extra}]` forwards an OWS request when it may pass;
+//! `{p}/verify/{service}[/{extra}]` only says whether it may (for nginx `auth_request`).
+//! Both take the same decision, and refuse with the same status codes.
+
+use std::io::{self, Read};
+
+use serde_json::json;
+
+use super::app::App;
+use super::http::{Body, Method, Request, Response};
+use super::routes::Params;
+use crate::auth::bearer::{challenge, token_from};
+use crate::log;
+use crate::ows::exception::OwsError;
+use crate::ows::operation::ServiceType;
+use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
+use crate::ows::request::{OwsRequest, Registered, from_kvp, from_xml, has_ows_params};
+use crate::ows::rewrite::{is_xml, rewrite};
+use crate::ows::xml_body::{Fault, XmlBody};
+use crate::proxy::headers::{Forwarding, request_headers, response_headers};
+use crate::proxy::target::{check_extra, target_url};
+use crate::proxy::upstream::{Failure, Incoming, Outbody, Target};
+use crate::registry::Service;
+
+/// What a WPS operation may answer with: Twitcher's list, with its missing comma
+/// fixed and parameters (`; charset=...`) ignored. Data downloads are not checked.
+const WPS_CONTENT_TYPES: &[&str] = &[
+    "application/xml",
+    "text/xml",
+    "application/vnd.ogc.se_xml",
+    "application/vnd.ogc.se+xml",
+    "application/vnd.ogc.wms_xml",
+    "application/vnd.google-earth.kml+xml",
+    "application/vnd.google-earth.kmz",
+    "image/png",
+    "image/gif",
+    "image/jpeg",
+    "application/json",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Proxy,
+    Verify,
+}
+
+pub fn proxy(app: &App, req: &mut Request, params: &Params) -> Response {
+    run(app, req, params, Mode::Proxy)
+}
+
+pub fn verify(app: &App, req: &mut Request, params: &Params) -> Response {
+    run(app, req, params, Mode::Verify)
+}
+
+/// A refusal: an ExceptionReport from the proxy, Twitcher's JSON from verify.
+fn refuse(mode: Mode, e: &OwsError) -> Response {
+    match mode {
+        Mode::Proxy => Response::bytes(e.status, "text/xml; charset=utf-8", e.to_xml()),
+        Mode::Verify => Response::json(e.status, &json!({"description": e.text, "access": false})),
+    }
+}
+
+fn refusal(mode: Mode, r: Refusal) -> Response {
+    let e = OwsError::other(
+        r.status(),
+        "AccessForbidden",
+        "Access to service is forbidden.",
+    );
+    let resp = refuse(mode, &e);
+    match r {
+        Refusal::Token(d) => resp.header("WWW-Authenticate", challenge(&d, COMPUTE_SCOPE)),
+        Refusal::Certificate => resp,
+    }
+}
+
+/// How the client's body, if any, is to be read.
+enum BodyKind {
+    None,
+    Form,
+    Xml,
+    Other,
+}
+
+fn body_kind(req: &Request) -> BodyKind {
+    if !req.has_body() {
+        return BodyKind::None;
+    }
+    let ct = req.header("Content-Type").unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/x-www-form-urlencoded" {
+        BodyKind::Form
+    } else if essence.is_empty() || is_xml(&essence) {
+        BodyKind::Xml
+    } else {
+        BodyKind::Other
+    }
+}
+
+/// How the client's body goes on: parsed on the way, already read, as it comes, or none.
+enum Plan<R: Read> {
+    Xml(XmlBody<R>),
+    Buffered(Vec<u8>),
+    Raw,
+    Empty,
+}
+
+/// The client's body as it is forwarded; remembers why reading it failed.
+struct ClientBody<R> {
+    inner: R,
+    failed: Option<io::ErrorKind>,
+}
+
+impl<R: Read> Read for ClientBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            self.failed.get_or_insert(e.kind());
+        })
+    }
+}
+
+fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
+    let name = params.get("service");
+    let extra = params.get("extra");
+    let service = match app.services.get(name) {
+        Ok(Some(s)) => {
+            req.service = Some(s.name.clone());
+            s
+        }
+        Ok(None) => {
+            let e = OwsError::other(
+                404,
+                "NotAcceptable",
+                format!("Could not find service: {name}"),
+            );
+            return refuse(mode, &e);
+        }
+        Err(e) => {
+            log::error(&format!("registry lookup failed: {e}"));
+            return refuse(
+                mode,
+                &OwsError::other(
+                    503,
+                    "NoApplicableCode",
+                    "The registry is unavailable; try again",
+                ),
+            );
+        }
+    };
+    if let Err(m) = check_extra(extra) {
+        return refuse(mode, &OwsError::invalid("path", m));
+    }
+    let auth = ServiceAuth::of(&service.auth);
+    let checked = app.settings.ows_security && auth != ServiceAuth::Public;
+    let registered = Registered::of(&service.kind);
+    let query = req.query_pairs();
+    let kind = body_kind(req);
+
+    // Only a protected service needs to know what is asked; a public one gets the
+    // request as it is, OWS or not.
+    let mut form: Option<Vec<u8>> = None;
+    let mut ows: Option<OwsRequest> = None;
+    if checked && has_ows_params(&query) {
+        match from_kvp(&query, registered) {
+            Ok(r) => ows = Some(r),
+            Err(e) => return refuse(mode, &e),
+        }
+    } else if checked && matches!(kind, BodyKind::Form) {
+        let body = match req.read_body() {
+            Ok(b) => b,
+            Err(e) => return refuse(mode, &body_error(e)),
+        };
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if has_ows_params(&pairs) {
+            match from_kvp(&pairs, registered) {
+                Ok(r) => ows = Some(r),
+                Err(e) => return refuse(mode, &e),
+            }
+        }
+        form = Some(body);
+    }
+    let token = token_from(req, form.as_deref());
+    let incoming_headers = req.headers();
+    let peer = req.peer.map(|p| p.ip());
+    let peer_trusted =
+        peer.is_some_and(|ip| app.settings.trusted_proxies.iter().any(|c| c.contains(ip)));
+    let cert_verified = peer_trusted
+        && req
+            .header("X-Ssl-Client-Verify")
+            .is_some_and(|v| v.trim() == "SUCCESS");
+    let method = req.method;
+    let length = req.content_length();
+    let has_body = req.has_body();
+    let url = target_url(&service.url, extra, &req.query);
+    let parse_xml = checked
+        && ows.is_none()
+        && form.is_none()
+        && method == Method::Post
+        && matches!(kind, BodyKind::Xml);
+
+    // From here on the body is read, and the request is not looked at again.
+    let mut raw = ClientBody {
+        inner: req.body_reader(),
+        failed: None,
+    };
+    let mut plan = match form {
+        Some(bytes) => Plan::Buffered(bytes),
+        None if has_body => Plan::Raw,
+        None => Plan::Empty,
+    };
+    if parse_xml {
+        let mut body = XmlBody::new(&mut raw);
+        match body.root() {
+            Ok(root) => match from_xml(&root, registered) {
+                Ok(r) => ows = Some(r),
+                Err(e) => return refuse(mode, &e),
+            },
+            Err(f) => return refuse(mode, &fault_error(&f)),
+        }
+        plan = Plan::Xml(body);
+    }
+
+    let class = match &ows {
+        Some(r) if extra.is_empty() && r.service.is_public(r.operation) => Class::PublicOperation,
+        _ => Class::Protected,
+    };
+    let decision = decide(
+        app.settings.ows_security,
+        auth,
+        class,
+        cert_verified,
+        |scope| app.authorize(token.as_deref(), scope).map(|_| ()),
+    );
+    if let Err(r) = decision {
+        return refusal(mode, r);
+    }
+    if mode == Mode::Verify {
+        return Response::json(
+            200,
+            &json!({"description": "Access to service is allowed.", "access": true}),
+        );
+    }
+
+    let forwarding = Forwarding {
+        peer,
+        peer_trusted,
+        scheme: if app.url.starts_with("https:") {
+            "https"
+        } else {
+            "http"
+        },
+        forward_authorization: app.settings.proxy.forward_authorization,
+    };
+    let headers = request_headers(&incoming_headers, &forwarding);
+    let public = public_url(app, &service);
+    let wps_operation = ows.as_ref().is_some_and(|r| r.service == ServiceType::Wps);
+    let to = Target {
+        method: method.as_str(),
+        url: &url,
+        headers: &headers,
+        verify_tls: service.verify,
+    };
+    let sent = match plan {
+        Plan::Xml(mut x) => {
+            let r = app.upstream.send(
+                &to,
+                Outbody::Reader {
+                    reader: &mut x,
+                    length,
+                },
+            );
+            if r.is_err()
+                && let Some(f) = x.fault()
+            {
+                return refuse(mode, &fault_error(f));
+            }
+            r
+        }
+        Plan::Buffered(bytes) => {
+            let n = bytes.len() as u64;
+            let mut cursor = io::Cursor::new(bytes);
+            app.upstream.send(
+                &to,
+                Outbody::Reader {
+                    reader: &mut cursor,
+                    length: Some(n),
+                },
+            )
+        }
+        Plan::Raw => {
+            let r = app.upstream.send(
+                &to,
+                Outbody::Reader {
+                    reader: &mut raw,
+                    length,
+                },
+            );
+            match raw.failed {
+                Some(io::ErrorKind::FileTooLarge) if r.is_err() => {
+                    return refuse(mode, &fault_error(&Fault::TooLarge));
+                }
+                Some(_) if r.is_err() => {
+                    return refuse(
+                        mode,
+                        &fault_error(&Fault::Io("the request body could not be read".into())),
+                    );
+                }
+                _ => r,
+            }
+        }
+        Plan::Empty => app.upstream.send(&to, Outbody::None),
+    };
+    let incoming = match sent {
+        Ok(i) => i,
+        Err(f) => return refuse(mode, &failure_error(name, f)),
+    };
+    respond(app, &service, &public, incoming, method, wps_operation)
+}
+
+/// `purl` when it is set, else this proxy's URL for the service.
+fn public_url(app: &App, service: &Service) -> String {
+    if !service.purl.is_empty() {
+        service.purl.trim_end_matches('/').to_string()
+    } else {
+        format!(
+            "{}{}/proxy/{}",
+            app.url,
+            app.settings.ows_proxy_protected_path,
+            percent_encoding::utf8_percent_encode(
+                &service.name,
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        )
+    }
+}
+
+fn body_error(e: super::http::BodyError) -> OwsError {
+    match e {
+        super::http::BodyError::TooLarge(_) => fault_error(&Fault::TooLarge),
+        super::http::BodyError::Io(e) => fault_error(&Fault::Io(e.to_string())),
+    }
+}
+
+fn fault_error(f: &Fault) -> OwsError {
+    match f {
+        Fault::TooLarge => OwsError::other(
+            413,
+            "NoApplicableCode",
+            "The request body is larger than the limit",
+        ),
+        Fault::Invalid(m) => OwsError::other(
+            400,
+            "NoApplicableCode",
+            format!("The request body is not acceptable XML: {m}"),
+        ),
+        Fault::Io(m) => OwsError::other(
+            400,
+            "NoApplicableCode",
+            format!("The request body could not be read: {m}"),
+        ),
+    }
+}
+
+fn failure_error(name: &str, f: Failure) -> OwsError {
+    match f {
+        Failure::Timeout => {
+            log::warn(&format!(
+                "service {name}: the backend did not answer in time"
+            ));
+            OwsError::other(
+                504,
+                "NoApplicableCode",
+                format!("Service {name} did not answer in time"),
+            )
+        }
+        Failure::Unreachable(m) => {
+            log::warn(&format!(
+                "service {name}: the backend cannot be reached: {m}"
+            ));
+            OwsError::other(
+                502,
+                "NoApplicableCode",
+                format!("Service {name} cannot be reached"),
+            )
+        }
+        Failure::BadRequest(m) => OwsError::other(400, "NoApplicableCode", m),
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The backend's answer on its way to the client: XML within the size cap has the
+/// backend's URLs rewritten; everything else streams as it comes.
+fn respond(
+    app: &App,
+    service: &Service,
+    public: &str,
+    incoming: Incoming,
+    method: Method,
+    wps_operation: bool,
+) -> Response {
+    let content_type = header(&incoming.headers, "Content-Type")
+        .unwrap_or("")
+        .to_string();
+    if wps_operation && !content_type.is_empty() {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !WPS_CONTENT_TYPES.contains(&essence.as_str()) {
+            log::warn(&format!(
+                "service {}: refused a WPS response of type {content_type}",
+                service.name
+            ));
+            let e = OwsError::other(
+                502,
+                "NoApplicableCode",
+                format!("Content type is not allowed: {content_type}."),
+            );
+            return refuse(Mode::Proxy, &e);
+        }
+    }
+    let mut headers = response_headers(&incoming.headers);
+    for (k, v) in headers.iter_mut() {
+        if (k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("content-location"))
+            && let Some(new) = rewrite(v.as_bytes(), &service.url, public)
+        {
+            *v = String::from_utf8_lossy(&new).into_owned();
+        }
+    }
+    let mut resp = Response::new(incoming.status);
+    for (k, v) in headers {
+        resp = resp.header(k, v);
+    }
+    let encoded = header(&incoming.headers, "Content-Encoding")
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+    let bodiless = method == Method::Head || matches!(incoming.status, 100..=199 | 204 | 304);
+    let cap = app.settings.proxy.rewrite_max_size;
+    let mut reader = incoming.body.into_reader();
+    let candidate =
+        is_xml(&content_type) && !encoded && !bodiless && incoming.length.is_none_or(|n| n <= cap);
+    if candidate {
+        let mut doc = Vec::with_capacity(incoming.length.unwrap_or(64 * 1024).min(cap) as usize);
+        match (&mut reader).take(cap + 1).read_to_end(&mut doc) {
+            Ok(_) if doc.len() as u64 <= cap => {
+                let out = rewrite(&doc, &service.url, public).unwrap_or(doc);
+                return resp.with_body(Body::Bytes(out));
+            }
+            Ok(_) => {
+                // Over the cap: what was read goes first, then the rest, unchanged.
+                let chained = io::Cursor::new(doc).chain(reader);
+                return resp.with_body(Body::Stream {
+                    reader: Box::new(chained),
+                    length: incoming.length,
+                });
+            }
+            Err(e) => {
+                log::warn(&format!(
+                    "service {}: reading the backend's answer failed: {e}",
+                    service.name
+                ));
+                let err = OwsError::other(
+                    502,
+                    "NoApplicableCode",
+                    format!("Service {} sent a broken answer", service.name),
+                );
+                return refuse(Mode::Proxy, &err);
+            }
+        }
+    }
+    let length = if bodiless {
+        Some(incoming.length.unwrap_or(0))
+    } else {
+        incoming.length
+    };
+    resp.with_body(Body::Stream {
+        reader: Box::new(reader),
+        length,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::bearer::Denied;
+
+    #[test]
+    fn wps_allow_list_has_no_glued_entries() {
+        for t in WPS_CONTENT_TYPES {
+            assert_eq!(t.matches('/').count(), 1, "{t}");
+        }
+    }
+
+    #[test]
+    fn denial_challenges() {
+        let r = refusal(Mode::Proxy, Refusal::Token(Denied::Missing));
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.get_header("WWW-Authenticate"),
+            Some("Bearer realm=\"twitcher\", error=\"invalid_token\"")
+        );
+        let r = refusal(Mode::Verify, Refusal::Token(Denied::InsufficientScope));
+        assert_eq!(r.status, 403);
+        assert_eq!(refusal(Mode::Verify, Refusal::Certificate).status, 403);
+    }
+}

@@ -1,0 +1,771 @@
+//! The OWS proxy and verify endpoints over real HTTP, in front of a WPS stand-in:
+//! the access policy, OWS parsing errors, forwarding, URL rewriting, streaming, and
+//! backend failures.
+
+mod common;
+
+use std::io::Read;
+use std::time::Duration;
+
+use common::backend::{Backend, FNV_START, Pattern, fnv, pattern};
+use common::*;
+
+struct Setup {
+    server: Server,
+    backend: Backend,
+    /// A token with scope compute, and one with only register.
+    compute: String,
+    register_only: String,
+}
+
+fn setup_with(launch: Launch) -> Setup {
+    let backend = Backend::start();
+    let server = launch.start();
+    register(&server, "emu", &backend.url, "WPS", "token");
+    let (id, secret) = new_client(&server, "compute register");
+    let compute = client_token(&server, &id, &secret, "compute");
+    let register_only = client_token(&server, &id, &secret, "register");
+    Setup {
+        server,
+        backend,
+        compute,
+        register_only,
+    }
+}
+
+fn setup() -> Setup {
+    setup_with(Launch::default())
+}
+
+impl Setup {
+    fn proxy(&self, rest: &str) -> String {
+        format!("{}/ows/proxy/{rest}", self.server.url)
+    }
+
+    fn verify(&self, rest: &str) -> String {
+        format!("{}/ows/verify/{rest}", self.server.url)
+    }
+
+    fn public_url(&self) -> String {
+        format!("{}/ows/proxy/emu", self.server.url)
+    }
+}
+
+const EXECUTE: &str =
+    "emu?service=WPS&version=1.0.0&request=Execute&identifier=hello&DataInputs=name=tux";
+const GETCAPS: &str = "emu?service=WPS&request=GetCapabilities";
+
+/// An OWS ExceptionReport with this code and locator.
+fn assert_exception(r: &Resp, status: u16, code: &str, locator: &str) {
+    assert_eq!(r.status, status, "{}", r.text());
+    assert!(
+        r.header("Content-Type").unwrap().starts_with("text/xml"),
+        "{:?}",
+        r.header("Content-Type")
+    );
+    let t = r.text();
+    assert!(t.contains("<ExceptionReport version=\"1.0.0\""), "{t}");
+    assert!(
+        t.contains(&format!("exceptionCode=\"{code}\" locator=\"{locator}\"")),
+        "{t}"
+    );
+}
+
+#[test]
+fn capabilities_are_public_and_point_at_the_proxy() {
+    let s = setup();
+    let r = get(&s.proxy(GETCAPS), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("Content-Type"), Some("text/xml"));
+    let t = r.text();
+    assert!(
+        t.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- PyWPS 4.6.0 -->"),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("<ows:Get xlink:href=\"{}\"/>", s.public_url())),
+        "{t}"
+    );
+    assert!(!t.contains(&s.backend.url), "backend URL leaked: {t}");
+    let seen = s.backend.last();
+    assert_eq!(seen.path, "/wps");
+    assert_eq!(seen.query, "service=WPS&request=GetCapabilities");
+    // DescribeProcess is public too; parameter names in any case.
+    let r = get(
+        &s.proxy("emu?SERVICE=wps&Request=DescribeProcess&VERSION=1.0.0&identifier=hello"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(&s.public_url()));
+}
+
+#[test]
+fn execute_needs_a_token_with_scope_compute() {
+    let s = setup();
+    let r = get(&s.proxy(EXECUTE), None);
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    assert_eq!(
+        r.header("WWW-Authenticate"),
+        Some("Bearer realm=\"twitcher\", error=\"invalid_token\"")
+    );
+    let r = get(&s.proxy(EXECUTE), Some("Bearer not.a.token"));
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    let r = get(&s.proxy(EXECUTE), Some(&bearer(&s.register_only)));
+    assert_exception(&r, 403, "NoApplicableCode", "AccessForbidden");
+    assert!(
+        r.header("WWW-Authenticate")
+            .unwrap()
+            .contains("insufficient_scope")
+    );
+    assert_eq!(
+        s.backend.count(),
+        0,
+        "refused requests never reach the backend"
+    );
+
+    let r = get(&s.proxy(EXECUTE), Some(&bearer(&s.compute)));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("Content-Type"), Some("text/xml; charset=utf-8"));
+    let t = r.text();
+    let public = s.public_url();
+    assert!(
+        t.contains(&format!("statusLocation=\"{public}/outputs/job-1.xml\"")),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "serviceInstance=\"{public}?request=GetCapabilities&amp;service=WPS\""
+        )),
+        "{t}"
+    );
+    let seen = s.backend.last();
+    assert_eq!(
+        seen.header("Authorization"),
+        None,
+        "the token must not reach the backend"
+    );
+    assert_eq!(seen.header("X-Forwarded-For"), Some("127.0.0.1"));
+    assert_eq!(seen.header("X-Forwarded-Proto"), Some("http"));
+
+    // The token as a query parameter works, and is not passed on.
+    let r = get(
+        &s.proxy(&format!("{EXECUTE}&access_token={}", s.compute)),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = s.backend.last();
+    assert!(!seen.query.contains("access_token"), "{}", seen.query);
+    assert!(seen.query.contains("identifier=hello"));
+}
+
+#[test]
+fn wps_status_and_results_are_not_public() {
+    let s = setup();
+    for op in ["GetStatus", "GetResult", "Dismiss"] {
+        let q = format!("emu?service=WPS&version=2.0.0&request={op}&jobid=1");
+        assert_eq!(get(&s.proxy(&q), None).status, 401, "{op}");
+        assert_eq!(get(&s.verify(&q), None).status, 401, "{op}");
+    }
+}
+
+#[test]
+fn posted_xml_is_parsed_checked_and_streamed_unchanged() {
+    let s = setup();
+    let execute = r#"<?xml version="1.0" encoding="UTF-8"?>
+<wps:Execute service="WPS" version="1.0.0" xmlns:wps="http://www.opengis.net/wps/1.0.0" xmlns:ows="http://www.opengis.net/ows/1.1">
+  <ows:Identifier>hello</ows:Identifier>
+  <wps:DataInputs><wps:Input><ows:Identifier>name</ows:Identifier><wps:Data><wps:LiteralData>tux &amp; co</wps:LiteralData></wps:Data></wps:Input></wps:DataInputs>
+</wps:Execute>"#;
+    let xml_ct = [("Content-Type", "text/xml")];
+    let r = request_with("POST", &s.proxy("emu"), &xml_ct, Some(execute.as_bytes()));
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    let auth = bearer(&s.compute);
+    let with_token = [
+        ("Content-Type", "text/xml"),
+        ("Authorization", auth.as_str()),
+    ];
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &with_token,
+        Some(execute.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains(&s.public_url()));
+    let seen = s.backend.last();
+    assert_eq!(seen.method, "POST");
+    assert_eq!(
+        seen.body,
+        execute.as_bytes(),
+        "the body reaches the backend byte for byte"
+    );
+
+    // A capabilities request by POST is public, also without a Content-Type.
+    let caps = r#"<GetCapabilities service="WPS" acceptVersions="1.0.0"/>"#;
+    let r = request("POST", &s.proxy("emu"), None, Some(caps.as_bytes()));
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let before = s.backend.count();
+    let deep = format!(
+        "<Execute service=\"WPS\" version=\"1.0.0\">{}{}</Execute>",
+        "<a>".repeat(100),
+        "</a>".repeat(100)
+    );
+    for (bad, what) in [
+        (
+            r#"<!DOCTYPE x [<!ENTITY e "boom">]><Execute service="WPS" version="1.0.0">&e;</Execute>"#,
+            "DTD",
+        ),
+        (
+            "<Execute service=\"WPS\" version=\"1.0.0\">&e;</Execute>",
+            "undefined entity",
+        ),
+        (deep.as_str(), "nesting"),
+        (
+            "<Execute service=\"WPS\" version=\"1.0.0\"><a></Execute>",
+            "malformed",
+        ),
+        ("not xml at all", "not XML"),
+    ] {
+        let r = request_with("POST", &s.proxy("emu"), &with_token, Some(bad.as_bytes()));
+        assert_eq!(r.status, 400, "{what}: {}", r.text());
+        assert!(r.text().contains("ExceptionReport"), "{what}");
+    }
+    // The refusal of the DTD and of a bad root came before anything was sent; the
+    // others were cut off on the way, so the backend saw no complete request.
+    for seen in &s.backend.requests()[before..] {
+        assert_ne!(
+            seen.body_len,
+            deep.len() as u64,
+            "a refused body arrived whole"
+        );
+    }
+
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &with_token,
+        Some(b"<Frobnicate service=\"WPS\" version=\"1.0.0\"/>"),
+    );
+    assert_exception(&r, 501, "OperationNotSupported", "request");
+}
+
+#[test]
+fn bad_ows_parameters_get_exception_reports() {
+    let s = setup();
+    let cases = [
+        (
+            "emu?service=WFS&request=GetCapabilities",
+            400,
+            "InvalidParameterValue",
+            "service",
+        ),
+        (
+            "emu?service=ATM&request=GetCapabilities",
+            400,
+            "InvalidParameterValue",
+            "service",
+        ),
+        (
+            "emu?service=WPS&request=Foo",
+            501,
+            "OperationNotSupported",
+            "request",
+        ),
+        ("emu?service=WPS", 400, "MissingParameterValue", "request"),
+        (
+            "emu?service=WPS&request=DescribeProcess&identifier=hello",
+            400,
+            "MissingParameterValue",
+            "version",
+        ),
+        (
+            "emu?service=WPS&request=Execute&version=3.0.0",
+            400,
+            "InvalidParameterValue",
+            "version",
+        ),
+        (
+            "emu?service=WPS&request=GetCapabilities&REQUEST=Execute",
+            400,
+            "InvalidParameterValue",
+            "request",
+        ),
+        ("emu", 401, "NoApplicableCode", "AccessForbidden"),
+    ];
+    for (q, status, code, locator) in cases {
+        assert_exception(&get(&s.proxy(q), None), status, code, locator);
+    }
+    // Without `service`, the registered type stands in.
+    let r = get(&s.proxy("emu?request=GetCapabilities"), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.backend.count(), 1);
+}
+
+#[test]
+fn unknown_services_and_switches() {
+    let s = setup();
+    let r = get(&s.proxy("nosuch?service=WPS&request=GetCapabilities"), None);
+    assert_exception(&r, 404, "NoApplicableCode", "NotAcceptable");
+    assert!(r.text().contains("Could not find service: nosuch"));
+    let r = get(
+        &s.verify("nosuch?service=WPS&request=GetCapabilities"),
+        None,
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["access"], false);
+    // /ows/proxy without a name is no route.
+    assert_eq!(get(&s.proxy(""), None).status, 404);
+
+    let open = Launch::default()
+        .env("TWITCHER_OWS_SECURITY", "false")
+        .start();
+    assert!(open.log().contains("ows_security = false"));
+    let backend = Backend::start();
+    register(&open, "emu", &backend.url, "WPS", "token");
+    let r = get(&format!("{}/ows/proxy/{EXECUTE}", open.url), None);
+    assert_eq!(
+        r.status,
+        200,
+        "ows_security=false lets everything through: {}",
+        r.text()
+    );
+
+    let off = Launch::default().env("TWITCHER_OWS_PROXY", "false").start();
+    let r = get(&format!("{}/ows/proxy/{GETCAPS}", off.url), None);
+    assert_eq!(r.status, 404);
+    assert!(
+        r.json()["errors"].is_array(),
+        "no proxy route: the JSON 404"
+    );
+    wait_for(5, "the access line of the 404", || {
+        off.log().contains("status=404").then_some(())
+    });
+
+    let moved = Launch::default()
+        .env("TWITCHER_OWS_PROXY_PROTECTED_PATH", "/twitcher/ows")
+        .start();
+    register(&moved, "emu", &backend.url, "WPS", "token");
+    let r = get(&format!("{}/twitcher/ows/proxy/{GETCAPS}", moved.url), None);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text()
+            .contains(&format!("{}/twitcher/ows/proxy/emu", moved.url))
+    );
+}
+
+#[test]
+fn verify_decides_with_the_same_codes_and_forwards_nothing() {
+    let s = setup();
+    let r = get(&s.verify(EXECUTE), None);
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"description": "Access to service is forbidden.", "access": false})
+    );
+    assert!(r.header("WWW-Authenticate").unwrap().starts_with("Bearer "));
+    assert_eq!(
+        get(&s.verify(EXECUTE), Some(&bearer(&s.register_only))).status,
+        403
+    );
+    let r = get(&s.verify(EXECUTE), Some(&bearer(&s.compute)));
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"description": "Access to service is allowed.", "access": true})
+    );
+    let r = get(
+        &s.verify(&format!("{EXECUTE}&access_token={}", s.compute)),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(get(&s.verify(GETCAPS), None).status, 200);
+    assert_eq!(get(&s.verify("emu/outputs/job-1.xml"), None).status, 401);
+    assert_eq!(
+        get(
+            &s.verify("emu/outputs/job-1.xml"),
+            Some(&bearer(&s.compute))
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(&s.verify("emu?service=WPS&request=Foo"), None).status,
+        501
+    );
+    assert_eq!(s.backend.count(), 0, "verify never forwards");
+}
+
+#[test]
+fn paths_below_the_service_are_data_and_need_a_token() {
+    let s = setup();
+    let status = s.proxy("emu/outputs/job-1.xml");
+    assert_exception(
+        &get(&status, None),
+        401,
+        "NoApplicableCode",
+        "AccessForbidden",
+    );
+    // Also a "public" operation asked of a path below the service: what answers there
+    // may be a file server that ignores the query.
+    assert_eq!(
+        get(
+            &s.proxy("emu/outputs/result.txt?service=WPS&request=GetCapabilities"),
+            None
+        )
+        .status,
+        401
+    );
+    let r = get(&status, Some(&bearer(&s.compute)));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.text();
+    let public = s.public_url();
+    assert!(
+        t.contains(&format!("href=\"{public}/outputs/result.txt\"")),
+        "status documents are rewritten too: {t}"
+    );
+    assert_eq!(s.backend.last().path, "/wps/outputs/job-1.xml");
+    let r = get(
+        &s.proxy("emu/outputs/result.txt"),
+        Some(&bearer(&s.compute)),
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello tux"));
+    // HEAD is forwarded as HEAD.
+    let r = request(
+        "HEAD",
+        &s.proxy("emu/outputs/result.txt"),
+        Some(&bearer(&s.compute)),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(s.backend.last().method, "HEAD");
+    // A redirect from the backend points through the proxy.
+    let r = get(&s.proxy("emu/redirect"), Some(&bearer(&s.compute)));
+    assert_eq!(r.status, 302);
+    assert_eq!(
+        r.header("Location"),
+        Some(format!("{public}/outputs/result.txt").as_str())
+    );
+    // Percent-encoding in the extra path reaches the backend as sent.
+    let _ = get(
+        &s.proxy("emu/outputs/a%20b%2Fc.txt"),
+        Some(&bearer(&s.compute)),
+    );
+    assert_eq!(s.backend.last().path, "/wps/outputs/a%20b%2Fc.txt");
+
+    // On a public service, data needs nothing.
+    register(&s.server, "open", &s.backend.url, "WPS", "public");
+    let r = get(&s.proxy("open/outputs/result.txt"), None);
+    assert_eq!(r.status, 200);
+    let r = get(
+        &s.proxy("open?service=WPS&version=1.0.0&request=Execute&identifier=x"),
+        None,
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn traversal_out_of_the_service_url_is_refused() {
+    let s = setup();
+    let auth = format!("Authorization: Bearer {}\r\n", s.compute);
+    for path in [
+        "/ows/proxy/emu/../secret",
+        "/ows/proxy/emu/outputs/../../secret",
+        "/ows/proxy/emu/%2e%2e/secret",
+        "/ows/proxy/emu/outputs/%2E%2E%2F%2E%2E/secret",
+        "/ows/proxy/emu/%252e%252e/secret",
+        "/ows/proxy/emu/outputs/..%5c..%5csecret",
+        "/ows/verify/emu/../secret",
+    ] {
+        let answer = raw(
+            s.server.port,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n").as_bytes(),
+            Duration::from_secs(10),
+        );
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+        assert!(
+            answer.contains("locator=\"path\"") || answer.contains("\"access\":false"),
+            "{path}: {answer}"
+        );
+    }
+    assert_eq!(s.backend.count(), 0);
+}
+
+#[test]
+fn backend_failures_are_502_and_504() {
+    let s = setup_with(Launch::default().env("TWITCHER_PROXY_TIMEOUT", "1"));
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://127.0.0.1:{}/wps", dead.local_addr().unwrap().port());
+    drop(dead);
+    register(&s.server, "gone", &dead_url, "WPS", "token");
+    let r = get(&s.proxy("gone?service=WPS&request=GetCapabilities"), None);
+    assert_exception(&r, 502, "NoApplicableCode", "NoApplicableCode");
+    assert!(
+        !r.text().contains(&dead_url),
+        "the backend's address stays inside"
+    );
+    let r = get(&s.proxy("emu/slow"), Some(&bearer(&s.compute)));
+    assert_exception(&r, 504, "NoApplicableCode", "NoApplicableCode");
+    assert!(s.server.log().contains("did not answer in time"));
+}
+
+#[test]
+fn the_wps_content_type_list_applies_to_operations_only() {
+    let s = setup();
+    let auth = bearer(&s.compute);
+    let r = get(
+        &s.proxy("emu?service=WPS&version=1.0.0&request=Execute&identifier=raw"),
+        Some(&auth),
+    );
+    assert_exception(&r, 502, "NoApplicableCode", "NoApplicableCode");
+    assert!(
+        r.text()
+            .contains("Content type is not allowed: application/x-netcdf.")
+    );
+    let r = get(&s.proxy("emu/outputs/data.nc"), Some(&auth));
+    assert_eq!(r.status, 200, "downloads are not checked");
+    assert_eq!(r.header("Content-Type"), Some("application/x-netcdf"));
+}
+
+#[test]
+fn client_certificates_count_only_from_trusted_proxies() {
+    let untrusted = setup();
+    register(
+        &untrusted.server,
+        "certsvc",
+        &untrusted.backend.url,
+        "WPS",
+        "cert",
+    );
+    let exec = "certsvc?service=WPS&version=1.0.0&request=Execute&identifier=hello";
+    let verified = [("X-Ssl-Client-Verify", "SUCCESS")];
+    let r = request_with("GET", &untrusted.proxy(exec), &verified, None);
+    assert_exception(&r, 403, "NoApplicableCode", "AccessForbidden");
+    // A token does not open a cert service either.
+    let auth = bearer(&untrusted.compute);
+    let r = request_with(
+        "GET",
+        &untrusted.proxy(exec),
+        &[("Authorization", &auth)],
+        None,
+    );
+    assert_eq!(r.status, 403);
+    // Capabilities stay public.
+    let r = get(
+        &untrusted.proxy("certsvc?service=WPS&request=GetCapabilities"),
+        None,
+    );
+    assert_eq!(r.status, 200);
+
+    let trusted =
+        setup_with(Launch::default().env("TWITCHER_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1"));
+    register(
+        &trusted.server,
+        "certsvc",
+        &trusted.backend.url,
+        "WPS",
+        "cert",
+    );
+    let r = request_with("GET", &trusted.proxy(exec), &verified, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        trusted.backend.last().header("X-Ssl-Client-Verify"),
+        Some("SUCCESS")
+    );
+    let r = request_with(
+        "GET",
+        &trusted.proxy(exec),
+        &[("X-Ssl-Client-Verify", "FAILED:x")],
+        None,
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn wms_requests_may_leave_service_out() {
+    let s = setup();
+    register(&s.server, "maps", &s.backend.url, "WMS", "token");
+    let getmap = "maps?REQUEST=GetMap&VERSION=1.3.0&LAYERS=a&CRS=EPSG:4326&BBOX=0,0,1,1&WIDTH=1&HEIGHT=1&FORMAT=image/png";
+    assert_eq!(get(&s.proxy(getmap), None).status, 401);
+    assert_eq!(
+        get(&s.verify(getmap), Some(&bearer(&s.compute))).status,
+        200
+    );
+    assert_eq!(
+        get(&s.verify("maps?REQUEST=GetCapabilities"), None).status,
+        200
+    );
+    assert_eq!(
+        get(
+            &s.verify("maps?service=WMS&REQUEST=GetMetadata&item=menu"),
+            Some(&bearer(&s.compute))
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(&s.verify("maps?SERVICE=WPS&REQUEST=GetCapabilities"), None).status,
+        400
+    );
+}
+
+#[test]
+fn forms_carry_parameters_and_tokens() {
+    let s = setup();
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let body = format!(
+        "service=WPS&version=1.0.0&request=Execute&identifier=hello&access_token={}",
+        s.compute
+    );
+    let r = request_with("POST", &s.proxy("emu"), &form, Some(body.as_bytes()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = s.backend.last();
+    assert_eq!(seen.body, body.as_bytes(), "the form goes on as sent");
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &form,
+        Some(b"service=WPS&version=1.0.0&request=Execute"),
+    );
+    assert_eq!(r.status, 401);
+}
+
+/// Reads a response body to its end without keeping it; returns (bytes, hash).
+fn drain(mut body: impl Read) -> (u64, u64) {
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut n, mut h) = (0u64, FNV_START);
+    loop {
+        match body.read(&mut buf).unwrap() {
+            0 => return (n, h),
+            k => {
+                n += k as u64;
+                h = fnv(h, &buf[..k]);
+            }
+        }
+    }
+}
+
+fn expected_hash(size: u64) -> u64 {
+    let mut h = FNV_START;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut i = 0;
+    while i < size {
+        buf.clear();
+        let n = (size - i).min(64 * 1024);
+        buf.extend((i..i + n).map(pattern));
+        h = fnv(h, &buf);
+        i += n;
+    }
+    h
+}
+
+#[test]
+fn large_bodies_stream_both_ways() {
+    let s = setup_with(Launch::default().env("TWITCHER_MAX_BODY_SIZE", "96M"));
+    let size: u64 = 80 << 20;
+    for chunked in ["", "&chunked=1"] {
+        let url = s.proxy(&format!("emu/big?size={size}{chunked}"));
+        let resp = agent()
+            .get(&url)
+            .header("Authorization", bearer(&s.compute))
+            .call()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let length = resp
+            .headers()
+            .get("content-length")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(
+            length.is_some(),
+            chunked.is_empty(),
+            "a known length is passed on"
+        );
+        let (n, h) = drain(resp.into_body().into_reader());
+        assert_eq!((n, h), (size, expected_hash(size)), "{chunked}");
+    }
+    // XML over the rewrite cap streams unchanged as well.
+    let big_xml = agent()
+        .get(&s.proxy(&format!("emu/big.xml?size={}", 20u64 << 20)))
+        .header("Authorization", bearer(&s.compute))
+        .call()
+        .unwrap();
+    assert_eq!(drain(big_xml.into_body().into_reader()).0, 20 << 20);
+
+    // An upload of 80 MiB arrives whole.
+    let upload = agent()
+        .put(&s.proxy("emu/uploads/x.bin"))
+        .header("Authorization", bearer(&s.compute))
+        .send(ureq::SendBody::from_owned_reader(Pattern {
+            at: 0,
+            left: size,
+        }))
+        .unwrap();
+    assert_eq!(upload.status(), 200);
+    let seen = s.backend.last();
+    assert_eq!(
+        (seen.method.as_str(), seen.body_len, seen.body_hash),
+        ("PUT", size, expected_hash(size))
+    );
+    assert_eq!(seen.header("Transfer-Encoding"), Some("chunked"));
+}
+
+#[test]
+fn bodies_over_the_limit_get_413_as_exception_reports() {
+    let s = setup_with(Launch::default().env("TWITCHER_MAX_BODY_SIZE", "1M"));
+    let auth = bearer(&s.compute);
+    let big = vec![b'x'; 2 << 20];
+    let r = request_with(
+        "PUT",
+        &s.proxy("emu/up"),
+        &[("Authorization", &auth)],
+        Some(&big),
+    );
+    assert_exception(&r, 413, "NoApplicableCode", "NoApplicableCode");
+    // Chunked, so no length warns in advance: cut off on the way.
+    let r = agent()
+        .put(&s.proxy("emu/up"))
+        .header("Authorization", &auth)
+        .send(ureq::SendBody::from_owned_reader(Pattern {
+            at: 0,
+            left: 2 << 20,
+        }));
+    let r = r.unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(s.backend.requests().iter().all(|r| r.body_len < 2 << 20));
+}
+
+#[test]
+fn traffic_counters_and_health_endpoints() {
+    let s = setup();
+    assert_eq!(get(&s.proxy(GETCAPS), None).status, 200);
+    assert_eq!(get(&s.proxy(EXECUTE), None).status, 401);
+    assert_eq!(
+        get(&s.proxy(EXECUTE), Some(&bearer(&s.compute))).status,
+        200
+    );
+    assert_eq!(get(&format!("{}/stats", s.server.url), None).status, 401);
+    // Counters are taken once a response is sent; poll until the three are in.
+    let stats = wait_for(5, "the counters", || {
+        let v = get(&format!("{}/stats", s.server.url), Some(&admin_auth())).json();
+        (v["services"][0]["requests"] == 3).then_some(v)
+    });
+    assert_eq!(stats["services"][0]["name"], "emu");
+    assert_eq!(stats["services"][0]["refused"], 1);
+    assert!(stats["status"]["2xx"].as_u64().unwrap() >= 2);
+    assert!(stats["status"]["4xx"].as_u64().unwrap() >= 1);
+    assert!(stats["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+    assert_eq!(stats["in_flight"], 1, "the /stats request itself");
+    let m = get(&format!("{}/metrics", s.server.url), Some(&admin_auth()));
+    assert_eq!(m.status, 200);
+    assert!(
+        m.text()
+            .contains("twitcher_service_requests_total{service=\"emu\",result=\"refused\"} 1"),
+        "{}",
+        m.text()
+    );
+    assert_eq!(
+        get(&format!("{}/healthz", s.server.url), None).json()["status"],
+        "ok"
+    );
+    assert_eq!(get(&format!("{}/readyz", s.server.url), None).status, 200);
+}
