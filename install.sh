@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds twitcher and installs it: PREFIX/bin/twitcher, PREFIX/bin/twitcherctl (a link to
-# the same binary) and the man pages. Builds a static musl binary where it can. Idempotent.
+# the same binary), the man pages and shell completions. Builds a static musl binary
+# where it can. Idempotent.
 #
 #   ./install.sh [--prefix DIR] [--no-static] [--run]
 #
@@ -65,8 +66,22 @@ ln -sfn twitcher "$prefix/bin/twitcherctl"
 for page in man/*.1; do
   install -m 0644 "$page" "$prefix/share/man/man1/"
 done
+# Shell completions, rendered by the installed binary from its flag tables.
+bash_dir="$prefix/share/bash-completion/completions"
+zsh_dir="$prefix/share/zsh/site-functions"
+fish_dir="$prefix/share/fish/vendor_completions.d"
+install -d "$bash_dir" "$zsh_dir" "$fish_dir"
+for p in twitcher twitcherctl; do
+  "$prefix/bin/twitcher" completions bash "$p" > "$bash_dir/$p"
+  "$prefix/bin/twitcher" completions fish "$p" > "$fish_dir/$p.fish"
+done
+"$prefix/bin/twitcher" completions zsh > "$zsh_dir/_twitcher"
+case "$("$prefix/bin/twitcherctl" --version 2>/dev/null)" in
+  "twitcherctl "*) ;;
+  *) say "$prefix/bin/twitcherctl does not run as twitcherctl"; exit 1 ;;
+esac
 linkage=$( (file -b "$prefix/bin/twitcher" 2>/dev/null || true) | grep -o 'static-pie linked\|statically linked\|dynamically linked' || true)
-say "installed $prefix/bin/twitcher (${linkage:-binary}), $prefix/bin/twitcherctl and the man pages"
+say "installed $prefix/bin/twitcher (${linkage:-binary}), $prefix/bin/twitcherctl, the man pages and shell completions"
 case ":$PATH:" in
   *":$prefix/bin:"*) ;;
   *) say "note: $prefix/bin is not on your PATH" ;;

@@ -1,8 +1,11 @@
-//! twitcher: one binary with three faces. This file only picks the face and the command.
+//! twitcher: one binary with three faces. This file only picks the face and the command:
+//! from argv[0] (`twitcherctl`) and the first word (`ctl`).
 
 mod auth;
 mod cli;
+mod client;
 mod config;
+mod ctl;
 mod log;
 mod oauth;
 mod offline;
@@ -12,26 +15,31 @@ mod registry;
 mod server;
 mod store;
 
+use std::ffi::OsString;
+use std::path::Path;
+
+use cli::completions::{self, Delegate, Shell};
 use cli::twitcher::{Cmd, PROGRAM};
 
 fn main() {
-    let args: Vec<_> = std::env::args_os().skip(1).collect();
-    std::process::exit(twitcher(args));
+    let mut args = std::env::args_os();
+    let argv0 = args.next().unwrap_or_default();
+    let args: Vec<OsString> = args.collect();
+    let code = if Path::new(&argv0).file_name() == Some("twitcherctl".as_ref()) {
+        ctl::run(args)
+    } else if args.first().is_some_and(|a| a == "ctl") {
+        ctl::run(args[1..].to_vec())
+    } else {
+        twitcher(args)
+    };
+    std::process::exit(code);
 }
 
-fn twitcher(args: Vec<std::ffi::OsString>) -> i32 {
+fn twitcher(args: Vec<OsString>) -> i32 {
     let cmd = match cli::twitcher::parse(args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}\n");
-            match e.command {
-                Some(c) => eprintln!(
-                    "Usage: {}\n\nRun `twitcher help {}` for more.",
-                    PROGRAM.usage(c),
-                    c.name
-                ),
-                None => eprint!("{}", PROGRAM.help(None)),
-            }
+            eprint!("{}", PROGRAM.usage_error(&e));
             return 2;
         }
     };
@@ -47,16 +55,25 @@ fn twitcher(args: Vec<std::ffi::OsString>) -> i32 {
         Cmd::DbResetPassword(over) => offline::db_reset_password(&over),
         Cmd::GenCert(dir) => offline::gencert(&dir),
         Cmd::GenSecret => offline::gensecret(),
+        Cmd::Completions(shell, program) => print_completions(&shell, program.as_deref()),
         Cmd::Man(page) => match page.as_str() {
             "twitcher" => {
                 print!("{}", cli::twitcher::man_page());
                 0
             }
+            "twitcherctl" => {
+                print!("{}", cli::twitcherctl::man_page());
+                0
+            }
             other => {
-                eprintln!("error: no man page `{other}` (try: twitcher)");
+                eprintln!("error: no man page `{other}` (try: twitcher, twitcherctl)");
                 2
             }
         },
+        Cmd::Help(Some(c)) if c.name == "ctl" => {
+            print!("{}", cli::twitcherctl::PROGRAM.help(None));
+            0
+        }
         Cmd::Help(c) => {
             print!("{}", PROGRAM.help(c));
             0
@@ -66,4 +83,30 @@ fn twitcher(args: Vec<std::ffi::OsString>) -> i32 {
             0
         }
     }
+}
+
+fn print_completions(shell: &str, program: Option<&str>) -> i32 {
+    let Some(shell) = Shell::parse(shell) else {
+        eprintln!(
+            "error: no completions for `{shell}` (try: {})",
+            Shell::NAMES
+        );
+        return 2;
+    };
+    let programs = match program {
+        None => vec![&PROGRAM, &cli::twitcherctl::PROGRAM],
+        Some("twitcher") => vec![&PROGRAM],
+        Some("twitcherctl") => vec![&cli::twitcherctl::PROGRAM],
+        Some(other) => {
+            eprintln!("error: no program `{other}` (try: twitcher, twitcherctl)");
+            return 2;
+        }
+    };
+    let ctl = Delegate {
+        from: "twitcher",
+        word: "ctl",
+        to: "twitcherctl",
+    };
+    print!("{}", completions::render(shell, &programs, Some(ctl)));
+    0
 }

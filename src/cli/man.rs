@@ -1,6 +1,6 @@
 //! Man pages in roff, rendered from a program's flag table.
 
-use super::{Arity, Flag, Program};
+use super::{Flag, Program};
 
 /// Escapes text for roff: backslashes, and leading dots or quotes that start requests.
 pub fn esc(text: &str) -> String {
@@ -17,9 +17,8 @@ fn flag_tp(f: &Flag) -> String {
         Some(c) => format!("\\fB\\-{c}\\fR, \\fB\\-\\-{}\\fR", esc(f.long)),
         None => format!("\\fB\\-\\-{}\\fR", esc(f.long)),
     };
-    match f.arity {
-        Arity::Switch => {}
-        Arity::One(v) => head.push_str(&format!(" \\fI{v}\\fR")),
+    if let Some(v) = f.arity.metavar() {
+        head.push_str(&format!(" \\fI{v}\\fR"));
     }
     let mut body = esc(f.help);
     if let Some(env) = f.env {
@@ -56,7 +55,7 @@ pub fn render(p: &Program, extra: &[(String, String)]) -> String {
     for c in p.commands {
         out.push_str(&format!(
             ".SS {}\n{}\n",
-            esc(&p.usage(c)[p.name.len() + 1..]),
+            esc(&Program::command_usage(c)),
             esc(c.about)
         ));
         for f in c.flags {

@@ -1,8 +1,10 @@
 //! Command-line parsing from flag tables, after ripgrep's `flags`: one table per program
 //! drives the parser, `--help`, the man page and shell completions, so they cannot drift.
 
+pub mod completions;
 pub mod man;
 pub mod twitcher;
+pub mod twitcherctl;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,6 +14,19 @@ use std::fmt;
 pub enum Arity {
     Switch,
     One(&'static str),
+    /// One or more values, up to the next option, as argparse's `nargs='+'`.
+    Many(&'static str),
+}
+
+impl Arity {
+    /// The value's name as help shows it, e.g. `URL` or `SCOPE...`.
+    pub fn metavar(self) -> Option<String> {
+        match self {
+            Arity::Switch => None,
+            Arity::One(v) => Some(v.to_string()),
+            Arity::Many(v) => Some(format!("{v}...")),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -45,13 +60,17 @@ pub struct Program {
     pub commands: &'static [Command],
     /// Sections appended to the man page: (title, roff body).
     pub man_sections: &'static [(&'static str, &'static str)],
+    /// Accept a unique prefix of a long option (`--serv` for `--serverurl`), as argparse
+    /// does, so scripts written for Python Twitcher's `twitcherctl` keep working.
+    pub abbreviations: bool,
 }
 
 /// The result of parsing: which command, its flags by long name, and its positionals.
 #[derive(Debug, Default)]
 pub struct Matches {
     pub command: Option<&'static Command>,
-    values: HashMap<&'static str, Vec<String>>,
+    /// The values of each occurrence of a flag, by its long name.
+    values: HashMap<&'static str, Vec<Vec<String>>>,
     pub positionals: Vec<String>,
 }
 
@@ -64,8 +83,17 @@ impl Matches {
     pub fn value(&self, long: &str) -> Option<&str> {
         self.values
             .get(long)
+            .and_then(|occ| occ.last())
             .and_then(|v| v.last())
             .map(String::as_str)
+    }
+
+    /// The values of a flag's last occurrence; as in argparse, a repeated flag replaces.
+    pub fn values(&self, long: &str) -> Option<&[String]> {
+        self.values
+            .get(long)
+            .and_then(|occ| occ.last())
+            .map(Vec::as_slice)
     }
 }
 
@@ -95,6 +123,23 @@ fn find_flag<'a>(flags: &'a [Flag], arg: &lexopt::Arg) -> Option<&'a Flag> {
         lexopt::Arg::Long(l) => f.long == *l,
         lexopt::Arg::Value(_) => false,
     })
+}
+
+/// The one long flag that `prefix` abbreviates; Err names the candidates when several do.
+fn find_prefix<'a>(flags: &'a [Flag], prefix: &str) -> Result<Option<&'a Flag>, String> {
+    let found: Vec<&Flag> = flags
+        .iter()
+        .filter(|f| f.long.starts_with(prefix))
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        many => Err(many
+            .iter()
+            .map(|f| format!("--{}", f.long))
+            .collect::<Vec<_>>()
+            .join(", ")),
+    }
 }
 
 fn arg_name(arg: &lexopt::Arg) -> String {
@@ -145,22 +190,22 @@ impl Program {
                 }
                 Arg::Value(v) => m.positionals.push(v.to_string_lossy().into_owned()),
                 ref flag => {
-                    let own = m.command.map_or(&[][..], |c| c.flags);
-                    let f = find_flag(own, flag)
-                        .or_else(|| find_flag(self.globals, flag))
-                        .ok_or_else(|| {
-                            usage_err(format!("unknown option {}", arg_name(flag)), m.command)
-                        })?;
-                    let entry = m.values.entry(f.long).or_default();
-                    match f.arity {
-                        Arity::Switch => entry.push(String::new()),
+                    let f = self.lookup(m.command, flag)?;
+                    let occurrence = match f.arity {
+                        Arity::Switch => Vec::new(),
                         Arity::One(_) => {
                             let v = parser
                                 .value()
                                 .map_err(|e| usage_err(e.to_string(), m.command))?;
-                            entry.push(v.to_string_lossy().into_owned());
+                            vec![v.to_string_lossy().into_owned()]
                         }
-                    }
+                        Arity::Many(_) => parser
+                            .values()
+                            .map_err(|e| usage_err(e.to_string(), m.command))?
+                            .map(|v| v.to_string_lossy().into_owned())
+                            .collect(),
+                    };
+                    m.values.entry(f.long).or_default().push(occurrence);
                 }
             }
         }
@@ -184,6 +229,52 @@ impl Program {
             }
         }
         Ok(m)
+    }
+
+    /// The flag `arg` names: the command's own first, then the globals; exact names
+    /// before abbreviations.
+    fn lookup(
+        &'static self,
+        command: Option<&'static Command>,
+        arg: &lexopt::Arg,
+    ) -> Result<&'static Flag, UsageError> {
+        let own = command.map_or(&[][..], |c| c.flags);
+        if let Some(f) = find_flag(own, arg).or_else(|| find_flag(self.globals, arg)) {
+            return Ok(f);
+        }
+        if let (true, lexopt::Arg::Long(prefix)) = (self.abbreviations, arg) {
+            for flags in [own, self.globals] {
+                match find_prefix(flags, prefix) {
+                    Ok(Some(f)) => return Ok(f),
+                    Ok(None) => {}
+                    Err(candidates) => {
+                        return Err(usage_err(
+                            format!("ambiguous option --{prefix}: could be {candidates}"),
+                            command,
+                        ));
+                    }
+                }
+            }
+        }
+        Err(usage_err(
+            format!("unknown option {}", arg_name(arg)),
+            command,
+        ))
+    }
+
+    /// What to print on stderr for a usage error: the error, then the usage.
+    pub fn usage_error(&self, e: &UsageError) -> String {
+        let mut out = format!("error: {e}\n\n");
+        match e.command {
+            Some(c) => out.push_str(&format!(
+                "Usage: {}\n\nRun `{} help {}` for more.\n",
+                self.usage(c),
+                self.name,
+                c.name
+            )),
+            None => out.push_str(&self.help(None)),
+        }
+        out
     }
 
     fn flag_lines(flags: &[Flag]) -> String {
@@ -250,7 +341,13 @@ impl Program {
         if !self.globals.is_empty() {
             u.push_str("[GLOBAL OPTIONS] ");
         }
-        u.push_str(c.name);
+        u.push_str(&Self::command_usage(c));
+        u
+    }
+
+    /// The command's part of the usage line, e.g. `register [OPTIONS] URL`.
+    pub fn command_usage(c: &Command) -> String {
+        let mut u = c.name.to_string();
         if !c.flags.is_empty() {
             u.push_str(" [OPTIONS]");
         }
@@ -268,9 +365,9 @@ pub fn flag_head(f: &Flag) -> String {
         Some(c) => format!("-{c}, --{}", f.long),
         None => format!("    --{}", f.long),
     };
-    match f.arity {
-        Arity::Switch => {}
-        Arity::One(v) => head.push_str(&format!(" {v}")),
+    if let Some(v) = f.arity.metavar() {
+        head.push(' ');
+        head.push_str(&v);
     }
     head
 }
@@ -300,13 +397,29 @@ mod tests {
             name: "gentoken",
             args: "",
             about: "token",
-            flags: &[Flag {
-                short: Some('s'),
-                long: "client-secret",
-                arity: Arity::One("S"),
-                env: None,
-                help: "secret",
-            }],
+            flags: &[
+                Flag {
+                    short: Some('s'),
+                    long: "client-secret",
+                    arity: Arity::One("S"),
+                    env: None,
+                    help: "secret",
+                },
+                Flag {
+                    short: Some('S'),
+                    long: "scope",
+                    arity: Arity::Many("SCOPE"),
+                    env: None,
+                    help: "scopes",
+                },
+                Flag {
+                    short: None,
+                    long: "client-id",
+                    arity: Arity::One("ID"),
+                    env: None,
+                    help: "id",
+                },
+            ],
             positionals: (0, 0),
         },
         Command {
@@ -324,6 +437,7 @@ mod tests {
         globals: GLOBALS,
         commands: CMDS,
         man_sections: &[],
+        abbreviations: true,
     };
 
     fn parse(args: &[&str]) -> Result<Matches, UsageError> {
@@ -336,6 +450,68 @@ mod tests {
         assert_eq!(m.value("serverurl"), Some("http://x"));
         assert_eq!(m.value("client-secret"), Some("sec"));
         assert!(m.switch("help"));
+    }
+
+    #[test]
+    fn many_values_run_to_the_next_option_and_a_repeat_replaces() {
+        let m = parse(&["gentoken", "-S", "compute", "register", "-s", "x"]).unwrap();
+        assert_eq!(m.values("scope").unwrap(), ["compute", "register"]);
+        assert_eq!(m.value("client-secret"), Some("x"));
+        let m = parse(&["gentoken", "--scope=a", "--scope", "b", "c"]).unwrap();
+        assert_eq!(m.values("scope").unwrap(), ["b", "c"]);
+        assert!(
+            parse(&["gentoken", "--scope", "-s", "x"])
+                .unwrap_err()
+                .message
+                .contains("scope")
+        );
+    }
+
+    #[test]
+    fn unique_prefixes_abbreviate_long_options() {
+        let m = parse(&["--serv", "http://x", "gentoken", "--client-s", "y"]).unwrap();
+        assert_eq!(m.value("serverurl"), Some("http://x"));
+        assert_eq!(m.value("client-secret"), Some("y"));
+        let e = parse(&["gentoken", "--client", "y"]).unwrap_err();
+        assert!(e.message.contains("ambiguous"), "{}", e.message);
+        assert!(e.message.contains("--client-id"), "{}", e.message);
+        // Exact names win over prefixes of longer ones.
+        static EXACT: &[Flag] = &[
+            Flag {
+                short: None,
+                long: "name",
+                arity: Arity::One("N"),
+                env: None,
+                help: "",
+            },
+            Flag {
+                short: None,
+                long: "names",
+                arity: Arity::Switch,
+                env: None,
+                help: "",
+            },
+        ];
+        static CMD: &[Command] = &[Command {
+            name: "c",
+            args: "",
+            about: "",
+            flags: EXACT,
+            positionals: (0, 0),
+        }];
+        static P: Program = Program {
+            name: "p",
+            about: "",
+            description: "",
+            globals: &[],
+            commands: CMD,
+            man_sections: &[],
+            abbreviations: true,
+        };
+        let m = P
+            .parse(["c", "--name", "v"].iter().map(Into::into).collect())
+            .unwrap();
+        assert_eq!(m.value("name"), Some("v"));
     }
 
     #[test]

@@ -121,6 +121,20 @@ static COMMANDS: &[Command] = &[
         positionals: (0, 0),
     },
     Command {
+        name: "ctl",
+        args: "[ARGS...]",
+        about: "Run as twitcherctl, the admin CLI: `twitcher ctl list` is `twitcherctl list`.",
+        flags: &[],
+        positionals: (0, usize::MAX),
+    },
+    Command {
+        name: "completions",
+        args: "SHELL [PROGRAM]",
+        about: "Print shell completions (bash, zsh or fish) for twitcher and twitcherctl, or only PROGRAM.",
+        flags: &[],
+        positionals: (1, 2),
+    },
+    Command {
         name: "man",
         args: "PAGE",
         about: "Print a man page (twitcher or twitcherctl) in roff.",
@@ -160,6 +174,7 @@ pub static PROGRAM: Program = Program {
         ),
         ("SEE ALSO", "twitcherctl(1)"),
     ],
+    abbreviations: false,
 };
 
 /// A parsed `twitcher` command line.
@@ -173,6 +188,7 @@ pub enum Cmd {
     DbResetPassword(Overrides),
     GenCert(PathBuf),
     GenSecret,
+    Completions(String, Option<String>),
     Man(String),
     Help(Option<&'static Command>),
     Version,
@@ -221,7 +237,10 @@ pub fn parse(args: Vec<OsString>) -> Result<Cmd, UsageError> {
         "db reset-password" => Cmd::DbResetPassword(over),
         "gencert" => Cmd::GenCert(PathBuf::from(m.value("dir").unwrap_or("."))),
         "gensecret" => Cmd::GenSecret,
+        "completions" => Cmd::Completions(m.positionals[0].clone(), m.positionals.get(1).cloned()),
         "man" => Cmd::Man(m.positionals[0].clone()),
+        // Only reached when `ctl` is not the first word (main hands that to twitcherctl).
+        "ctl" => Cmd::Help(Some(cmd)),
         _ => Cmd::Help(PROGRAM.command(&m.positionals.join(" "))),
     })
 }

@@ -1,0 +1,686 @@
+//! The HTTP client for a twitcher server's REST and OAuth API, shared by `twitcherctl`
+//! and the TUI: one method per endpoint, typed results, and errors that tell a refusal
+//! by the server from a server that cannot be reached or does not speak the API.
+//!
+//! It also talks to Python Twitcher 0.11, so it sends what that server accepts: the
+//! client of `/oauth/token` in the form body, never only in HTTP Basic.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Characters left as they are in one path segment (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Query parameters whose values a trace never shows.
+const SECRET_PARAMS: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "password",
+    "token",
+];
+
+/// Admin credentials for HTTP Basic. Debug output never shows the password.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Credentials({}, ***)", self.username)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The server's base URL, e.g. `http://localhost:8000`; a path prefix is kept.
+    pub base_url: String,
+    /// Sent to every admin endpoint; None sends no Authorization header.
+    pub credentials: Option<Credentials>,
+    /// Accept any TLS certificate (`-k`).
+    pub insecure: bool,
+    /// For the whole of one request, from connecting to the end of the body.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The server answered with an error status; `message` comes from its JSON body.
+    Refused { status: u16, message: String },
+    /// No connection: refused, host unknown, network down.
+    Unreachable { url: String, reason: String },
+    /// No complete answer within the timeout.
+    Timeout { url: String, after: Duration },
+    /// The TLS handshake failed, e.g. on an untrusted certificate.
+    Tls { url: String, reason: String },
+    /// An answer that is not the API's: not JSON, the wrong shape, a redirect.
+    BadResponse { status: u16, reason: String },
+    /// A URL that cannot be requested.
+    InvalidUrl(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Refused { status, message } => match reason(*status) {
+                // `404 Not Found: /x`, not `404 Not Found: Not Found: /x`.
+                Some(r) if message.starts_with(r) => write!(f, "{status} {message}"),
+                _ => write!(f, "{}: {message}", status_line(*status)),
+            },
+            Error::Unreachable { url, reason } => write!(f, "cannot reach {url}: {reason}"),
+            Error::Timeout { url, after } => {
+                write!(f, "no answer from {url} within {} s", after.as_secs_f64())
+            }
+            Error::Tls { url, reason } => write!(f, "TLS with {url} failed: {reason}"),
+            Error::BadResponse { status, reason } => write!(
+                f,
+                "unexpected answer from the server ({}): {reason}",
+                status_line(*status)
+            ),
+            Error::InvalidUrl(u) => write!(f, "invalid URL: {u}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+fn reason(status: u16) -> Option<&'static str> {
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+}
+
+fn status_line(status: u16) -> String {
+    match reason(status) {
+        Some(r) => format!("{status} {r}"),
+        None => format!("HTTP {status}"),
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What `GET /info` tells.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Info {
+    pub package: String,
+    pub version: String,
+}
+
+/// One entry of `GET /versions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Version {
+    pub name: String,
+    pub version: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// A registered OWS service, as the registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub url: String,
+    pub name: String,
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub purl: String,
+    #[serde(default)]
+    pub auth: String,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub verify: bool,
+}
+
+/// A service to register, or to update under its name.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewService {
+    pub name: String,
+    pub url: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub purl: String,
+    pub auth: String,
+    pub verify: bool,
+}
+
+/// A client application just added: the only time its secret is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewClient {
+    pub name: String,
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default)]
+    pub redirect_uri: String,
+    #[serde(default)]
+    pub scope: Vec<String>,
+}
+
+/// A client application as listed, without its secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientInfo {
+    pub name: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: Vec<String>,
+    pub created_at: u64,
+}
+
+/// Which token endpoint to ask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenEndpoint {
+    /// The server's own `/oauth/token`.
+    Twitcher,
+    /// A Keycloak realm under the server URL, in the legacy `/auth/realms/R/...` layout
+    /// that Python Twitcher's client hard-codes (for the realm `demo`).
+    Keycloak { realm: String },
+    /// Any OAuth2 token endpoint.
+    Url(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub endpoint: TokenEndpoint,
+    pub client_id: String,
+    pub client_secret: String,
+    /// Empty asks for every scope the client has.
+    pub scopes: Vec<String>,
+}
+
+/// An access token from the client-credentials grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Token {
+    pub access_token: String,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    pub token_type: String,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// What `/oauth/introspect` tells about a token (RFC 7662).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+}
+
+/// One request as it went, for debug logs: never a body, secrets in the URL masked.
+#[derive(Debug)]
+pub struct Trace<'a> {
+    pub method: &'a str,
+    pub url: String,
+    /// The status, or why there is none.
+    pub outcome: std::result::Result<u16, &'a Error>,
+    pub elapsed: Duration,
+}
+
+enum Body {
+    Empty,
+    Json(Vec<u8>),
+    Form(String),
+}
+
+/// Whether a request carries the admin credentials.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    None,
+    Admin,
+}
+
+type TraceFn = Box<dyn Fn(&Trace) + Send + Sync>;
+
+pub struct Client {
+    base: String,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    agent: ureq::Agent,
+    trace: Option<TraceFn>,
+}
+
+impl Client {
+    pub fn new(settings: Settings) -> Result<Client> {
+        let base = settings.base_url.trim_end_matches('/').to_string();
+        if !crate::config::valid_http_url(&base) {
+            return Err(Error::InvalidUrl(format!(
+                "`{}` is not an http:// or https:// URL",
+                settings.base_url
+            )));
+        }
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(settings.timeout))
+            .user_agent(format!("twitcher/{}", env!("CARGO_PKG_VERSION")));
+        if settings.insecure {
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .disable_verification(true)
+                    .build(),
+            );
+        }
+        Ok(Client {
+            base,
+            credentials: settings.credentials,
+            timeout: settings.timeout,
+            agent: ureq::Agent::new_with_config(config.build()),
+            trace: None,
+        })
+    }
+
+    /// Calls `f` after every request, e.g. to log it.
+    pub fn with_trace(mut self, f: impl Fn(&Trace) + Send + Sync + 'static) -> Client {
+        self.trace = Some(Box::new(f));
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn info(&self) -> Result<Info> {
+        self.json("GET", "/info", Auth::None, Body::Empty)
+    }
+
+    pub fn versions(&self) -> Result<Vec<Version>> {
+        self.json("GET", "/versions", Auth::None, Body::Empty)
+    }
+
+    pub fn list_services(&self) -> Result<Vec<Service>> {
+        self.json("GET", "/services", Auth::Admin, Body::Empty)
+    }
+
+    /// A service by name; an unknown name is `Refused` with status 404.
+    pub fn get_service(&self, name: &str) -> Result<Service> {
+        let path = format!("/services/{}", utf8_percent_encode(name, SEGMENT));
+        let (status, body) = self.send("GET", &path, Auth::Admin, Body::Empty)?;
+        // Python Twitcher answers an unknown name with 200 `{}`.
+        if body.trim() == "{}" {
+            return Err(Error::Refused {
+                status: 404,
+                message: format!("No service named {name}"),
+            });
+        }
+        parse(status, &body)
+    }
+
+    pub fn register_service(&self, service: &NewService) -> Result<Service> {
+        let body = serde_json::to_vec(service).expect("a service serialises");
+        self.json("POST", "/services", Auth::Admin, Body::Json(body))
+    }
+
+    /// Whether there was a service of that name to remove.
+    pub fn unregister_service(&self, name: &str) -> Result<bool> {
+        let path = format!("/services/{}", utf8_percent_encode(name, SEGMENT));
+        self.json("DELETE", &path, Auth::Admin, Body::Empty)
+    }
+
+    pub fn clear_services(&self) -> Result<bool> {
+        self.json("DELETE", "/services", Auth::Admin, Body::Empty)
+    }
+
+    /// Adds a client application; empty `scopes` leaves the server's default (compute).
+    /// A GET with query parameters, the one form Python Twitcher takes too.
+    pub fn add_client(
+        &self,
+        name: &str,
+        redirect_uri: &str,
+        scopes: &[String],
+    ) -> Result<NewClient> {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("name", name)
+            .append_pair("redirect_uri", redirect_uri);
+        if !scopes.is_empty() {
+            q.append_pair("scope", &scopes.join(" "));
+        }
+        let path = format!("/oauth/client?{}", q.finish());
+        self.json("GET", &path, Auth::Admin, Body::Empty)
+    }
+
+    pub fn list_clients(&self) -> Result<Vec<ClientInfo>> {
+        self.json("GET", "/oauth/clients", Auth::Admin, Body::Empty)
+    }
+
+    /// Removes a client and its tokens; an unknown id is `Refused` with status 404.
+    pub fn remove_client(&self, client_id: &str) -> Result<()> {
+        let path = format!("/oauth/clients/{}", utf8_percent_encode(client_id, SEGMENT));
+        self.json::<Value>("DELETE", &path, Auth::Admin, Body::Empty)
+            .map(drop)
+    }
+
+    /// The client-credentials grant (RFC 6749 §4.4).
+    pub fn fetch_token(&self, req: &TokenRequest) -> Result<Token> {
+        let url = match &req.endpoint {
+            TokenEndpoint::Twitcher => "/oauth/token".to_string(),
+            TokenEndpoint::Keycloak { realm } => format!(
+                "/auth/realms/{}/protocol/openid-connect/token",
+                utf8_percent_encode(realm, SEGMENT)
+            ),
+            TokenEndpoint::Url(u) => u.clone(),
+        };
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "client_credentials")
+            .append_pair("client_id", &req.client_id)
+            .append_pair("client_secret", &req.client_secret);
+        if !req.scopes.is_empty() {
+            form.append_pair("scope", &req.scopes.join(" "));
+        }
+        self.json("POST", &url, Auth::None, Body::Form(form.finish()))
+    }
+
+    /// Revokes a token as the admin (RFC 7009); the server answers the same whether or
+    /// not the token was valid.
+    pub fn revoke(&self, token: &str) -> Result<()> {
+        let (status, body) = self.send("POST", "/oauth/revoke", Auth::Admin, token_form(token))?;
+        expect_success(status, &body)
+    }
+
+    pub fn introspect(&self, token: &str) -> Result<Introspection> {
+        self.json("POST", "/oauth/introspect", Auth::Admin, token_form(token))
+    }
+
+    fn json<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Auth,
+        body: Body,
+    ) -> Result<T> {
+        let (status, text) = self.send(method, path, auth, body)?;
+        parse(status, &text)
+    }
+
+    /// One request; `path` is under the base URL unless it is a whole URL. Ok is a
+    /// status below 300 with its body.
+    fn send(&self, method: &str, path: &str, auth: Auth, body: Body) -> Result<(u16, String)> {
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let start = Instant::now();
+        let result = self.exchange(method, &url, auth, body);
+        if let Some(trace) = &self.trace {
+            trace(&Trace {
+                method,
+                url: mask_url(&url),
+                outcome: result.as_ref().map(|(s, _)| *s),
+                elapsed: start.elapsed(),
+            });
+        }
+        let (status, text) = result?;
+        match status {
+            200..=299 => Ok((status, text)),
+            300..=399 => Err(Error::BadResponse {
+                status,
+                reason: "a redirect; point the client at the URL it names".to_string(),
+            }),
+            _ => Err(Error::Refused {
+                status,
+                message: refusal_message(status, &text),
+            }),
+        }
+    }
+
+    fn exchange(&self, method: &str, url: &str, auth: Auth, body: Body) -> Result<(u16, String)> {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Accept", "application/json");
+        if let (Auth::Admin, Some(c)) = (auth, &self.credentials) {
+            let pair = format!("{}:{}", c.username, c.password);
+            let basic = base64::engine::general_purpose::STANDARD.encode(pair);
+            req = req.header("Authorization", format!("Basic {basic}"));
+        }
+        let bytes = match body {
+            Body::Empty => Vec::new(),
+            Body::Json(b) => {
+                req = req.header("Content-Type", "application/json");
+                b
+            }
+            Body::Form(f) => {
+                req = req.header("Content-Type", "application/x-www-form-urlencoded");
+                f.into_bytes()
+            }
+        };
+        let req = req
+            .body(bytes)
+            .map_err(|e| Error::InvalidUrl(format!("{url}: {e}")))?;
+        let resp = self.agent.run(req).map_err(|e| self.transport(url, e))?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .into_body()
+            .read_to_string()
+            .map_err(|e| self.transport(url, e))?;
+        Ok((status, text))
+    }
+
+    fn transport(&self, url: &str, e: ureq::Error) -> Error {
+        let url = mask_url(url);
+        let unreachable = |reason: String| Error::Unreachable {
+            url: url.clone(),
+            reason,
+        };
+        match e {
+            ureq::Error::Timeout(_) => Error::Timeout {
+                url,
+                after: self.timeout,
+            },
+            ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => Error::Timeout {
+                url,
+                after: self.timeout,
+            },
+            // rustls reports a refused certificate as an io error of kind InvalidData.
+            ureq::Error::Io(io)
+                if url.starts_with("https://") && io.kind() == std::io::ErrorKind::InvalidData =>
+            {
+                Error::Tls {
+                    url,
+                    reason: io.to_string(),
+                }
+            }
+            ureq::Error::Io(io) => unreachable(io.to_string()),
+            ureq::Error::HostNotFound => unreachable("host not found".to_string()),
+            ureq::Error::ConnectionFailed => unreachable("connection failed".to_string()),
+            ureq::Error::Tls(m) => Error::Tls {
+                url,
+                reason: m.to_string(),
+            },
+            ureq::Error::Rustls(r) => Error::Tls {
+                url,
+                reason: r.to_string(),
+            },
+            ureq::Error::BadUri(u) => Error::InvalidUrl(u),
+            ureq::Error::Protocol(p) => Error::BadResponse {
+                status: 0,
+                reason: format!("not HTTP: {p}"),
+            },
+            other => unreachable(other.to_string()),
+        }
+    }
+}
+
+fn token_form(token: &str) -> Body {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("token", token);
+    Body::Form(form.finish())
+}
+
+fn parse<T: DeserializeOwned>(status: u16, body: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| Error::BadResponse {
+        status,
+        reason: format!("not the JSON expected ({e})"),
+    })
+}
+
+/// An empty or JSON body; anything else is not the API's.
+fn expect_success(status: u16, body: &str) -> Result<()> {
+    if body.trim().is_empty() {
+        return Ok(());
+    }
+    parse::<Value>(status, body).map(drop)
+}
+
+/// The message of an error body: cornice's `{"status": "error", "errors": [...]}`, or
+/// OAuth's `{"error", "error_description"}`; else the status alone. A field of the body
+/// or query is named in front of its problem.
+fn refusal_message(status: u16, body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    if let Some(errors) = v.get("errors").and_then(Value::as_array) {
+        let parts: Vec<String> = errors
+            .iter()
+            .filter_map(|e| {
+                let description = e.get("description")?.as_str()?;
+                let field = matches!(
+                    e.get("location").and_then(Value::as_str),
+                    Some("body" | "querystring")
+                );
+                Some(match e.get("name").and_then(Value::as_str) {
+                    Some(name) if field && !name.is_empty() => format!("{name}: {description}"),
+                    _ => description.to_string(),
+                })
+            })
+            .collect();
+        if !parts.is_empty() {
+            return parts.join("; ");
+        }
+    }
+    if let Some(code) = v.get("error").and_then(Value::as_str) {
+        return match v.get("error_description").and_then(Value::as_str) {
+            Some(d) if !d.is_empty() => format!("{code}: {d}"),
+            _ => code.to_string(),
+        };
+    }
+    reason(status).unwrap_or("no error message").to_string()
+}
+
+/// `url` with the password of its user info and the values of secret query parameters
+/// replaced by `***`.
+pub fn mask_url(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let head = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((user, host)) => {
+                    let name = user.split(':').next().unwrap_or("");
+                    format!("{scheme}://{name}:***@{host}{path}")
+                }
+                None => head.to_string(),
+            }
+        }
+        None => head.to_string(),
+    };
+    let Some(query) = query else { return head };
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if SECRET_PARAMS.contains(&k) => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}?{}", masked.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_come_from_either_json_shape() {
+        let cornice = r#"{"status": "error", "errors": [{"location": "body", "name": "url", "description": "must be an http:// URL"}]}"#;
+        assert_eq!(refusal_message(400, cornice), "url: must be an http:// URL");
+        let auth = r#"{"status":"error","errors":[{"location":"header","name":"Authorization","description":"Admin credentials (HTTP Basic) are missing or wrong"}]}"#;
+        assert_eq!(
+            refusal_message(401, auth),
+            "Admin credentials (HTTP Basic) are missing or wrong"
+        );
+        let named = r#"{"status":"error","errors":[{"location":"path","name":"name","description":"No service named x"}]}"#;
+        assert_eq!(refusal_message(404, named), "No service named x");
+        assert_eq!(
+            refusal_message(401, r#"{"error": "invalid_client"}"#),
+            "invalid_client"
+        );
+        assert_eq!(
+            refusal_message(
+                400,
+                r#"{"error": "invalid_request", "error_description": "Missing token parameter."}"#
+            ),
+            "invalid_request: Missing token parameter."
+        );
+        assert_eq!(
+            refusal_message(401, "<html>401 Unauthorized</html>"),
+            "Unauthorized"
+        );
+        assert_eq!(
+            Error::Refused {
+                status: 404,
+                message: "No service named x".into()
+            }
+            .to_string(),
+            "404 Not Found: No service named x"
+        );
+        assert_eq!(
+            Error::Refused {
+                status: 404,
+                message: "Not Found: /x".into()
+            }
+            .to_string(),
+            "404 Not Found: /x"
+        );
+    }
+
+    #[test]
+    fn traces_mask_secrets() {
+        assert_eq!(
+            mask_url("http://h/oauth/token?grant_type=x&client_secret=s3&access_token=t"),
+            "http://h/oauth/token?grant_type=x&client_secret=***&access_token=***"
+        );
+        assert_eq!(
+            mask_url("https://admin:pw@h:8/services"),
+            "https://admin:***@h:8/services"
+        );
+        assert_eq!(
+            mask_url("http://h/oauth/client?name=a"),
+            "http://h/oauth/client?name=a"
+        );
+    }
+
+    #[test]
+    fn base_url_must_be_http_and_loses_its_trailing_slash() {
+        let settings = |u: &str| Settings {
+            base_url: u.to_string(),
+            credentials: None,
+            insecure: false,
+            timeout: Duration::from_secs(1),
+        };
+        assert!(matches!(
+            Client::new(settings("localhost:8000")),
+            Err(Error::InvalidUrl(_))
+        ));
+        let c = Client::new(settings("https://h/twitcher/")).unwrap();
+        assert_eq!(c.base_url(), "https://h/twitcher");
+    }
+}

@@ -1,0 +1,112 @@
+//! How a result is printed: one JSON document for scripts (`jq`), or a table for people.
+
+use serde_json::Value;
+
+use crate::cli::twitcherctl::Output;
+
+pub fn render(value: &Value, format: Output) -> String {
+    match format {
+        Output::Json => {
+            let mut s = serde_json::to_string_pretty(value).expect("JSON serialises");
+            s.push('\n');
+            s
+        }
+        Output::Table => table(value),
+    }
+}
+
+/// A cell's text: strings bare, lists space-separated, null empty.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+fn rows(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| {
+            rows.iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, c) in r.iter().enumerate() {
+            line.push_str(c);
+            if i + 1 < r.len() {
+                line.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A list of objects as columns under a header; an object as `key  value` lines.
+fn table(value: &Value) -> String {
+    match value {
+        Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+            let mut keys: Vec<&str> = Vec::new();
+            for item in items.iter().filter_map(Value::as_object) {
+                for k in item.keys() {
+                    if !keys.contains(&k.as_str()) {
+                        keys.push(k);
+                    }
+                }
+            }
+            let mut out = vec![keys.iter().map(|k| k.to_uppercase()).collect()];
+            for item in items {
+                out.push(
+                    keys.iter()
+                        .map(|k| item.get(*k).map(cell).unwrap_or_default())
+                        .collect(),
+                );
+            }
+            rows(&out)
+        }
+        Value::Array(items) => items.iter().map(|i| format!("{}\n", cell(i))).collect(),
+        Value::Object(map) => rows(
+            &map.iter()
+                .map(|(k, v)| vec![k.clone(), cell(v)])
+                .collect::<Vec<_>>(),
+        ),
+        other => format!("{}\n", cell(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lists_become_columns_and_objects_pairs() {
+        let list = json!([
+            {"name": "emu", "url": "http://localhost:5000/wps", "verify": true},
+            {"name": "hummingbird", "url": "http://h/wps", "verify": false},
+        ]);
+        assert_eq!(
+            render(&list, Output::Table),
+            "NAME         URL                        VERIFY\n\
+             emu          http://localhost:5000/wps  true\n\
+             hummingbird  http://h/wps               false\n"
+        );
+        let obj = json!({"client_id": "abc", "scope": ["compute", "register"], "redirect_uri": ""});
+        assert_eq!(
+            render(&obj, Output::Table),
+            "client_id     abc\nscope         compute register\nredirect_uri\n"
+        );
+        assert_eq!(render(&json!(true), Output::Table), "true\n");
+        assert_eq!(render(&json!([]), Output::Table), "");
+        assert_eq!(render(&json!({"a": 1}), Output::Json), "{\n  \"a\": 1\n}\n");
+    }
+}
