@@ -26,7 +26,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="${INTEROP_OUT:-$root/target/interop}"
-cache="${INTEROP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/twitcher-interop}"
+cache_home="${XDG_CACHE_HOME:-${HOME:+$HOME/.cache}}"
+cache="${INTEROP_CACHE:-${cache_home:-$root/target}/twitcher-interop}"
 python="${INTEROP_PYTHON:-python3}"
 pip_version="26.3"
 # Nothing of ours writes bytecode into the work tree.
