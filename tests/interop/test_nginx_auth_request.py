@@ -1,0 +1,111 @@
+"""nginx (Debian's nginx-light) in front of Emu, each request to /wps authorised by an
+`auth_request` to twitcher's /ows/verify/emu (conf/nginx.conf.in). twitcher only decides;
+nginx forwards the request to Emu itself. Requests without a token get 401, with a
+wrong scope 403, with a good token Emu's answer."""
+
+import re
+
+import pytest
+import requests
+
+import support
+
+HELLO = {
+    "service": "WPS",
+    "version": "1.0.0",
+    "request": "Execute",
+    "identifier": "hello",
+    "DataInputs": "name=nginx",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered(emu_proxy):
+    """nginx asks about the service `emu`, which must be registered on twitcher."""
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_getcapabilities_is_public(env):
+    r = requests.get(env.nginx, params={"service": "WPS", "request": "GetCapabilities"}, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    assert "wps:Capabilities" in r.text
+
+
+def test_describeprocess_is_public(env):
+    r = requests.get(
+        env.nginx,
+        params={"service": "WPS", "version": "1.0.0", "request": "DescribeProcess", "identifier": "hello"},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert "ProcessDescriptions" in r.text
+
+
+def test_execute_without_a_token_gets_401(env):
+    r = requests.get(env.nginx, params=HELLO, timeout=30)
+    assert r.status_code == 401
+    # nginx passes twitcher's challenge on.
+    challenge = r.headers.get("WWW-Authenticate", "")
+    assert challenge.startswith("Bearer"), challenge
+    assert 'error="invalid_token"' in challenge
+
+
+def test_execute_with_an_invalid_token_gets_401(env):
+    r = requests.get(env.nginx, params=HELLO, headers=bearer("not-a-token"), timeout=30)
+    assert r.status_code == 401
+
+
+def test_execute_with_a_wrong_scope_gets_403(env, register_token):
+    r = requests.get(env.nginx, params=HELLO, headers=bearer(register_token), timeout=30)
+    assert r.status_code == 403
+
+
+def test_execute_with_a_good_token_passes(env, compute_token):
+    r = requests.get(env.nginx, params=HELLO, headers=bearer(compute_token), timeout=30)
+    assert r.status_code == 200, support.redact(r.text[:300])
+    assert "Hello nginx" in r.text
+
+
+def test_execute_with_an_access_token_parameter_passes(env, compute_token):
+    r = requests.get(env.nginx, params={**HELLO, "access_token": compute_token}, timeout=30)
+    assert r.status_code == 200, support.redact(r.text[:300])
+    assert "Hello nginx" in r.text
+
+
+def test_outputs_below_the_service_need_a_token(env, compute_token):
+    # An output file of Emu, under /wps/outputs: the verify request carries the tail.
+    chomsky = {
+        **HELLO,
+        "identifier": "chomsky",
+        "DataInputs": "times=1",
+        "ResponseDocument": "output=@asReference=true",
+    }
+    r = requests.get(env.nginx, params=chomsky, headers=bearer(compute_token), timeout=60)
+    assert r.status_code == 200, support.redact(r.text[:300])
+    refs = re.findall(r'href="([^"]*/wps/outputs/[^"]+)"', r.text)
+    assert refs, r.text[:1000]
+    url = env.nginx + refs[0][refs[0].index("/wps/outputs/") + len("/wps") :]
+    assert requests.get(url, timeout=30).status_code == 401
+    ok = requests.get(url, headers=bearer(compute_token), timeout=30)
+    assert ok.status_code == 200
+    assert len(ok.text) > 20
+
+
+def test_verify_answers_json(env, compute_token, register_token):
+    """What nginx reads: the status, and a JSON body for anyone who looks."""
+    cases = [
+        ({}, 401, False),
+        (bearer(register_token), 403, False),
+        (bearer(compute_token), 200, True),
+    ]
+    for headers, status, access in cases:
+        r = requests.get(env.verify("emu"), params=HELLO, headers=headers, timeout=30)
+        assert r.status_code == status, r.text[:300]
+        body = r.json()
+        assert body["access"] is access
+        assert isinstance(body["description"], str) and body["description"]
+    caps = requests.get(env.verify("emu"), params={"service": "WPS", "request": "GetCapabilities"}, timeout=30)
+    assert (caps.status_code, caps.json()["access"]) == (200, True)
