@@ -80,19 +80,23 @@ fn oauth_paths() -> Value {
         "type": "object",
         "required": ["token"],
         "properties": {
-            "token": {"type": "string"},
+            "token": {"type": "string", "minLength": 1},
             "token_type_hint": {"type": "string", "description": "Accepted and not needed"},
             "client_id": {"type": "string"},
             "client_secret": {"type": "string"}
         }
     });
     let client_params: Vec<Value> = [
-        ("name", "Client application name"),
-        ("redirect_uri", "Redirect URI, kept for the record"),
-        ("scope", "Space-separated scopes among compute and register. Default: compute"),
+        ("name", "Client application name", json!({"type": "string", "maxLength": 200})),
+        ("redirect_uri", "Redirect URI, kept for the record", json!({"type": "string", "maxLength": 2048, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"})),
+        (
+            "scope",
+            "Space-separated scopes among compute and register. Default: compute",
+            json!({"type": "string", "pattern": "^[ \\t]*((compute|register)([ \\t]+(compute|register))*)?[ \\t]*$"}),
+        ),
     ]
     .iter()
-    .map(|(n, d)| json!({"name": n, "in": "query", "required": false, "description": d, "schema": {"type": "string"}}))
+    .map(|(n, d, schema)| json!({"name": n, "in": "query", "required": false, "description": d, "schema": schema}))
     .collect();
     let client_op = |summary: &str| {
         json!({
@@ -319,7 +323,7 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                         {"name": "limit", "in": "query", "required": false, "description": "Most services to return",
                          "schema": {"type": "integer", "minimum": 1, "maximum": 10000}},
                         {"name": "offset", "in": "query", "required": false, "description": "Services to skip",
-                         "schema": {"type": "integer", "minimum": 0}}
+                         "schema": {"type": "integer", "minimum": 0, "maximum": 18446744073709551615u64}}
                     ],
                     "responses": admin_responses(json!({
                         "200": ok_json("Services in registration order", json!({"type": "array", "items": service_ref.clone()})),
@@ -405,11 +409,20 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                     "required": ["name", "url"],
                     "properties": {
                         "name": {"type": "string", "minLength": 2},
-                        "url": {"type": "string", "description": "http(s) URL with a host"},
+                        "url": {"type": "string", "maxLength": 2048, "pattern": "^[ \\t]*https?://([^/?#\\s]*@)?[^/?#\\s:@][^/?#\\s@]*", "description": "http(s) URL with a host"},
                         "type": {"type": "string", "default": "WPS"},
                         "purl": {"type": "string", "default": ""},
                         "auth": {"type": "string", "default": "token"},
-                        "verify": {"oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "integer"}], "default": true}
+                        "verify": {
+                            "nullable": true,
+                            "oneOf": [
+                                {"type": "boolean"},
+                                {"type": "string", "enum": ["true", "false", "yes", "no", "on", "off", "y", "n", "t", "f", "1", "0"]},
+                                {"type": "integer", "enum": [0, 1]}
+                            ],
+                            "default": true,
+                            "description": "null means the default"
+                        }
                     }
                 },
                 "FrontPage": {
