@@ -64,7 +64,14 @@ fn oauth_paths() -> Value {
     });
     let token_query: Vec<Value> = ["grant_type", "client_id", "client_secret", "scope"]
         .iter()
-        .map(|n| json!({"name": n, "in": "query", "required": *n == "grant_type", "schema": {"type": "string"}}))
+        .map(|n| {
+            let schema = if *n == "grant_type" {
+                json!({"type": "string", "enum": ["client_credentials"]})
+            } else {
+                json!({"type": "string"})
+            };
+            json!({"name": n, "in": "query", "required": *n == "grant_type", "schema": schema})
+        })
         .collect();
     let token_responses = json!({
         "200": {
