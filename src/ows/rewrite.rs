@@ -36,12 +36,10 @@ pub fn rewrite(doc: &[u8], from: &str, to: &str) -> Option<Vec<u8>> {
     let to = escape(to.trim_end_matches('/'));
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
-    let mut i = 0;
-    while let Some(pos) = find(&doc[i..], from) {
-        let start = i + pos;
+    for start in memchr::memmem::find_iter(doc, from) {
         let end = start + from.len();
-        i = end;
-        if doc.get(end).is_some_and(|b| continues_segment(*b)) {
+        // Matches cannot overlap in a URL without repeats; skip any that would.
+        if start < copied || doc.get(end).is_some_and(|b| continues_segment(*b)) {
             continue;
         }
         let o = out.get_or_insert_with(|| Vec::with_capacity(doc.len() + 256));
@@ -52,22 +50,6 @@ pub fn rewrite(doc: &[u8], from: &str, to: &str) -> Option<Vec<u8>> {
     let mut o = out?;
     o.extend_from_slice(&doc[copied..]);
     Some(o)
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let first = needle[0];
-    let mut i = 0;
-    while i + needle.len() <= hay.len() {
-        let off = hay[i..hay.len() - needle.len() + 1]
-            .iter()
-            .position(|b| *b == first)?;
-        i += off;
-        if &hay[i..i + needle.len()] == needle {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
 }
 
 #[cfg(test)]

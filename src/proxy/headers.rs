@@ -81,7 +81,10 @@ pub fn request_headers(incoming: &[(String, String)], f: &Forwarding) -> Vec<(St
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let peer = f.peer.map(|p| p.to_string()).unwrap_or_default();
+    let mut peer = String::new();
+    if let Some(p) = f.peer {
+        crate::log::push_ip(&mut peer, p);
+    }
     let prior = given("X-Forwarded-For");
     let xff = match (f.peer_trusted && !prior.is_empty(), peer.is_empty()) {
         (true, false) => format!("{prior}, {peer}"),

@@ -393,6 +393,38 @@ fn failure_error(name: &str, f: Failure) -> OwsError {
     }
 }
 
+/// At most `limit` bytes of `r`. `read_to_end` would zero its whole spare capacity
+/// before every read; this zeroes only what it reads into, sized by the expected length.
+fn read_up_to(r: &mut impl Read, limit: u64, expected: Option<u64>) -> io::Result<Vec<u8>> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    // One byte more than expected, so the end shows without growing the buffer.
+    let mut size = expected
+        .and_then(|n| usize::try_from(n).ok())
+        .map_or(16 * 1024, |n| n.saturating_add(1))
+        .min(limit);
+    let mut doc = Vec::new();
+    let mut filled = 0;
+    loop {
+        if filled == doc.len() {
+            if doc.len() >= size {
+                if size >= limit {
+                    break;
+                }
+                size = size.saturating_mul(2).min(limit);
+            }
+            doc.resize(size, 0);
+        }
+        match r.read(&mut doc[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    doc.truncate(filled);
+    Ok(doc)
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -453,13 +485,12 @@ fn respond(
     let candidate =
         is_xml(&content_type) && !encoded && !bodiless && incoming.length.is_none_or(|n| n <= cap);
     if candidate {
-        let mut doc = Vec::with_capacity(incoming.length.unwrap_or(64 * 1024).min(cap) as usize);
-        match (&mut reader).take(cap + 1).read_to_end(&mut doc) {
-            Ok(_) if doc.len() as u64 <= cap => {
+        match read_up_to(&mut reader, cap + 1, incoming.length) {
+            Ok(doc) if doc.len() as u64 <= cap => {
                 let out = rewrite(&doc, &service.url, public).unwrap_or(doc);
                 return resp.with_body(Body::Bytes(out));
             }
-            Ok(_) => {
+            Ok(doc) => {
                 // Over the cap: what was read goes first, then the rest, unchanged.
                 let chained = io::Cursor::new(doc).chain(reader);
                 return resp.with_body(Body::Stream {
@@ -496,6 +527,23 @@ fn respond(
 mod tests {
     use super::*;
     use crate::auth::bearer::Denied;
+
+    #[test]
+    fn reading_up_to_a_limit() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        for (limit, expected) in [
+            (1_000_000, Some(100_000)),
+            (1_000_000, None),
+            (50_001, None),
+            (10, Some(100_000)),
+            (1, Some(0)),
+        ] {
+            let got = read_up_to(&mut &data[..], limit, expected).unwrap();
+            let want = data.len().min(limit as usize);
+            assert_eq!(got, data[..want], "{limit} {expected:?}");
+        }
+        assert!(read_up_to(&mut &b""[..], 5, Some(0)).unwrap().is_empty());
+    }
 
     #[test]
     fn wps_allow_list_has_no_glued_entries() {

@@ -38,14 +38,41 @@ pub enum Access {
 pub struct Route {
     /// `/services/{name}`; a last segment `{rest*}` takes the remainder of the path.
     pub pattern: String,
+    /// The pattern split once, so matching a request allocates nothing until it fits.
+    segments: Vec<Segment>,
     pub methods: Vec<(Method, Access, Handler)>,
     /// Errors before the handler runs are OWS ExceptionReports, not JSON.
     pub ows: bool,
 }
 
+enum Segment {
+    Literal(String),
+    /// `{name}`: one non-empty segment, percent-decoded.
+    Param(String),
+    /// `{name*}`: the rest of the path, raw.
+    Tail(String),
+}
+
+fn segments(pattern: &str) -> Vec<Segment> {
+    pattern
+        .split('/')
+        .skip(1)
+        .map(
+            |p| match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) => match name.strip_suffix('*') {
+                    Some(tail) => Segment::Tail(tail.to_string()),
+                    None => Segment::Param(name.to_string()),
+                },
+                None => Segment::Literal(p.to_string()),
+            },
+        )
+        .collect()
+}
+
 fn route(pattern: &str, methods: &[(Method, Access, Handler)]) -> Route {
     Route {
         pattern: pattern.to_string(),
+        segments: segments(pattern),
         methods: methods.to_vec(),
         ows: false,
     }
@@ -63,6 +90,7 @@ pub const OWS_METHODS: [Method; 6] = [
 
 fn ows_route(pattern: String, handler: Handler) -> Route {
     Route {
+        segments: segments(&pattern),
         pattern,
         methods: OWS_METHODS
             .iter()
@@ -160,41 +188,58 @@ fn decode(segment: &str) -> Option<String> {
         .map(|s| s.into_owned())
 }
 
-/// Matches `path` against `pattern`; None when it does not fit.
-fn matches(pattern: &str, path: &str) -> Option<Params> {
-    // A trailing slash is ignored, except where a tail keeps the path as sent.
-    let path = if path.len() > 1 && !pattern.ends_with("*}") {
-        path.strip_suffix('/').unwrap_or(path)
+/// Matches the segments of a path (after its leading `/`) against a route's; None when
+/// it does not fit. A trailing slash is ignored, except where a tail keeps the path as
+/// sent.
+fn matches(route: &[Segment], path: &str) -> Option<Params> {
+    let rest = path.strip_prefix('/')?;
+    let has_tail = matches!(route.last(), Some(Segment::Tail(_)));
+    let rest = if has_tail || rest.is_empty() {
+        rest
     } else {
-        path
+        rest.strip_suffix('/').unwrap_or(rest)
     };
     let mut params = Vec::new();
-    let mut pat = pattern.split('/');
-    let mut segs = path.split('/');
-    loop {
-        match (pat.next(), segs.next()) {
-            (None, None) => return Some(Params(params)),
-            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with("*}") => {
-                let rest: Vec<&str> = std::iter::once(s).chain(segs).collect();
-                params.push((p[1..p.len() - 2].to_string(), rest.join("/")));
+    let mut pos = 0;
+    for (i, seg) in route.iter().enumerate() {
+        if pos > rest.len() {
+            return None;
+        }
+        let here = &rest[pos..];
+        let (part, next) = match here.find('/') {
+            Some(j) => (&here[..j], pos + j + 1),
+            None => (here, rest.len() + 1),
+        };
+        match seg {
+            Segment::Tail(name) => {
+                params.push((name.clone(), here.to_string()));
                 return Some(Params(params));
             }
-            (Some(p), Some(s)) if p.starts_with('{') && p.ends_with('}') => {
-                if s.is_empty() {
+            Segment::Param(name) => {
+                if part.is_empty() {
                     return None;
                 }
-                params.push((p[1..p.len() - 1].to_string(), decode(s)?));
+                params.push((name.clone(), decode(part)?));
             }
-            (Some(p), Some(s)) if p == s => {}
-            _ => return None,
+            Segment::Literal(lit) => {
+                if part != lit {
+                    return None;
+                }
+            }
+        }
+        pos = next;
+        if i == route.len() - 1 {
+            return (pos > rest.len()).then_some(Params(params));
         }
     }
+    // The root route `/` has one empty literal segment, handled above.
+    None
 }
 
 pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
     let too_large = req.content_length().is_some_and(|len| len > req.max_body());
     for r in routes {
-        let Some(params) = matches(&r.pattern, &req.path) else {
+        let Some(params) = matches(&r.segments, &req.path) else {
             continue;
         };
         if too_large {
@@ -244,9 +289,26 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
 mod tests {
     use super::*;
 
+    fn matches(pattern: &str, path: &str) -> Option<Params> {
+        super::matches(&segments(pattern), path)
+    }
+
     #[test]
     fn patterns() {
         assert!(matches("/", "/").is_some());
+        assert!(matches("/", "/x").is_none());
+        assert!(matches("/info", "/").is_none());
+        assert!(matches("/info", "/info").is_some());
+        assert!(matches("/info", "/infox").is_none());
+        assert!(matches("/info", "/info/x").is_none());
+        assert!(
+            matches("/ows/proxy/{service}", "/ows/proxy/emu")
+                .unwrap()
+                .get("service")
+                == "emu"
+        );
+        assert!(matches("/ows/proxy/{service}", "/ows/proxy/emu/x").is_none());
+        assert!(matches("/ows/proxy/{service}/{extra*}", "/ows/proxy/emu").is_none());
         assert!(matches("/services", "/services/").is_some());
         assert!(matches("/services", "/services/x").is_none());
         let p = matches("/services/{name}", "/services/caf%C3%A9").unwrap();
