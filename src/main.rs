@@ -45,7 +45,7 @@ fn twitcher(args: Vec<OsString>) -> i32 {
     };
     match cmd {
         Cmd::Serve(over) => match offline::settings(&over) {
-            Ok((_, settings)) => server::serve(settings),
+            Ok((raw, settings)) => server::serve(&raw, settings),
             Err(code) => code,
         },
         Cmd::ConfigCheck(over) => offline::config_check(&over),
