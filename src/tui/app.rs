@@ -91,7 +91,7 @@ pub const KEYS_SERVICES: Keys = &[
     ("Enter", "details"),
     ("a", "register"),
     ("e", "edit"),
-    ("d Del", "unregister"),
+    ("d/Del", "unregister"),
     ("c", "check backend"),
     ("C", "clear all"),
     ("/", "filter"),
@@ -100,7 +100,7 @@ pub const KEYS_SERVICES: Keys = &[
 pub const KEYS_CLIENTS: Keys = &[
     ("Enter", "details"),
     ("a", "add"),
-    ("d Del", "delete"),
+    ("d/Del", "delete"),
     ("t", "issue a token"),
     ("/", "filter"),
     ("r", "refresh"),
@@ -109,7 +109,7 @@ pub const KEYS_TOKENS: Keys = &[
     ("a", "issue"),
     ("Enter", "introspect"),
     ("i", "introspect a pasted token"),
-    ("d Del", "revoke"),
+    ("d/Del", "revoke"),
 ];
 pub const KEYS_TRAFFIC: Keys = &[];
 pub const KEYS_SERVER: Keys = &[("r", "refresh"), ("↑↓ jk", "move in the settings")];
@@ -346,8 +346,9 @@ pub struct App {
     pub pending: usize,
     polling: bool,
     last_poll: Option<Duration>,
-    /// A service to select once the list that holds it comes.
+    /// A service (by name) or client (by id) to select once the list that holds it comes.
     select_after: Option<String>,
+    select_client_after: Option<String>,
     pub quit: bool,
 }
 
@@ -390,6 +391,7 @@ impl App {
             polling: false,
             last_poll: None,
             select_after: None,
+            select_client_after: None,
             quit: false,
         }
     }
@@ -865,7 +867,22 @@ impl App {
                 }
             },
             Reply::Clients(r) => match r {
-                Ok(list) => self.clients.set(list),
+                Ok(list) => {
+                    self.clients.set(list);
+                    if let Some(id) = self.select_client_after.take() {
+                        if !self.clients.visible().iter().any(|c| c.client_id == id) {
+                            self.clients.filter.clear();
+                        }
+                        if let Some(i) = self
+                            .clients
+                            .visible()
+                            .iter()
+                            .position(|c| c.client_id == id)
+                        {
+                            self.clients.selected = i;
+                        }
+                    }
+                }
                 Err(e) => {
                     self.clients.error = Some(e.to_string());
                     self.error(e.to_string());
@@ -944,6 +961,7 @@ impl App {
                     self.secrets
                         .insert(c.client_id.clone(), c.client_secret.clone());
                     self.overlay = Overlay::Popup(secret_popup(&c));
+                    self.select_client_after = Some(c.client_id);
                     next.push(Request::Clients);
                 }
                 Err(e) => self.error(e.to_string()),
@@ -1501,6 +1519,7 @@ mod tests {
                 client_id: "id-3".into(),
                 client_secret: "s3cret".into(),
                 scopes: vec!["compute".into()],
+                token_url: None,
             }]
         );
     }

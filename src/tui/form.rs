@@ -6,6 +6,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::worker::Request;
 use crate::client::NewService;
+use crate::config::valid_http_url;
 use crate::oauth::{MAX_NAME_LEN, MAX_REDIRECT_URI_LEN};
 use crate::registry::{base_url, sanitize_name};
 
@@ -269,6 +270,7 @@ impl Form {
                 secret,
                 scopes_field("compute", true),
                 scopes_field("register", false),
+                Field::text("Token URL", ""),
             ],
         );
         // Straight to what is missing.
@@ -387,11 +389,20 @@ impl Form {
                 } else {
                     Fine
                 };
+                let token_url = self.text(4);
+                let token_url = if token_url.is_empty() {
+                    Note("empty: this server's /oauth/token".into())
+                } else if valid_http_url(&token_url) {
+                    Fine
+                } else {
+                    Wrong("an http(s) URL, e.g. a Keycloak realm's token endpoint".into())
+                };
                 vec![
                     required(&self.text(0)),
                     required(&self.text(1)),
                     scopes,
                     Fine,
+                    token_url,
                 ]
             }
             Kind::Introspect => {
@@ -443,6 +454,7 @@ impl Form {
                 client_id: self.text(0),
                 client_secret: self.text(1),
                 scopes: self.scopes(2),
+                token_url: Some(self.text(4)).filter(|u| !u.is_empty()),
             },
             Kind::Introspect => Request::Introspect(self.text(0)),
         })
@@ -698,7 +710,26 @@ mod tests {
                 client_id: "id1".into(),
                 client_secret: "pw".into(),
                 scopes: vec!["compute".into()],
+                token_url: None,
             })
+        );
+        // Another token endpoint, as gentoken --token-url.
+        f.focus = 4;
+        type_in(&mut f, "keycloak/token");
+        assert!(matches!(f.verdicts()[4], Verdict::Wrong(_)));
+        for _ in 0.."keycloak/token".len() {
+            f.on_key(key(KeyCode::Backspace));
+        }
+        type_in(
+            &mut f,
+            "https://kc/realms/demo/protocol/openid-connect/token",
+        );
+        let Some(Request::Token { token_url, .. }) = f.request() else {
+            panic!()
+        };
+        assert_eq!(
+            token_url.as_deref(),
+            Some("https://kc/realms/demo/protocol/openid-connect/token")
         );
 
         let mut f = Form::introspect();

@@ -7,8 +7,8 @@ use ratatui::layout::{Alignment, Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{
-    Bar, BarChart, BarGroup, Block, Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table,
-    TableState, Tabs, Wrap,
+    Bar, BarChart, BarGroup, Block, Cell, Clear, Gauge, HighlightSpacing, Paragraph, Row,
+    Sparkline, Table, TableState, Tabs, Wrap,
 };
 
 use super::app::{
@@ -25,6 +25,8 @@ pub const MIN_HEIGHT: u16 = 15;
 const DIM: Style = Style::new().fg(Color::DarkGray);
 const BOLD: Style = Style::new().add_modifier(Modifier::BOLD);
 const SELECTED: Style = Style::new().add_modifier(Modifier::REVERSED);
+/// Marks the selected row where reverse video does not show (monochrome, a text capture).
+const MARK: &str = "▶ ";
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
@@ -201,10 +203,18 @@ fn table<'a>(
         Table::new(rows, widths.to_vec())
             .header(header)
             .row_highlight_style(SELECTED)
+            .highlight_symbol(MARK)
+            .highlight_spacing(HighlightSpacing::Always)
             .block(Block::bordered().title(title)),
         area,
         &mut state,
     );
+}
+
+/// A column as wide as its widest value, within bounds.
+fn widest<'a>(values: impl Iterator<Item = &'a str>, min: u16, max: u16) -> u16 {
+    let w = values.map(|v| v.chars().count()).max().unwrap_or(0) as u16;
+    w.clamp(min, max)
 }
 
 fn services(f: &mut Frame, area: Rect, app: &App) {
@@ -249,7 +259,7 @@ fn services(f: &mut Frame, area: Rect, app: &App) {
         list,
         &["NAME", "TYPE", "AUTH", "URL", "PURL", "VERIFY"],
         &[
-            Constraint::Length(18),
+            Constraint::Length(widest(visible.iter().map(|s| s.name.as_str()), 4, 25)),
             Constraint::Length(5),
             Constraint::Length(7),
             Constraint::Fill(3),
@@ -342,13 +352,14 @@ fn clients(f: &mut Frame, area: Rect, app: &App) {
     let rows: Vec<Row> = visible
         .iter()
         .map(|c| {
-            let created = fmt::utc(c.created_at);
+            // To the minute: `2024-05-01 12:00`.
+            let created: String = fmt::utc(c.created_at).chars().take(16).collect();
             Row::new(vec![
                 Cell::from(c.name.clone()),
                 Cell::from(c.client_id.clone()),
                 Cell::from(c.scope.join(" ")),
                 Cell::from(c.redirect_uri.clone()),
-                Cell::from(created.trim_end_matches(" UTC").to_string()),
+                Cell::from(created),
                 Cell::from(if app.secrets.contains_key(&c.client_id) {
                     "in session"
                 } else {
@@ -369,11 +380,11 @@ fn clients(f: &mut Frame, area: Rect, app: &App) {
             "SECRET",
         ],
         &[
-            Constraint::Fill(2),
-            Constraint::Length(32),
+            Constraint::Length(widest(visible.iter().map(|c| c.name.as_str()), 4, 24)),
+            Constraint::Length(widest(visible.iter().map(|c| c.client_id.as_str()), 9, 40)),
             Constraint::Length(16),
-            Constraint::Fill(2),
-            Constraint::Length(19),
+            Constraint::Fill(1),
+            Constraint::Length(16),
             Constraint::Length(10),
         ],
         rows,
@@ -422,33 +433,44 @@ fn tokens(f: &mut Frame, area: Rect, app: &App) {
     }
     let now = app.clock.unix;
     let [list, detail] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Min(20)]).areas(area);
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Min(20)]).areas(area);
     let rows: Vec<Row> = app
         .tokens
         .iter()
         .map(|t| {
             let (state, color) = token_state(t, now);
+            // The client's name where the list knows it: ids are long.
             let who = match &t.origin {
-                Origin::Issued(id) => id.clone(),
+                Origin::Issued(id) => app
+                    .clients
+                    .items
+                    .iter()
+                    .find(|c| c.client_id == *id)
+                    .map_or(id.clone(), |c| c.name.clone()),
                 Origin::Pasted => "(pasted)".into(),
+            };
+            let left = match t.remaining(now) {
+                Some(s) if s > 0 => fmt::duration(s as u64),
+                Some(_) => "-".into(),
+                None => "?".into(),
             };
             Row::new(vec![
                 Cell::from(Span::styled(state, Style::new().fg(color))),
                 Cell::from(t.scope.clone()),
                 Cell::from(who),
-                Cell::from(countdown(t, now).0),
+                Cell::from(left),
             ])
         })
         .collect();
     table(
         f,
         list,
-        &["STATE", "SCOPE", "CLIENT", "EXPIRES"],
+        &["STATE", "SCOPE", "CLIENT", "LEFT"],
         &[
             Constraint::Length(8),
-            Constraint::Length(9),
+            Constraint::Length(widest(app.tokens.iter().map(|t| t.scope.as_str()), 5, 16)),
             Constraint::Fill(1),
-            Constraint::Length(17),
+            Constraint::Length(7),
         ],
         rows,
         app.token_selected,
@@ -503,9 +525,16 @@ fn tokens(f: &mut Frame, area: Rect, app: &App) {
                 Span::styled("Kind     ", DIM),
                 Span::raw(format!("JWT, {}; claims read without the key", c.alg)),
             ]));
+            let pad = c
+                .claims
+                .iter()
+                .map(|(k, _)| k.chars().count())
+                .max()
+                .unwrap_or(0)
+                + 2;
             for (k, v) in &c.claims {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("  {k:<9}"), Style::new().fg(Color::Cyan)),
+                    Span::styled(format!("  {k:<pad$}"), Style::new().fg(Color::Cyan)),
                     Span::raw(v.clone()),
                 ]));
             }
@@ -565,8 +594,9 @@ fn traffic(f: &mut Frame, area: Rect, app: &App) {
         Span::raw(latest.requests.to_string()),
         Span::styled("  now ", DIM),
         Span::raw(format!("{now:.1}/s")),
+        // The count includes the /stats request that read it.
         Span::styled("  in flight ", DIM),
-        Span::raw(latest.in_flight.to_string()),
+        Span::raw(latest.in_flight.saturating_sub(1).to_string()),
         Span::styled("  sent ", DIM),
         Span::raw(fmt::bytes(latest.bytes_sent)),
         Span::styled("  up ", DIM),
@@ -860,6 +890,8 @@ fn server(f: &mut Frame, area: Rect, app: &App) {
         )
         .header(Row::new(["KEY", "VALUE", "SOURCE"]).style(BOLD.fg(Color::Cyan)))
         .row_highlight_style(SELECTED)
+        .highlight_symbol(MARK)
+        .highlight_spacing(HighlightSpacing::Always)
         .block(Block::bordered().title(format!(
             " Settings in force, secrets masked (GET /settings; config file: {file}) {}/{} ",
             (app.setting_selected + 1).min(report.settings.len()),
@@ -1166,6 +1198,7 @@ mod tests {
         for want in [
             "1 Services",
             "5 Server",
+            "▶ emu",
             "NAME",
             "PURL",
             "VERIFY",
@@ -1212,7 +1245,7 @@ mod tests {
             "4f1c9a",
             "compute",
             "http://app/cb",
-            "2023-11-14 22:13:20",
+            "2023-11-14 22:13",
             "in session",
             "t issue a token",
         ] {
@@ -1268,8 +1301,10 @@ mod tests {
         let s = screen(&a, 130, 30);
         for want in [
             "active",
+            "demo_app",
+            "59m 12s",
             "JWT, HS256",
-            "iss      twitcher",
+            "iss    twitcher",
             "in 59m 12s",
             "2023-11-14 23:13:20 UTC",
             "i introspect a pasted token",
@@ -1329,7 +1364,7 @@ mod tests {
         for want in [
             "requests 150",
             "now 50.0/s",
-            "in flight 1",
+            "in flight 0",
             "sent 120.6 KiB",
             "requests/s",
             "2xx",

@@ -34,10 +34,13 @@ pub enum Request {
         scopes: Vec<String>,
     },
     RemoveClient(String),
+    /// The client-credentials grant at this server, or at `token_url` (Keycloak, any
+    /// OAuth2 server) as `twitcherctl gentoken --token-url` asks.
     Token {
         client_id: String,
         client_secret: String,
         scopes: Vec<String>,
+        token_url: Option<String>,
     },
     Revoke(String),
     Introspect(String),
@@ -162,9 +165,10 @@ impl Worker {
                 client_id,
                 client_secret,
                 scopes,
+                token_url,
             } => {
                 let result = c.fetch_token(&TokenRequest {
-                    endpoint: TokenEndpoint::Twitcher,
+                    endpoint: token_url.map_or(TokenEndpoint::Twitcher, TokenEndpoint::Url),
                     client_id: client_id.clone(),
                     client_secret: client_secret.clone(),
                     scopes,
