@@ -127,7 +127,7 @@ pub const KEYS_FORM: Keys = &[
     ("Esc", "cancel"),
 ];
 pub const KEYS_CONFIRM: Keys = &[("y", "yes"), ("n Esc", "no")];
-pub const KEYS_POPUP: Keys = &[("Enter Esc", "close")];
+pub const KEYS_POPUP: Keys = &[("Enter Esc q", "close")];
 pub const KEYS_HELP: Keys = &[("any key", "close help")];
 
 /// The help overlay's sections.
@@ -140,6 +140,7 @@ pub const HELP: &[(&str, Keys)] = &[
     ("Filter", KEYS_FILTER),
     ("Forms", KEYS_FORM),
     ("Confirmations", KEYS_CONFIRM),
+    ("Popups", KEYS_POPUP),
 ];
 
 /// A list with a filter and a selection within what the filter lets through.
@@ -1112,8 +1113,13 @@ pub fn check_line(c: &CheckResult) -> String {
                 s.push_str(&format!(", operations: {}", c.scan.operations.join(" ")));
             } else if let Some(e) = &c.scan.exception {
                 s.push_str(&format!(": {e}"));
+            } else if c.scan.root.is_empty() {
+                s.push_str(", not an XML document");
             } else {
-                s.push_str(", no operations found");
+                s.push_str(&format!(", no operations in <{}>", c.scan.root));
+            }
+            if let Some(e) = &c.scan.error {
+                s.push_str(&format!(" ({e})"));
             }
             s
         }
@@ -1469,6 +1475,48 @@ mod tests {
     }
 
     #[test]
+    fn a_check_line_says_what_the_answer_held() {
+        let check = |status, root: &str, ops: &[&str], exception: Option<&str>, error| {
+            check_line(&Ok(CapabilitiesCheck {
+                path: "/ows/proxy/x".into(),
+                status,
+                latency: Duration::from_micros(2500),
+                content_type: "text/xml".into(),
+                bytes: 10,
+                scan: crate::ows::capabilities::Scan {
+                    root: root.into(),
+                    operations: ops.iter().map(|o| o.to_string()).collect(),
+                    exception: exception.map(str::to_string),
+                    error,
+                },
+            }))
+        };
+        assert_eq!(
+            check(200, "Capabilities", &["GetCapabilities"], None, None),
+            "HTTP 200 in 2.50 ms, operations: GetCapabilities"
+        );
+        assert_eq!(
+            check(
+                502,
+                "ExceptionReport",
+                &[],
+                Some("Service x cannot be reached"),
+                None
+            ),
+            "HTTP 502 in 2.50 ms: Service x cannot be reached"
+        );
+        assert_eq!(
+            check(200, "", &[], None, None),
+            "HTTP 200 in 2.50 ms, not an XML document"
+        );
+        assert_eq!(
+            check(200, "html", &[], None, Some("malformed XML: x".into())),
+            "HTTP 200 in 2.50 ms, no operations in <html> (malformed XML: x)"
+        );
+        assert_eq!(check_line(&Err("boom".into())), "failed: boom");
+    }
+
+    #[test]
     fn a_new_client_shows_its_secret_once_and_the_session_keeps_it() {
         let mut a = app();
         press(&mut a, "2a");
@@ -1661,13 +1709,31 @@ mod tests {
         press(&mut a, "q");
         assert_eq!(a.overlay, Overlay::None);
         assert!(!a.quit, "the key that closes help does nothing else");
-        // Every key of every footer is in the help.
+        // Every key of every footer is in the help: tabs, the filter, each overlay.
+        let mut screens: Vec<App> = Vec::new();
         for tab in Tab::ALL {
-            a.tab = tab;
-            for k in a.keys() {
+            let mut b = app();
+            b.tab = tab;
+            screens.push(b);
+        }
+        for keys in ["/", "a", "d", "2\n"] {
+            let mut b = app();
+            for c in keys.chars() {
+                b.update(if c == '\n' {
+                    key(KeyCode::Enter)
+                } else {
+                    ch(c)
+                });
+            }
+            screens.push(b);
+        }
+        for s in &screens {
+            for k in s.keys() {
                 assert!(
                     HELP.iter().any(|(_, keys)| keys.contains(&k)),
-                    "{k:?} of {tab:?} is not in the help"
+                    "{k:?} of {:?} / {:?} is not in the help",
+                    s.tab,
+                    s.overlay
                 );
             }
         }
