@@ -6,7 +6,6 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::backend::Backend;
@@ -14,24 +13,20 @@ use common::*;
 use serde_json::Value;
 
 /// A tmux server of its own, with one 120x40 pane running a command; killed on drop.
+/// Its socket lives in a temporary folder, so nothing is left behind.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
     _dir: TempDir,
 }
 
 impl Tmux {
     fn start(command: &[&str]) -> Tmux {
-        static N: AtomicUsize = AtomicUsize::new(0);
         let dir = TempDir::new("tmux");
-        let conf: PathBuf = dir.path("tmux.conf");
+        let conf = dir.path("tmux.conf");
         // No status line, so the pane is the whole 120x40; a dead pane stays readable.
         std::fs::write(&conf, "set -g status off\nset -g remain-on-exit on\n").unwrap();
         let t = Tmux {
-            socket: format!(
-                "twitcher-test-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ),
+            socket: dir.path("tmux.sock"),
             _dir: dir,
         };
         let mut args = vec![
@@ -59,7 +54,7 @@ impl Tmux {
 
     fn tmux(&self, args: &[&str]) -> Output {
         Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .env_remove("TMUX")
