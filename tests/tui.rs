@@ -261,3 +261,47 @@ fn without_a_server_it_starts_says_so_and_ctrl_c_restores_the_terminal() {
     }
     assert!(!after.contains("1 Services"), "{after}");
 }
+
+/// The pids of twitcher processes whose command line holds `needle` (not tmux's, whose
+/// arguments hold it too).
+fn pids_with(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(entry.path().join("cmdline"))
+            && cmd.starts_with(BIN.as_bytes())
+            && String::from_utf8_lossy(&cmd).contains(needle)
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_terminal_that_goes_away_ends_the_tui() {
+    let s = Server::start();
+    // A marker in the arguments, so this test finds its own TUI among the processes.
+    let marker = format!("{}/?hangup-{}", s.url, std::process::id());
+    /// Kills what is left, so a failing run leaves no TUI spinning.
+    struct Reap<'a>(&'a str);
+    impl Drop for Reap<'_> {
+        fn drop(&mut self) {
+            for pid in pids_with(self.0) {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+        }
+    }
+    let _reap = Reap(&marker);
+    let tui = Tmux::start(&[BIN, "tui", "-s", &marker, "-u", ADMIN.0, "-p", ADMIN.1]);
+    tui.wait_for("1 Services", 20);
+    assert_eq!(pids_with(&marker).len(), 1);
+    // The pane's terminal closes, as when an SSH session drops: the TUI must exit, not
+    // read the end of its input in a loop.
+    drop(tui);
+    wait_for(10, "the TUI to exit after its terminal closed", || {
+        pids_with(&marker).is_empty().then_some(())
+    });
+}

@@ -42,6 +42,39 @@ pub fn clock(started: Instant) -> Clock {
     }
 }
 
+/// Waits up to `wait` for input on the terminal; Err when the terminal is gone (hung
+/// up, closed or at end of file). crossterm alone would read the end of file forever in
+/// a busy loop once the SSH session or tmux pane went away.
+fn input_ready(wait: Duration) -> Result<bool, ()> {
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = wait.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: one pollfd on our stack, for the call's duration.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    if n < 0 {
+        // EINTR from a signal: the caller looks at the flag and polls again.
+        return Ok(false);
+    }
+    if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err(());
+    }
+    if fd.revents & libc::POLLIN == 0 {
+        return Ok(false);
+    }
+    // Readable with nothing to read is the end of file; asking how much waits does not
+    // consume it, as a read would.
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int to a live local.
+    let ok = unsafe { libc::ioctl(libc::STDIN_FILENO, libc::FIONREAD, &mut waiting) } == 0;
+    if ok && waiting == 0 {
+        return Err(());
+    }
+    Ok(true)
+}
+
 /// Reads the terminal until `tx` closes, a termination signal comes, or the input is gone.
 pub fn run(tx: Sender<Msg>, started: Instant) {
     let mut next_tick = Instant::now();
@@ -58,20 +91,24 @@ pub fn run(tx: Sender<Msg>, started: Instant) {
             next_tick = now + TICK;
         }
         let wait = next_tick.saturating_duration_since(Instant::now());
-        let msg = match event::poll(wait) {
-            Ok(false) => continue,
-            Ok(true) => match event::read() {
+        if input_ready(wait).is_err() {
+            let _ = tx.send(Msg::Quit);
+            return;
+        }
+        // crossterm may hold more than one event from a read, and learns of resizes
+        // through its own signal handler: take all it has.
+        while let Ok(true) = event::poll(Duration::ZERO) {
+            let msg = match event::read() {
                 Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => Msg::Key(k),
                 Ok(Event::Paste(text)) => Msg::Paste(text),
                 Ok(Event::Resize(_, _)) => Msg::Resize,
                 Ok(_) => continue,
                 Err(_) => Msg::Quit,
-            },
-            Err(_) => Msg::Quit,
-        };
-        let last = matches!(msg, Msg::Quit);
-        if tx.send(msg).is_err() || last {
-            return;
+            };
+            let last = matches!(msg, Msg::Quit);
+            if tx.send(msg).is_err() || last {
+                return;
+            }
         }
     }
 }
