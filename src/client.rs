@@ -145,7 +145,7 @@ pub struct Service {
 }
 
 /// A service to register, or to update under its name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewService {
     pub name: String,
     pub url: String,
@@ -224,6 +224,106 @@ pub struct Introspection {
     pub exp: Option<u64>,
 }
 
+/// The links of `GET /` that the TUI follows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FrontPage {
+    pub information_uri: String,
+    /// None when the OWS proxy is off (`twitcher.ows_proxy = false`).
+    #[serde(default)]
+    pub owsproxy_uri: Option<String>,
+}
+
+impl FrontPage {
+    /// The OWS proxy's path under the server's base URL, e.g. `/ows/proxy`; None when
+    /// the proxy is off. The links name the public URL, which may differ from the one
+    /// this client talks to, so only the path is kept.
+    pub fn proxy_path(&self) -> Option<String> {
+        let proxy = self.owsproxy_uri.as_deref()?;
+        let public = self.information_uri.strip_suffix("/info").unwrap_or("");
+        let path = match proxy.strip_prefix(public) {
+            Some(p) if !public.is_empty() => p,
+            _ => url_path(proxy),
+        };
+        Some(path.trim_end_matches('/').to_string())
+    }
+}
+
+/// The path of an absolute URL, without its query.
+fn url_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    path.split(['?', '#']).next().unwrap_or(path)
+}
+
+/// `GET /healthz` or `GET /readyz`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
+
+/// One OWS service's counters in `GET /stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceCounts {
+    pub name: String,
+    pub requests: u64,
+    pub refused: u64,
+}
+
+/// `GET /stats`: the server's traffic counters since it started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub uptime_seconds: u64,
+    pub requests: u64,
+    pub in_flight: u64,
+    pub bytes_sent: u64,
+    /// By status class: `1xx` .. `5xx`.
+    pub status: std::collections::BTreeMap<String, u64>,
+    pub latency_ms: Percentiles,
+    /// `[upper bound in ms, count]` of every bucket that holds a request.
+    pub latency_buckets: Vec<(f64, u64)>,
+    pub services: Vec<ServiceCounts>,
+    #[serde(default)]
+    pub other_services: u64,
+}
+
+/// One row of `GET /settings`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Setting {
+    pub key: String,
+    /// Secrets come masked.
+    pub value: String,
+    pub source: String,
+}
+
+/// `GET /settings`: the settings the server runs with, secrets masked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsReport {
+    pub config_file: Option<String>,
+    pub settings: Vec<Setting>,
+}
+
+/// A GetCapabilities round trip through the OWS proxy.
+#[derive(Debug, Clone)]
+pub struct CapabilitiesCheck {
+    /// What was asked, without the base URL.
+    pub path: String,
+    pub status: u16,
+    pub latency: Duration,
+    pub content_type: String,
+    pub bytes: usize,
+    pub scan: crate::ows::capabilities::Scan,
+}
+
 /// One request as it went, for debug logs: never a body, secrets in the URL masked.
 #[derive(Debug)]
 pub struct Trace<'a> {
@@ -232,6 +332,13 @@ pub struct Trace<'a> {
     /// The status, or why there is none.
     pub outcome: std::result::Result<u16, &'a Error>,
     pub elapsed: Duration,
+}
+
+/// An answer of any status.
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
 }
 
 enum Body {
@@ -303,6 +410,77 @@ impl Client {
 
     pub fn versions(&self) -> Result<Vec<Version>> {
         self.json("GET", "/versions", Auth::None, Body::Empty)
+    }
+
+    pub fn frontpage(&self) -> Result<FrontPage> {
+        self.json("GET", "/", Auth::None, Body::Empty)
+    }
+
+    pub fn health(&self) -> Result<Health> {
+        self.json("GET", "/healthz", Auth::None, Body::Empty)
+    }
+
+    /// `GET /readyz`; a server that is up but not ready answers 503 with its reason,
+    /// which is an answer here, not an error.
+    pub fn readiness(&self) -> Result<Health> {
+        let answer = self.request(
+            "GET",
+            "/readyz",
+            Auth::None,
+            Body::Empty,
+            "application/json",
+        )?;
+        match answer.status {
+            200 | 503 => parse(answer.status, &String::from_utf8_lossy(&answer.body)),
+            status => Err(Error::Refused {
+                status,
+                message: refusal_message(status, &String::from_utf8_lossy(&answer.body)),
+            }),
+        }
+    }
+
+    pub fn stats(&self) -> Result<Stats> {
+        self.json("GET", "/stats", Auth::Admin, Body::Empty)
+    }
+
+    pub fn settings(&self) -> Result<SettingsReport> {
+        self.json("GET", "/settings", Auth::Admin, Body::Empty)
+    }
+
+    /// GetCapabilities for a service through the OWS proxy under `proxy_path` (see
+    /// [`FrontPage::proxy_path`]), without credentials, as any OWS client would ask.
+    /// Any status is an answer; only a failed exchange is an error.
+    pub fn check_capabilities(
+        &self,
+        proxy_path: &str,
+        name: &str,
+        kind: &str,
+    ) -> Result<CapabilitiesCheck> {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("service", &kind.to_uppercase())
+            .append_pair("request", "GetCapabilities");
+        let path = format!(
+            "{proxy_path}/{}?{}",
+            utf8_percent_encode(name, SEGMENT),
+            q.finish()
+        );
+        let start = Instant::now();
+        let answer = self.request(
+            "GET",
+            &path,
+            Auth::None,
+            Body::Empty,
+            "text/xml, application/xml;q=0.9, */*;q=0.1",
+        )?;
+        let latency = start.elapsed();
+        Ok(CapabilitiesCheck {
+            path,
+            status: answer.status,
+            latency,
+            content_type: answer.content_type,
+            bytes: answer.body.len(),
+            scan: crate::ows::capabilities::scan(&String::from_utf8_lossy(&answer.body)),
+        })
     }
 
     pub fn list_services(&self) -> Result<Vec<Service>> {
@@ -412,22 +590,12 @@ impl Client {
     /// One request; `path` is under the base URL unless it is a whole URL. Ok is a
     /// status below 300 with its body.
     fn send(&self, method: &str, path: &str, auth: Auth, body: Body) -> Result<(u16, String)> {
-        let url = if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.base)
-        };
-        let start = Instant::now();
-        let result = self.exchange(method, &url, auth, body);
-        if let Some(trace) = &self.trace {
-            trace(&Trace {
-                method,
-                url: mask_url(&url),
-                outcome: result.as_ref().map(|(s, _)| *s),
-                elapsed: start.elapsed(),
-            });
-        }
-        let (status, text) = result?;
+        let answer = self.request(method, path, auth, body, "application/json")?;
+        let status = answer.status;
+        let text = String::from_utf8(answer.body).map_err(|_| Error::BadResponse {
+            status,
+            reason: "a body that is not UTF-8".to_string(),
+        })?;
         match status {
             200..=299 => Ok((status, text)),
             300..=399 => Err(Error::BadResponse {
@@ -441,11 +609,45 @@ impl Client {
         }
     }
 
-    fn exchange(&self, method: &str, url: &str, auth: Auth, body: Body) -> Result<(u16, String)> {
+    /// One request and its answer whatever the status, traced.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Auth,
+        body: Body,
+        accept: &str,
+    ) -> Result<Answer> {
+        let url = if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let start = Instant::now();
+        let result = self.exchange(method, &url, auth, body, accept);
+        if let Some(trace) = &self.trace {
+            trace(&Trace {
+                method,
+                url: mask_url(&url),
+                outcome: result.as_ref().map(|a| a.status),
+                elapsed: start.elapsed(),
+            });
+        }
+        result
+    }
+
+    fn exchange(
+        &self,
+        method: &str,
+        url: &str,
+        auth: Auth,
+        body: Body,
+        accept: &str,
+    ) -> Result<Answer> {
         let mut req = ureq::http::Request::builder()
             .method(method)
             .uri(url)
-            .header("Accept", "application/json");
+            .header("Accept", accept);
         if let (Auth::Admin, Some(c)) = (auth, &self.credentials) {
             let pair = format!("{}:{}", c.username, c.password);
             let basic = base64::engine::general_purpose::STANDARD.encode(pair);
@@ -467,11 +669,21 @@ impl Client {
             .map_err(|e| Error::InvalidUrl(format!("{url}: {e}")))?;
         let resp = self.agent.run(req).map_err(|e| self.transport(url, e))?;
         let status = resp.status().as_u16();
-        let text = resp
+        let content_type = resp
+            .headers()
+            .get("Content-Type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = resp
             .into_body()
-            .read_to_string()
+            .read_to_vec()
             .map_err(|e| self.transport(url, e))?;
-        Ok((status, text))
+        Ok(Answer {
+            status,
+            content_type,
+            body,
+        })
     }
 
     fn transport(&self, url: &str, e: ureq::Error) -> Error {
@@ -666,6 +878,32 @@ mod tests {
             mask_url("http://h/oauth/client?name=a"),
             "http://h/oauth/client?name=a"
         );
+    }
+
+    #[test]
+    fn the_proxy_path_comes_from_the_front_page_links() {
+        let page = |info: &str, proxy: Option<&str>| FrontPage {
+            information_uri: info.to_string(),
+            owsproxy_uri: proxy.map(str::to_string),
+        };
+        assert_eq!(
+            page("http://h:8000/info", Some("http://h:8000/ows/proxy")).proxy_path(),
+            Some("/ows/proxy".to_string())
+        );
+        // A public URL with a path prefix, behind a front proxy.
+        assert_eq!(
+            page(
+                "https://pub/twitcher/info",
+                Some("https://pub/twitcher/secure/proxy/")
+            )
+            .proxy_path(),
+            Some("/secure/proxy".to_string())
+        );
+        assert_eq!(
+            page("weird", Some("https://other/x/proxy")).proxy_path(),
+            Some("/x/proxy".to_string())
+        );
+        assert_eq!(page("http://h/info", None).proxy_path(), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod proxy;
 mod registry;
 mod server;
 mod store;
+mod tui;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -36,7 +37,7 @@ fn main() {
 }
 
 fn twitcher(args: Vec<OsString>) -> i32 {
-    let cmd = match cli::twitcher::parse(args) {
+    let cmd = match cli::twitcher::parse(args, &|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {
             eprint!("{}", PROGRAM.usage_error(&e));
@@ -45,7 +46,7 @@ fn twitcher(args: Vec<OsString>) -> i32 {
     };
     match cmd {
         Cmd::Serve(over) => match offline::settings(&over) {
-            Ok((_, settings)) => server::serve(settings),
+            Ok((raw, settings)) => server::serve(&raw, settings),
             Err(code) => code,
         },
         Cmd::ConfigCheck(over) => offline::config_check(&over),
@@ -55,6 +56,7 @@ fn twitcher(args: Vec<OsString>) -> i32 {
         Cmd::DbResetPassword(over) => offline::db_reset_password(&over),
         Cmd::GenCert(dir) => offline::gencert(&dir),
         Cmd::GenSecret => offline::gensecret(),
+        Cmd::Tui(conn) => tui::run(conn),
         Cmd::Completions(shell, program) => print_completions(&shell, program.as_deref()),
         Cmd::Man(page) => match page.as_str() {
             "twitcher" => {

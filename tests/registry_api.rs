@@ -47,6 +47,45 @@ fn front_info_and_versions_have_the_originals_shapes() {
 }
 
 #[test]
+fn settings_show_what_is_in_force_with_secrets_masked() {
+    let secret = "0123456789abcdef0123456789abcdef";
+    let s = Launch::default()
+        .env("TWITCHER_TOKEN_TYPE", "custom_token")
+        .env("TWITCHER_TOKEN_SECRET", secret)
+        .start();
+    let url = format!("{}/settings", s.url);
+    assert_eq!(get(&url, None).status, 401);
+    assert_eq!(get(&url, Some(&basic("admin", "wrong"))).status, 401);
+    let r = get(&url, Some(&admin_auth()));
+    assert_eq!(r.status, 200);
+    assert!(!r.text().contains(secret), "{}", r.text());
+    assert!(!r.text().contains(ADMIN.1), "{}", r.text());
+    let j = r.json();
+    assert_eq!(j["config_file"], Value::Null);
+    let row = |key: &str| -> Value {
+        j["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap_or_else(|| panic!("no {key} in {j}"))
+            .clone()
+    };
+    assert_eq!(
+        row("twitcher.token.type"),
+        json!({"key": "twitcher.token.type", "value": "custom_token", "source": "env TWITCHER_TOKEN_TYPE"})
+    );
+    assert_eq!(row("twitcher.token.secret")["value"], "******** (set)");
+    assert_eq!(row("twitcher.password")["value"], "******** (set)");
+    assert_eq!(row("twitcher.db")["source"], "flag");
+    assert_eq!(row("twitcher.token.keyfile")["value"], "");
+    assert_eq!(row("twitcher.token.expires_in")["source"], "default");
+    // Every key of `config check`, in its order.
+    let keys = j["settings"].as_array().unwrap().len();
+    assert!(keys > 30, "{keys}");
+}
+
+#[test]
 fn admin_routes_need_the_right_basic_credentials() {
     let s = Server::start();
     let url = format!("{}/services", s.url);

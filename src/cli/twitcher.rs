@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use super::twitcherctl::{self, Connection, INSECURE, PASSWORD, SERVERURL, USERNAME};
 use super::{Arity, Command, Flag, Matches, Program, UsageError};
 use crate::config::Overrides;
 use crate::config::keys::{KEYS, Kind};
@@ -62,6 +63,8 @@ static GENCERT_FLAGS: &[Flag] = &[Flag {
     help: "Folder to write key.pem and pubkey.pem into. Default: the working directory.",
 }];
 static DB_FLAGS: &[Flag] = &[CONFIG, DB];
+/// twitcherctl's connection flags, so both take the same options and environment.
+static TUI_FLAGS: &[Flag] = &[SERVERURL, USERNAME, PASSWORD, INSECURE];
 
 static COMMANDS: &[Command] = &[
     Command {
@@ -118,6 +121,13 @@ static COMMANDS: &[Command] = &[
         args: "",
         about: "Print a random 256-bit secret for twitcher.token.secret (custom_token).",
         flags: &[],
+        positionals: (0, 0),
+    },
+    Command {
+        name: "tui",
+        args: "",
+        about: "Run the terminal UI: services, clients, tokens, live traffic and settings of a server.",
+        flags: TUI_FLAGS,
         positionals: (0, 0),
     },
     Command {
@@ -188,6 +198,7 @@ pub enum Cmd {
     DbResetPassword(Overrides),
     GenCert(PathBuf),
     GenSecret,
+    Tui(Connection),
     Completions(String, Option<String>),
     Man(String),
     Help(Option<&'static Command>),
@@ -211,7 +222,8 @@ fn overrides(m: &Matches) -> Overrides {
     o
 }
 
-pub fn parse(args: Vec<OsString>) -> Result<Cmd, UsageError> {
+/// Parses `args`; `env` gives the environment fallbacks of `tui`'s flags.
+pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Result<Cmd, UsageError> {
     let m = PROGRAM.parse(args)?;
     if m.switch("version") {
         return Ok(Cmd::Version);
@@ -237,6 +249,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Cmd, UsageError> {
         "db reset-password" => Cmd::DbResetPassword(over),
         "gencert" => Cmd::GenCert(PathBuf::from(m.value("dir").unwrap_or("."))),
         "gensecret" => Cmd::GenSecret,
+        "tui" => Cmd::Tui(twitcherctl::connection(&m, env, cmd)?),
         "completions" => Cmd::Completions(m.positionals[0].clone(), m.positionals.get(1).cloned()),
         "man" => Cmd::Man(m.positionals[0].clone()),
         // Only reached when `ctl` is not the first word (main hands that to twitcherctl).
@@ -278,7 +291,36 @@ mod tests {
     use super::*;
 
     fn parse_str(args: &[&str]) -> Result<Cmd, UsageError> {
-        parse(args.iter().map(Into::into).collect())
+        parse(args.iter().map(Into::into).collect(), &|_| None)
+    }
+
+    #[test]
+    fn tui_takes_twitcherctls_connection_options_and_environment() {
+        let env = |k: &str| match k {
+            "TWITCHER_URL" => Some("https://env:9".to_string()),
+            "TWITCHER_PASSWORD" => Some("envpass".to_string()),
+            _ => None,
+        };
+        let Cmd::Tui(c) = parse(
+            ["tui", "-u", "root", "-k"].iter().map(Into::into).collect(),
+            &env,
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.serverurl, "https://env:9");
+        assert_eq!(c.username.as_deref(), Some("root"));
+        assert_eq!(c.password.as_deref(), Some("envpass"));
+        assert!(c.insecure);
+        let Cmd::Tui(c) = parse_str(&["tui", "-s", "http://h:1", "-p", "x"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((c.serverurl.as_str(), c.username), ("http://h:1", None));
+        assert!(!c.insecure);
+        assert!(parse_str(&["tui", "-s", "h:1"]).is_err());
+        assert!(parse_str(&["tui", "extra"]).is_err());
+        let help = PROGRAM.help(PROGRAM.command("tui"));
+        assert!(help.contains("-s, --serverurl URL") && help.contains("[env: TWITCHER_URL]"));
     }
 
     #[test]

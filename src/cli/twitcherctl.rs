@@ -11,21 +11,28 @@ pub const DEFAULT_URL: &str = "http://localhost:8000";
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_REALM: &str = "demo";
 
-const SERVERURL: Flag = Flag {
+pub const SERVERURL: Flag = Flag {
     short: Some('s'),
     long: "serverurl",
     arity: Arity::One("URL"),
     env: Some("TWITCHER_URL"),
     help: "URL on which the twitcher server is listening. Default: http://localhost:8000.",
 };
-const USERNAME: Flag = Flag {
+pub const USERNAME: Flag = Flag {
     short: Some('u'),
     long: "username",
     arity: Arity::One("USERNAME"),
     env: Some("TWITCHER_USERNAME"),
     help: "Admin user name; asked for when missing and stdin is a terminal.",
 };
-const PASSWORD: Flag = Flag {
+pub const INSECURE: Flag = Flag {
+    short: Some('k'),
+    long: "insecure",
+    arity: Arity::Switch,
+    env: None,
+    help: "Do not verify the server's TLS certificate.",
+};
+pub const PASSWORD: Flag = Flag {
     short: Some('p'),
     long: "password",
     arity: Arity::One("PASSWORD"),
@@ -51,13 +58,7 @@ static GLOBALS: &[Flag] = &[
     SERVERURL,
     USERNAME,
     PASSWORD,
-    Flag {
-        short: Some('k'),
-        long: "insecure",
-        arity: Arity::Switch,
-        env: None,
-        help: "Do not verify the server's TLS certificate.",
-    },
+    INSECURE,
     Flag {
         short: Some('o'),
         long: "output",
@@ -326,6 +327,31 @@ pub enum Output {
     Table,
 }
 
+/// Which server to talk to and as whom: `-s/-u/-p/-k` with their environment
+/// fallbacks, shared by twitcherctl and `twitcher tui`.
+#[derive(Debug)]
+pub struct Connection {
+    pub serverurl: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub insecure: bool,
+}
+
+/// The connection flags from `m`, else from the environment, else the defaults.
+pub fn connection(
+    m: &Matches,
+    env: &dyn Fn(&str) -> Option<String>,
+    cmd: &'static Command,
+) -> Result<Connection, UsageError> {
+    let serverurl = value(m, &SERVERURL, env).unwrap_or_else(|| DEFAULT_URL.to_string());
+    Ok(Connection {
+        serverurl: http_url(&serverurl, "--serverurl", Some(cmd))?,
+        username: value(m, &USERNAME, env),
+        password: value(m, &PASSWORD, env),
+        insecure: m.switch(INSECURE.long),
+    })
+}
+
 /// The global options, with the environment's values already applied.
 #[derive(Debug)]
 pub struct Globals {
@@ -438,8 +464,7 @@ fn globals(
     env: &dyn Fn(&str) -> Option<String>,
     cmd: &'static Command,
 ) -> Result<Globals, UsageError> {
-    let serverurl = value(m, &SERVERURL, env).unwrap_or_else(|| DEFAULT_URL.to_string());
-    let serverurl = http_url(&serverurl, "--serverurl", Some(cmd))?;
+    let conn = connection(m, env, cmd)?;
     let output = match m.value("output").unwrap_or("json") {
         "json" => Output::Json,
         "table" => Output::Table,
@@ -463,10 +488,10 @@ fn globals(
         },
     };
     Ok(Globals {
-        serverurl,
-        username: value(m, &USERNAME, env),
-        password: value(m, &PASSWORD, env),
-        insecure: m.switch("insecure"),
+        serverurl: conn.serverurl,
+        username: conn.username,
+        password: conn.password,
+        insecure: conn.insecure,
         debug: m.switch("debug"),
         output,
         timeout,

@@ -404,6 +404,7 @@ const RESERVED_PREFIXES: &[&str] = &[
     "/readyz",
     "/stats",
     "/metrics",
+    "/settings",
 ];
 
 impl Settings {

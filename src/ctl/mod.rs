@@ -3,7 +3,7 @@
 //! errors go to stderr, and the exit code tells their kind:
 //! 0 done, 1 refused by the server, 2 usage, 3 server unreachable or silent.
 
-mod names;
+pub mod names;
 mod output;
 mod prompt;
 
@@ -96,37 +96,45 @@ fn given_or_asked(
     prompt: &str,
     secret: bool,
     (what, how): (&str, &str),
-) -> Result<String, Failure> {
+) -> Result<String, String> {
     if let Some(v) = value {
         return Ok(v);
     }
     if !prompt::stdin_is_tty() {
-        return Err(Failure::Usage(format!(
+        return Err(format!(
             "no {what}: {how} (stdin is not a terminal to ask on)"
-        )));
+        ));
     }
     let answer = if secret {
         prompt::ask_secret(prompt)
     } else {
         prompt::ask(prompt)
     };
-    answer.map_err(|e| Failure::Usage(format!("no {what}: {e}")))
+    answer.map_err(|e| format!("no {what}: {e}"))
 }
 
-fn admin(g: &Globals) -> Result<Credentials, Failure> {
+/// The admin's credentials as given, else asked for on the terminal; shared with the TUI.
+pub fn admin_credentials(
+    username: Option<String>,
+    password: Option<String>,
+) -> Result<Credentials, String> {
     let username = given_or_asked(
-        g.username.clone(),
+        username,
         "Username: ",
         false,
         ("user name", "give -u/--username or set TWITCHER_USERNAME"),
     )?;
     let password = given_or_asked(
-        g.password.clone(),
+        password,
         "Password: ",
         true,
         ("password", "give -p/--password or set TWITCHER_PASSWORD"),
     )?;
     Ok(Credentials { username, password })
+}
+
+fn admin(g: &Globals) -> Result<Credentials, Failure> {
+    admin_credentials(g.username.clone(), g.password.clone()).map_err(Failure::Usage)
 }
 
 /// A token argument; `-` reads it from stdin, so it need not show in the process list.
@@ -207,7 +215,8 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
                 "Client ID: ",
                 false,
                 ("client id", "give -i/--client-id or set TWITCHER_CLIENT_ID"),
-            )?;
+            )
+            .map_err(Failure::Usage)?;
             let client_secret = given_or_asked(
                 client_secret,
                 "Client Secret: ",
@@ -216,7 +225,8 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
                     "client secret",
                     "give -s/--client-secret or set TWITCHER_CLIENT_SECRET",
                 ),
-            )?;
+            )
+            .map_err(Failure::Usage)?;
             let endpoint = match endpoint {
                 Endpoint::Twitcher => TokenEndpoint::Twitcher,
                 Endpoint::Keycloak(realm) => TokenEndpoint::Keycloak { realm },

@@ -31,6 +31,9 @@ pub struct App {
     pub tokens: TokenService,
     /// Serialised OpenAPI document.
     pub openapi: Vec<u8>,
+    /// Serialised `GET /settings`: the effective settings, secrets masked, as
+    /// `config check` prints them.
+    pub settings_report: Vec<u8>,
 }
 
 impl App {

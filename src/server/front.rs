@@ -1,10 +1,11 @@
 //! The front page, version information, and the OpenAPI document with its explorer.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::app::App;
 use super::http::{Request, Response};
 use super::routes::Params;
+use crate::config::Raw;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -71,6 +72,25 @@ pub fn api_explorer(_: &App, _: &mut Request, _: &Params) -> Response {
 /// `GET /stats`: traffic since start, for the TUI.
 pub fn stats(app: &App, _: &mut Request, _: &Params) -> Response {
     Response::json(200, &app.stats.snapshot())
+}
+
+/// `GET /settings`: the effective settings, for the TUI's server tab.
+pub fn settings(app: &App, _: &mut Request, _: &Params) -> Response {
+    Response::bytes(200, "application/json", app.settings_report.clone())
+}
+
+/// The body of `GET /settings`: each key with its shown value (secrets masked, as
+/// `config check` shows them) and where the value came from.
+pub fn settings_report(raw: &Raw) -> Value {
+    let rows: Vec<Value> = raw
+        .report()
+        .into_iter()
+        .map(|(key, value, source)| json!({"key": key, "value": value, "source": source.to_string()}))
+        .collect();
+    json!({
+        "config_file": raw.config_file.as_ref().map(|f| f.display().to_string()),
+        "settings": rows,
+    })
 }
 
 /// `GET /metrics`: the same counters for Prometheus.

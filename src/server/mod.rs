@@ -27,7 +27,7 @@ use routes::Route;
 use crate::auth::admin::AdminAuth;
 use crate::auth::password;
 use crate::auth::tokens::{StartError, TokenService};
-use crate::config::Settings;
+use crate::config::{Raw, Settings};
 use crate::log;
 use crate::proxy::upstream::Upstream;
 use crate::store::Store;
@@ -40,8 +40,9 @@ pub const ADMIN_HASH_KEY: &str = "admin_password_hash";
 /// Set in the environment to add routes that only the test suite uses.
 const TEST_HOOKS_ENV: &str = "TWITCHER_TEST_HOOKS";
 
-/// Runs the server until SIGTERM or SIGINT; returns the process exit code.
-pub fn serve(settings: Settings) -> i32 {
+/// Runs the server until SIGTERM or SIGINT; returns the process exit code. `raw` is
+/// what the settings were made from, for `GET /settings`.
+pub fn serve(raw: &Raw, settings: Settings) -> i32 {
     // Before any thread exists, so every thread inherits the mask and only
     // `signals::wait` sees the signals.
     signals::block_termination();
@@ -123,8 +124,10 @@ pub fn serve(settings: Settings) -> i32 {
         max_connections: settings.max_connections,
         ..tiny_http::Limits::default()
     };
+    let settings_report = serde_json::to_vec(&front::settings_report(raw)).unwrap_or_default();
     let app = Arc::new(App {
         openapi,
+        settings_report,
         url,
         services: ServiceCache::new(store.clone()),
         stats: stats::Stats::default(),

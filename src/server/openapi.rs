@@ -321,6 +321,15 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                     "200": {"description": "Prometheus exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}
                 }))
             }},
+            "/settings": {"get": {
+                "summary": "The effective settings, secrets masked, as `twitcher config check` prints them",
+                "description": "Each key of the settings table with the value in force and where it came from (default, ini, env NAME, flag). Passwords and the token secret show only whether they are set.",
+                "tags": ["operations"],
+                "security": admin_security(),
+                "responses": admin_responses(json!({
+                    "200": ok_json("Settings", json!({"$ref": "#/components/schemas/SettingsReport"}))
+                }))
+            }},
             "/services": {
                 "get": {
                     "summary": "List registered services",
@@ -520,6 +529,22 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                             "properties": {"name": {"type": "string"}, "requests": {"type": "integer"}, "refused": {"type": "integer"}}
                         }},
                         "other_services": {"type": "integer"}
+                    }
+                },
+                "SettingsReport": {
+                    "type": "object",
+                    "required": ["config_file", "settings"],
+                    "properties": {
+                        "config_file": {"type": "string", "nullable": true, "description": "The INI file read, or null"},
+                        "settings": {"type": "array", "items": {
+                            "type": "object",
+                            "required": ["key", "value", "source"],
+                            "properties": {
+                                "key": {"type": "string", "description": "As in the INI file, e.g. twitcher.token.type"},
+                                "value": {"type": "string", "description": "Secrets: `(not set)` or `******** (set)`"},
+                                "source": {"type": "string", "description": "default, ini, `env NAME` or flag"}
+                            }
+                        }}
                     }
                 },
                 "Verdict": {

@@ -117,6 +117,7 @@ pub fn table(test_hooks: bool, ows_prefix: Option<&str>) -> Vec<Route> {
         route("/readyz", &[(Get, Public, front::readyz)]),
         route("/stats", &[(Get, Admin, front::stats)]),
         route("/metrics", &[(Get, Admin, front::metrics)]),
+        route("/settings", &[(Get, Admin, front::settings)]),
         route(
             "/services",
             &[

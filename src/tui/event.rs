@@ -1,0 +1,114 @@
+//! Input and time for the UI loop: a thread that turns terminal events into messages
+//! and sends a tick every `TICK`, so the countdowns and the spinner move and the
+//! traffic poll is due on time. SIGTERM and SIGHUP end the loop like `q` does.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ratatui::crossterm::event::{self, Event, KeyEventKind};
+
+use super::app::{Clock, Msg};
+
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// Set from a signal handler, which may do nothing else.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    TERMINATED.store(true, Ordering::SeqCst);
+}
+
+/// SIGTERM and SIGHUP (the SSH session went away) end the TUI through its normal exit,
+/// which restores the terminal.
+pub fn catch_termination() {
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+pub fn clock(started: Instant) -> Clock {
+    Clock {
+        since_start: started.elapsed(),
+        unix: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    }
+}
+
+/// Waits up to `wait` for input on the terminal; Err when the terminal is gone (hung
+/// up, closed or at end of file). crossterm alone would read the end of file forever in
+/// a busy loop once the SSH session or tmux pane went away.
+fn input_ready(wait: Duration) -> Result<bool, ()> {
+    let mut fd = libc::pollfd {
+        fd: libc::STDIN_FILENO,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = wait.as_millis().min(i32::MAX as u128) as libc::c_int;
+    // SAFETY: one pollfd on our stack, for the call's duration.
+    let n = unsafe { libc::poll(&mut fd, 1, ms) };
+    if n < 0 {
+        // EINTR from a signal: the caller looks at the flag and polls again.
+        return Ok(false);
+    }
+    if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err(());
+    }
+    if fd.revents & libc::POLLIN == 0 {
+        return Ok(false);
+    }
+    // Readable with nothing to read is the end of file; asking how much waits does not
+    // consume it, as a read would.
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int to a live local.
+    let ok = unsafe { libc::ioctl(libc::STDIN_FILENO, libc::FIONREAD, &mut waiting) } == 0;
+    if ok && waiting == 0 {
+        return Err(());
+    }
+    Ok(true)
+}
+
+/// Reads the terminal until `tx` closes, a termination signal comes, or the input is gone.
+pub fn run(tx: Sender<Msg>, started: Instant) {
+    let mut next_tick = Instant::now();
+    loop {
+        if TERMINATED.load(Ordering::SeqCst) {
+            let _ = tx.send(Msg::Quit);
+            return;
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            if tx.send(Msg::Tick(clock(started))).is_err() {
+                return;
+            }
+            next_tick = now + TICK;
+        }
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        if input_ready(wait).is_err() {
+            let _ = tx.send(Msg::Quit);
+            return;
+        }
+        // crossterm may hold more than one event from a read, and learns of resizes
+        // through its own signal handler: take all it has.
+        while let Ok(true) = event::poll(Duration::ZERO) {
+            let msg = match event::read() {
+                Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => Msg::Key(k),
+                Ok(Event::Paste(text)) => Msg::Paste(text),
+                Ok(Event::Resize(_, _)) => Msg::Resize,
+                Ok(_) => continue,
+                Err(_) => Msg::Quit,
+            };
+            let last = matches!(msg, Msg::Quit);
+            if tx.send(msg).is_err() || last {
+                return;
+            }
+        }
+    }
+}
