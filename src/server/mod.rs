@@ -144,12 +144,6 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
             return 1;
         }
     };
-    log::info(&format!(
-        "twitcher {} listening on http://{local} (public URL {}, {workers} workers, db {})",
-        front::VERSION,
-        app.url,
-        app.settings.db.display()
-    ));
     if test_hooks {
         log::warn(&format!(
             "{TEST_HOOKS_ENV} is set: test-only routes are enabled"
@@ -164,6 +158,13 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         log::info("twitcher.oauth = false: the /oauth endpoints are off");
     }
 
+    // Last, after every warning: tests and scripts wait for this line.
+    log::info(&format!(
+        "twitcher {} listening on http://{local} (public URL {}, {workers} workers, db {})",
+        front::VERSION,
+        app.url,
+        app.settings.db.display()
+    ));
     let stopping = Arc::new(AtomicBool::new(false));
     let (done_tx, done_rx) = mpsc::channel();
     for i in 0..workers {
