@@ -34,7 +34,7 @@ const WORKERS: Flag = Flag {
     long: "workers",
     arity: Arity::One("N"),
     env: Some("TWITCHER_WORKERS"),
-    help: "Request worker threads (twitcher.workers). Default: 4 per CPU.",
+    help: "Requests handled at once (twitcher.workers). Default: 32 per CPU.",
 };
 
 static GLOBALS: &[Flag] = &[

@@ -66,7 +66,7 @@ pub const KEYS: &[Key] = &[
         "TWITCHER_WORKERS",
         "",
         Kind::Int(1, 1024),
-        "Request worker threads. Empty: 4 per CPU.",
+        "Requests handled at once, each on the thread that read it from its connection. Empty: 32 per CPU.",
     ),
     key(
         "twitcher.max_body_size",

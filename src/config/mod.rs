@@ -434,7 +434,7 @@ impl Settings {
             c.fail("twitcher.db", "must name a file");
         }
         let workers = if raw.get("twitcher.workers").trim().is_empty() {
-            std::thread::available_parallelism().map_or(4, |n| n.get() * 4)
+            std::thread::available_parallelism().map_or(32, |n| n.get() * 32)
         } else {
             c.int("twitcher.workers") as usize
         };

@@ -106,3 +106,8 @@ pub fn internal(request_id: &str) -> Response {
         format!("Internal server error (request id {request_id})"),
     )
 }
+
+/// Requests that arrive on open connections once a shutdown has begun.
+pub fn shutting_down() -> Response {
+    one(503, "server", "", "The server is shutting down").header("Retry-After", "5")
+}

@@ -1,9 +1,11 @@
-//! The HTTP server: a tiny_http listener, a pool of worker threads, and graceful shutdown.
+//! The HTTP server: a tiny_http listener whose connection threads run the requests,
+//! a gate that bounds how many run at once, and graceful shutdown.
 
 pub mod access_log;
 pub mod app;
 pub mod errors;
 pub mod front;
+mod gate;
 pub mod http;
 pub mod oauth_api;
 pub mod openapi;
@@ -16,8 +18,8 @@ pub mod stats;
 
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use app::App;
@@ -137,8 +139,23 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         tokens,
         settings,
     });
-    let server = match tiny_http::Server::from_listener_with_limits(listener, None, limits) {
-        Ok(s) => Arc::new(s),
+    let gate = Arc::new(gate::Gate::new(workers));
+    let handler: tiny_http::Handler = {
+        let (app, routes, gate) = (app.clone(), routes.clone(), gate.clone());
+        Arc::new(move |rq| match gate.enter() {
+            Some(_inside) => handle(&app, &routes, rq),
+            None => {
+                let _ = rq.respond(to_tiny(
+                    errors::shutting_down(),
+                    "-",
+                    Arc::new(AtomicU64::new(0)),
+                ));
+            }
+        })
+    };
+    // Kept for the server's lifetime: dropping it would close the connections.
+    let _server = match tiny_http::Server::from_listener_with_handler(listener, limits, handler) {
+        Ok(s) => s,
         Err(e) => {
             log::error(&format!("cannot start the HTTP server: {e}"));
             return 1;
@@ -165,53 +182,18 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         app.url,
         app.settings.db.display()
     ));
-    let stopping = Arc::new(AtomicBool::new(false));
-    let (done_tx, done_rx) = mpsc::channel();
-    for i in 0..workers {
-        let (server, app, routes, stopping, done) = (
-            server.clone(),
-            app.clone(),
-            routes.clone(),
-            stopping.clone(),
-            done_tx.clone(),
-        );
-        let spawned = std::thread::Builder::new()
-            .name(format!("worker-{i}"))
-            .spawn(move || {
-                work(&server, &app, &routes, &stopping);
-                let _ = done.send(());
-            });
-        if let Err(e) = spawned {
-            log::error(&format!("cannot start worker threads: {e}"));
-            return 1;
-        }
-    }
-
     let signal = signals::wait();
     socket::stop_accepting(listener_fd);
     log::info(&format!(
         "{signal} received: no new connections; finishing requests in flight"
     ));
     signals::exit_on_second_signal();
-    stopping.store(true, Ordering::SeqCst);
-    for _ in 0..workers {
-        server.unblock();
-    }
-    let deadline = Instant::now() + app.settings.shutdown_timeout;
-    let mut finished = 0;
-    while finished < workers {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match done_rx.recv_timeout(left) {
-            Ok(()) => finished += 1,
-            Err(_) => {
-                log::warn(&format!(
-                    "{} requests still running after the {}s shutdown timeout; exiting",
-                    workers - finished,
-                    app.settings.shutdown_timeout.as_secs()
-                ));
-                break;
-            }
-        }
+    let running = gate.drain(Instant::now() + app.settings.shutdown_timeout);
+    if running > 0 {
+        log::warn(&format!(
+            "{running} requests still running after the {}s shutdown timeout; exiting",
+            app.settings.shutdown_timeout.as_secs()
+        ));
     }
     log::info("stopped");
     0
@@ -258,18 +240,6 @@ pub fn announce_password(user: &str, plain: &str) {
          Set twitcher.password (or TWITCHER_PASSWORD) to choose one; \
          `twitcher db reset-password` makes a new one.\n"
     ));
-}
-
-fn work(server: &tiny_http::Server, app: &App, routes: &[Route], stopping: &AtomicBool) {
-    loop {
-        match server.recv() {
-            Ok(rq) => handle(app, routes, rq),
-            // Each worker takes one of the unblock markers queued at shutdown, behind the
-            // requests that were already waiting.
-            Err(_) if stopping.load(Ordering::SeqCst) => return,
-            Err(e) => log::warn(&format!("receiving a request failed: {e}")),
-        }
-    }
 }
 
 /// A request id: the client's `X-Request-Id` when it is sane, else a fresh one.

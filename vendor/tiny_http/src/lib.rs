@@ -148,6 +148,9 @@ enum Message {
     NewRequest(Request),
 }
 
+/// Handles a request on the thread that read it (see `from_listener_with_handler`).
+pub type Handler = Arc<dyn Fn(Request) + Send + Sync + 'static>;
+
 impl From<IoError> for Message {
     fn from(e: IoError) -> Message {
         Message::Error(e)
@@ -287,7 +290,27 @@ impl Server {
         ssl_config: Option<SslConfig>,
         limits: Limits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
+        Self::start(listener.into(), ssl_config, limits, None)
+    }
+
+    /// Like `from_listener_with_limits`, but each plain-HTTP request is given to `handler`
+    /// on the thread that read it from its connection, instead of being queued for
+    /// `recv()`: one thread hand-off less per request. The connection reads its next
+    /// request once the handler returns.
+    pub fn from_listener_with_handler<L: Into<Listener>>(
+        listener: L,
+        limits: Limits,
+        handler: Handler,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::start(listener.into(), None, limits, Some(handler))
+    }
+
+    fn start(
+        listener: Listener,
+        ssl_config: Option<SslConfig>,
+        limits: Limits,
+        handler: Option<Handler>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -377,6 +400,7 @@ impl Server {
                 match new_client {
                     Ok(client) => {
                         let messages = inside_messages.clone();
+                        let handler = handler.clone();
                         let mut client = Some(client);
                         open_connections.fetch_add(1, Relaxed);
                         let mut open = Some(OpenConnection(open_connections.clone()));
@@ -389,6 +413,10 @@ impl Server {
                                     for rq in client {
                                         messages.push(rq.with_notify_sender(sender.clone()).into());
                                         receiver.recv().unwrap();
+                                    }
+                                } else if let Some(handler) = &handler {
+                                    for rq in client {
+                                        handler(rq);
                                     }
                                 } else {
                                     for rq in client {
