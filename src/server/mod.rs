@@ -98,6 +98,7 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         }
     };
     socket::raise_fd_limit();
+    limit_malloc_arenas();
     let local = match listener.local_addr() {
         Ok(a) => a,
         Err(e) => {
@@ -241,6 +242,20 @@ pub fn announce_password(user: &str, plain: &str) {
          `twitcher db reset-password` makes a new one.\n"
     ));
 }
+
+/// glibc gives threads that allocate at the same time arenas of their own (up to 8 per
+/// CPU) and keeps what they free; with a thread per connection that doubled the peak RSS
+/// under load. Two arenas keep it flat at the same throughput.
+#[cfg(target_env = "gnu")]
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt only tunes the allocator; it runs before the server's threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(target_env = "gnu"))]
+fn limit_malloc_arenas() {}
 
 /// A request id: the client's `X-Request-Id` when it is sane, else a fresh one.
 fn request_id(rq: &tiny_http::Request) -> String {
