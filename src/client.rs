@@ -9,17 +9,12 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Characters left as they are in one path segment (RFC 3986 unreserved).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+use crate::registry::PATH_SEGMENT;
 
 /// Query parameters whose values a trace never shows.
 const SECRET_PARAMS: &[&str] = &[
@@ -461,7 +456,7 @@ impl Client {
             .append_pair("request", "GetCapabilities");
         let path = format!(
             "{proxy_path}/{}?{}",
-            utf8_percent_encode(name, SEGMENT),
+            utf8_percent_encode(name, PATH_SEGMENT),
             q.finish()
         );
         let start = Instant::now();
@@ -489,7 +484,7 @@ impl Client {
 
     /// A service by name; an unknown name is `Refused` with status 404.
     pub fn get_service(&self, name: &str) -> Result<Service> {
-        let path = format!("/services/{}", utf8_percent_encode(name, SEGMENT));
+        let path = format!("/services/{}", utf8_percent_encode(name, PATH_SEGMENT));
         let (status, body) = self.send("GET", &path, Auth::Admin, Body::Empty)?;
         // Python Twitcher answers an unknown name with 200 `{}`.
         if body.trim() == "{}" {
@@ -508,7 +503,7 @@ impl Client {
 
     /// Whether there was a service of that name to remove.
     pub fn unregister_service(&self, name: &str) -> Result<bool> {
-        let path = format!("/services/{}", utf8_percent_encode(name, SEGMENT));
+        let path = format!("/services/{}", utf8_percent_encode(name, PATH_SEGMENT));
         self.json("DELETE", &path, Auth::Admin, Body::Empty)
     }
 
@@ -540,7 +535,10 @@ impl Client {
 
     /// Removes a client and its tokens; an unknown id is `Refused` with status 404.
     pub fn remove_client(&self, client_id: &str) -> Result<()> {
-        let path = format!("/oauth/clients/{}", utf8_percent_encode(client_id, SEGMENT));
+        let path = format!(
+            "/oauth/clients/{}",
+            utf8_percent_encode(client_id, PATH_SEGMENT)
+        );
         self.json::<Value>("DELETE", &path, Auth::Admin, Body::Empty)
             .map(drop)
     }
@@ -551,7 +549,7 @@ impl Client {
             TokenEndpoint::Twitcher => "/oauth/token".to_string(),
             TokenEndpoint::Keycloak { realm } => format!(
                 "/auth/realms/{}/protocol/openid-connect/token",
-                utf8_percent_encode(realm, SEGMENT)
+                utf8_percent_encode(realm, PATH_SEGMENT)
             ),
             TokenEndpoint::Url(u) => u.clone(),
         };

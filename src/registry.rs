@@ -1,10 +1,19 @@
 //! The service registry's rules: what a service is, how names are sanitised, and how a
 //! registration body is validated. Kept apart from HTTP and storage so both can share them.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{parse_bool, valid_http_url};
+
+/// What a name keeps as it is in one URL path segment (RFC 3986 unreserved), so that
+/// `my_wps` is `/ows/proxy/my_wps`, not `/ows/proxy/my%5Fwps`.
+pub const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Limits that keep one registration from bloating every listing.
 const MAX_URL_LEN: usize = 2048;

@@ -465,6 +465,53 @@ fn paths_below_the_service_are_data_and_need_a_token() {
 }
 
 #[test]
+fn urls_of_other_registered_services_point_through_the_proxy_too() {
+    let s = setup();
+    let beside = "emu?service=WPS&version=1.0.0&request=Execute&identifier=beside";
+    let origin = s.backend.url.trim_end_matches("/wps").to_string();
+    // Outputs beside the service URL, with nothing registered for them: left alone.
+    let t = get(&s.proxy(beside), Some(&bearer(&s.compute))).text();
+    assert!(
+        t.contains(&format!("statusLocation=\"{origin}/outputs/job-2.xml\"")),
+        "{t}"
+    );
+    // Registered as a service of their own, they are reached through it.
+    register(
+        &s.server,
+        "emu_outputs",
+        &format!("{origin}/outputs"),
+        "WPS",
+        "token",
+    );
+    let outputs = format!("{}/ows/proxy/emu_outputs", s.server.url);
+    let t = get(&s.proxy(beside), Some(&bearer(&s.compute))).text();
+    assert!(
+        t.contains(&format!("statusLocation=\"{outputs}/job-2.xml\"")),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("serviceInstance=\"{}?request=", s.public_url())),
+        "{t}"
+    );
+    let status = format!("{outputs}/job-2.xml");
+    assert_eq!(get(&status, None).status, 401, "still behind a token");
+    let r = get(&status, Some(&bearer(&s.compute)));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.backend.last().path, "/outputs/job-2.xml");
+    assert!(
+        r.text()
+            .contains(&format!("href=\"{outputs}/result-2.txt\"")),
+        "{}",
+        r.text()
+    );
+    let r = get(
+        &format!("{outputs}/result-2.txt"),
+        Some(&bearer(&s.compute)),
+    );
+    assert_eq!((r.status, r.text().as_str()), (200, "Hello beside"));
+}
+
+#[test]
 fn traversal_out_of_the_service_url_is_refused() {
     let s = setup();
     let auth = format!("Authorization: Bearer {}\r\n", s.compute);

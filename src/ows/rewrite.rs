@@ -26,29 +26,77 @@ pub fn is_xml(content_type: &str) -> bool {
         && (essence.ends_with("/xml") || essence.ends_with("+xml") || essence.ends_with("_xml"))
 }
 
-/// `doc` with every occurrence of `from` (the backend's service URL) replaced by `to`;
-/// None when it has none. Both are taken without a trailing slash.
-pub fn rewrite(doc: &[u8], from: &str, to: &str) -> Option<Vec<u8>> {
-    let from = from.trim_end_matches('/').as_bytes();
-    if from.is_empty() {
-        return None;
+/// A backend's base URL and the public URL that stands for it: the service being
+/// proxied, and also every other registered one, so that a WPS whose status documents
+/// live beside its endpoint (PyWPS's default `/outputs`) points clients at the service
+/// registered for them rather than around the proxy.
+pub struct Base {
+    from: String,
+    /// Where `://` is in `from`: every match is found from one of those in the text.
+    scheme_len: usize,
+    to: String,
+    to_xml: String,
+}
+
+impl Base {
+    /// None for a base that is not an absolute URL; both are taken without a trailing
+    /// slash.
+    pub fn new(from: &str, to: &str) -> Option<Base> {
+        let from = from.trim_end_matches('/');
+        let scheme_len = from.find("://")?;
+        let to = to.trim_end_matches('/');
+        Some(Base {
+            from: from.to_string(),
+            scheme_len,
+            to: to.to_string(),
+            to_xml: escape(to),
+        })
     }
-    let to = escape(to.trim_end_matches('/'));
+}
+
+/// How the replacement is written.
+#[derive(Clone, Copy)]
+pub enum Form {
+    /// In an XML document: the public URL escaped.
+    Xml,
+    /// In a header value: as it is.
+    Plain,
+}
+
+/// `text` with the backend URLs of `bases` replaced by their public URLs; the longest
+/// match wins, and of equal ones the first in `bases`. None when nothing matched.
+pub fn rewrite(text: &[u8], bases: &[Base], form: Form) -> Option<Vec<u8>> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
-    for start in memchr::memmem::find_iter(doc, from) {
-        let end = start + from.len();
-        // Matches cannot overlap in a URL without repeats; skip any that would.
-        if start < copied || doc.get(end).is_some_and(|b| continues_segment(*b)) {
-            continue;
+    for sep in memchr::memmem::find_iter(text, b"://") {
+        let mut best: Option<(usize, &Base)> = None;
+        for base in bases {
+            let Some(start) = sep.checked_sub(base.scheme_len) else {
+                continue;
+            };
+            let end = start + base.from.len();
+            let longer = best.is_none_or(|(_, b)| base.from.len() > b.from.len());
+            if longer
+                && start >= copied
+                && text[start..].starts_with(base.from.as_bytes())
+                && !text.get(end).is_some_and(|b| continues_segment(*b))
+            {
+                best = Some((start, base));
+            }
         }
-        let o = out.get_or_insert_with(|| Vec::with_capacity(doc.len() + 256));
-        o.extend_from_slice(&doc[copied..start]);
-        o.extend_from_slice(to.as_bytes());
-        copied = end;
+        let Some((start, base)) = best else {
+            continue;
+        };
+        let o = out.get_or_insert_with(|| Vec::with_capacity(text.len() + 256));
+        o.extend_from_slice(&text[copied..start]);
+        o.extend_from_slice(match form {
+            Form::Xml => base.to_xml.as_bytes(),
+            Form::Plain => base.to.as_bytes(),
+        });
+        copied = start + base.from.len();
     }
     let mut o = out?;
-    o.extend_from_slice(&doc[copied..]);
+    o.extend_from_slice(&text[copied..]);
     Some(o)
 }
 
@@ -81,7 +129,8 @@ mod tests {
 <wps:ExecuteResponse serviceInstance="http://b:5000/wps?request=GetCapabilities&amp;service=WPS" statusLocation="http://b:5000/wps/outputs/1.xml">
 <wps:Reference href="http://b:5000/wps/outputs/out.nc"/><x>http://b:5000/wps</x><y>http://b:5000/wpsx</y><z>http://b:5000/other</z>
 </wps:ExecuteResponse>"#;
-        let out = rewrite(doc, "http://b:5000/wps/", "http://tw/ows/proxy/emu").unwrap();
+        let emu = [Base::new("http://b:5000/wps/", "http://tw/ows/proxy/emu").unwrap()];
+        let out = rewrite(doc, &emu, Form::Xml).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(
             out.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- PyWPS 4.6.0 -->")
@@ -97,11 +146,28 @@ mod tests {
             "segment boundary"
         );
         assert!(out.contains("<z>http://b:5000/other</z>"));
+        assert_eq!(rewrite(b"<a>nothing</a>", &emu, Form::Xml), None);
+        let amp = [Base::new("http://b/w", "http://p/?a=1&b=2").unwrap()];
+        let xml = rewrite(b"<a>http://b/w</a>", &amp, Form::Xml).unwrap();
+        assert_eq!(xml, b"<a>http://p/?a=1&amp;b=2</a>");
+        let plain = rewrite(b"http://b/w/x", &amp, Form::Plain).unwrap();
+        assert_eq!(plain, b"http://p/?a=1&b=2/x");
+        assert!(Base::new("relative/path", "http://p").is_none());
+    }
+
+    #[test]
+    fn other_registered_services_are_rewritten_too_and_the_longest_wins() {
+        let bases = [
+            Base::new("http://b:5000/wps", "http://tw/ows/proxy/emu").unwrap(),
+            Base::new("http://b:5000/outputs", "http://tw/ows/proxy/emu-outputs").unwrap(),
+            Base::new("http://b:5000/wps/special", "http://tw/ows/proxy/special").unwrap(),
+            Base::new("http://b:5000/wps", "http://tw/ows/proxy/same-url").unwrap(),
+        ];
+        let doc = br#"<r a="http://b:5000/wps?x" s="http://b:5000/outputs/1.xml"><t>http://b:5000/wps/special/y</t><u>https://b:5000/wps</u> http://b:5000/wps/outputs/2.xml</r>"#;
+        let out = String::from_utf8(rewrite(doc, &bases, Form::Xml).unwrap()).unwrap();
         assert_eq!(
-            rewrite(b"<a>nothing</a>", "http://b:5000/wps", "http://tw"),
-            None
+            out,
+            r#"<r a="http://tw/ows/proxy/emu?x" s="http://tw/ows/proxy/emu-outputs/1.xml"><t>http://tw/ows/proxy/special/y</t><u>https://b:5000/wps</u> http://tw/ows/proxy/emu/outputs/2.xml</r>"#
         );
-        let amp = rewrite(b"<a>http://b/w</a>", "http://b/w", "http://p/?a=1&b=2").unwrap();
-        assert_eq!(amp, b"<a>http://p/?a=1&amp;b=2</a>");
     }
 }

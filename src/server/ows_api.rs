@@ -15,12 +15,12 @@ use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
 use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
 use crate::ows::request::{OwsRequest, Registered, from_kvp, from_xml, has_ows_params};
-use crate::ows::rewrite::{is_xml, rewrite};
+use crate::ows::rewrite::{Base, Form, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
 use crate::proxy::headers::{Forwarding, request_headers, response_headers};
 use crate::proxy::target::{check_extra, target_url};
 use crate::proxy::upstream::{Failure, Incoming, Outbody, Target};
-use crate::registry::Service;
+use crate::registry::{PATH_SEGMENT, Service};
 
 /// What a WPS operation may answer with: Twitcher's list, with its missing comma
 /// fixed and parameters (`; charset=...`) ignored. Data downloads are not checked.
@@ -332,10 +332,7 @@ fn public_url(app: &App, service: &Service) -> String {
             "{}{}/proxy/{}",
             app.url,
             app.settings.ows_proxy_protected_path,
-            percent_encoding::utf8_percent_encode(
-                &service.name,
-                percent_encoding::NON_ALPHANUMERIC
-            )
+            percent_encoding::utf8_percent_encode(&service.name, PATH_SEGMENT)
         )
     }
 }
@@ -432,6 +429,24 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The backend URLs to rewrite in a service's answers: its own first (so it wins over
+/// another service registered with the same URL), then every other registered one.
+fn rewrite_bases(app: &App, service: &Service, public: &str) -> Vec<Base> {
+    let mut bases: Vec<Base> = Base::new(&service.url, public).into_iter().collect();
+    match app.services.all() {
+        Ok(all) => bases.extend(
+            all.iter()
+                .filter(|s| s.name != service.name)
+                .filter_map(|s| Base::new(&s.url, &public_url(app, s))),
+        ),
+        Err(e) => log::warn(&format!(
+            "service {}: only its own URLs are rewritten, the registry could not be read: {e}",
+            service.name
+        )),
+    }
+    bases
+}
+
 /// The backend's answer on its way to the client: XML within the size cap has the
 /// backend's URLs rewritten; everything else streams as it comes.
 fn respond(
@@ -465,10 +480,12 @@ fn respond(
             return refuse(Mode::Proxy, &e);
         }
     }
+    let bases = std::cell::OnceCell::new();
+    let bases = || bases.get_or_init(|| rewrite_bases(app, service, public));
     let mut headers = response_headers(&incoming.headers);
     for (k, v) in headers.iter_mut() {
         if (k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("content-location"))
-            && let Some(new) = rewrite(v.as_bytes(), &service.url, public)
+            && let Some(new) = rewrite(v.as_bytes(), bases(), Form::Plain)
         {
             *v = String::from_utf8_lossy(&new).into_owned();
         }
@@ -487,7 +504,7 @@ fn respond(
     if candidate {
         match read_up_to(&mut reader, cap + 1, incoming.length) {
             Ok(doc) if doc.len() as u64 <= cap => {
-                let out = rewrite(&doc, &service.url, public).unwrap_or(doc);
+                let out = rewrite(&doc, bases(), Form::Xml).unwrap_or(doc);
                 return resp.with_body(Body::Bytes(out));
             }
             Ok(doc) => {

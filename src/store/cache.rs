@@ -15,6 +15,8 @@ const MAX_AGE: Duration = Duration::from_secs(5);
 
 struct Snapshot {
     services: HashMap<String, Arc<Service>>,
+    /// The same services, by name.
+    listed: Arc<[Arc<Service>]>,
     loaded: Instant,
 }
 
@@ -35,17 +37,25 @@ impl ServiceCache {
     }
 
     pub fn get(&self, name: &str) -> StoreResult<Option<Arc<Service>>> {
-        let current = self
+        Ok(self.current()?.services.get(name).cloned())
+    }
+
+    /// Every service, by name.
+    pub fn all(&self) -> StoreResult<Arc<[Arc<Service>]>> {
+        Ok(self.current()?.listed.clone())
+    }
+
+    fn current(&self) -> StoreResult<Arc<Snapshot>> {
+        let fresh = self
             .snapshot
             .read()
             .ok()
             .and_then(|s| s.clone())
             .filter(|s| s.loaded.elapsed() < MAX_AGE);
-        let snap = match current {
-            Some(s) => s,
-            None => self.reload()?,
-        };
-        Ok(snap.services.get(name).cloned())
+        match fresh {
+            Some(s) => Ok(s),
+            None => self.reload(),
+        }
     }
 
     /// Forgets the snapshot; the next lookup reads the store.
@@ -58,14 +68,17 @@ impl ServiceCache {
 
     fn reload(&self) -> StoreResult<Arc<Snapshot>> {
         let generation = self.generation.load(Ordering::SeqCst);
-        let services = self
+        let mut listed: Vec<Arc<Service>> = self
             .store
             .list_services(Page::ALL)?
             .into_iter()
-            .map(|s| (s.name.clone(), Arc::new(s)))
+            .map(Arc::new)
             .collect();
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        let services = listed.iter().map(|s| (s.name.clone(), s.clone())).collect();
         let snap = Arc::new(Snapshot {
             services,
+            listed: listed.into(),
             loaded: Instant::now(),
         });
         if let Ok(mut s) = self.snapshot.write()

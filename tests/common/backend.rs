@@ -106,6 +106,18 @@ fn status_document(url: &str) -> String {
     )
 }
 
+/// Where PyWPS keeps them by default: beside the service URL, not under it.
+fn beside_response(url: &str) -> String {
+    let origin = url.trim_end_matches("/wps");
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<wps:ExecuteResponse xmlns:wps="http://www.opengis.net/wps/1.0.0" xmlns:xlink="http://www.w3.org/1999/xlink" serviceInstance="{url}?request=GetCapabilities&amp;service=WPS" statusLocation="{origin}/outputs/job-2.xml">
+    <wps:ProcessOutputs><wps:Output><wps:Reference href="{origin}/outputs/result-2.txt" mimeType="text/plain"/></wps:Output></wps:ProcessOutputs>
+</wps:ExecuteResponse>
+"#
+    )
+}
+
 fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query.split('&').find_map(|p| {
         let (k, v) = p.split_once('=').unwrap_or((p, ""));
@@ -171,6 +183,9 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
         "/wps" if request == "execute" && param(&query, "identifier") == Some("raw") => {
             text(200, "application/x-netcdf", "CDF\u{1}".into())
         }
+        "/wps" if request == "execute" && param(&query, "identifier") == Some("beside") => {
+            text(200, "text/xml", beside_response(url))
+        }
         "/wps" if request == "execute" || posted.contains("Execute") => {
             text(200, "text/xml; charset=utf-8", execute_response(url))
         }
@@ -180,6 +195,8 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
             format!("<ProcessDescriptions href=\"{url}\"/>"),
         ),
         "/wps/outputs/job-1.xml" => text(200, "text/xml", status_document(url)),
+        "/outputs/job-2.xml" => text(200, "text/xml", beside_response(url)),
+        "/outputs/result-2.txt" => text(200, "text/plain", "Hello beside".into()),
         "/wps/outputs/result.txt" => text(200, "text/plain", "Hello tux".into()),
         "/wps/outputs/data.nc" => text(200, "application/x-netcdf", "CDF\u{1}".into()),
         "/wps/redirect" => text(302, "text/plain", String::new()).with_header(
