@@ -48,7 +48,9 @@ pub fn config_check(over: &Overrides) -> i32 {
         Some(f) => println!("# config file: {}", f.display()),
         None => println!("# config file: none (embedded defaults)"),
     }
-    let rows = raw.report();
+    let settings = Settings::from_raw(&raw);
+    let derived = settings.as_ref().map_or(Vec::new(), |s| s.derived(None));
+    let rows = raw.report(&derived);
     let width = rows.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
     for (key, value, source) in rows {
         println!("{key:width$} = {value}    # {source}");
@@ -56,7 +58,7 @@ pub fn config_check(over: &Overrides) -> i32 {
     for w in &raw.warnings {
         eprintln!("warning: {w}");
     }
-    match Settings::from_raw(&raw) {
+    match settings {
         Ok(s) => match crate::auth::tokens::TokenService::check_settings(&s.token) {
             Ok(()) => {
                 eprintln!("settings are valid");

@@ -37,6 +37,15 @@ fn config_check_prints_settings_with_secrets_masked() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("twitcher.bind") && stdout.contains("127.0.0.1:8000"));
     assert!(stdout.contains("env TWITCHER_PASSWORD"));
+    let url_line = stdout
+        .lines()
+        .find(|l| l.starts_with("twitcher.url"))
+        .unwrap();
+    assert!(
+        url_line.contains("= http://127.0.0.1:8000")
+            && url_line.ends_with("# derived from twitcher.bind"),
+        "{url_line}"
+    );
     assert!(!stdout.contains("hunter2-secret") && !text(&out.stderr).contains("hunter2-secret"));
 
     std::fs::copy(

@@ -80,6 +80,11 @@ fn settings_show_what_is_in_force_with_secrets_masked() {
     assert_eq!(row("twitcher.db")["source"], "flag");
     assert_eq!(row("twitcher.token.keyfile")["value"], "");
     assert_eq!(row("twitcher.token.expires_in")["source"], "default");
+    // Keys left empty show what the server made of them.
+    assert_eq!(
+        row("twitcher.url"),
+        json!({"key": "twitcher.url", "value": s.url, "source": "derived from the bound address"})
+    );
     // Every key of `config check`, in its order.
     let keys = j["settings"].as_array().unwrap().len();
     assert!(keys > 30, "{keys}");

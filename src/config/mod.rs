@@ -6,6 +6,7 @@ pub mod keys;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -64,20 +65,34 @@ impl Raw {
         self.values.insert(name, (value, source));
     }
 
-    /// Rows of `key, shown value, source`, with secrets masked.
-    pub fn report(&self) -> Vec<(&'static str, String, Source)> {
+    /// Rows of `key, shown value, source`, with secrets masked. A key left empty shows
+    /// the value in `derived` instead, so the report is what is in force.
+    pub fn report(&self, derived: &[Derived]) -> Vec<(&'static str, String, String)> {
         KEYS.iter()
             .map(|k| {
                 let v = self.get(k.name);
+                if v.trim().is_empty()
+                    && let Some(d) = derived.iter().find(|d| d.key == k.name)
+                {
+                    return (k.name, d.value.clone(), format!("derived from {}", d.from));
+                }
                 let shown = match k.kind {
                     Kind::Secret if v.is_empty() => "(not set)".to_string(),
                     Kind::Secret => "******** (set)".to_string(),
                     _ => v.to_string(),
                 };
-                (k.name, shown, self.source(k.name))
+                (k.name, shown, self.source(k.name).to_string())
             })
             .collect()
     }
+}
+
+/// A value the server works out for a key left empty.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    pub key: &'static str,
+    pub value: String,
+    pub from: &'static str,
 }
 
 /// The config file could not be read or parsed at all.
@@ -207,6 +222,17 @@ fn bind_from_server_section(s: &BTreeMap<String, String>) -> Option<String> {
         (None, Some(p)) => Some(format!("0.0.0.0:{p}")),
         (Some(h), None) => Some(format!("{h}:8080")),
         (None, None) => None,
+    }
+}
+
+/// `http://HOST:PORT` for the bound address; an unspecified address becomes loopback.
+pub fn derived_url(local: SocketAddr) -> String {
+    let port = local.port();
+    match local {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("http://127.0.0.1:{port}"),
+        SocketAddr::V4(a) => format!("http://{}:{port}", a.ip()),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("http://[::1]:{port}"),
+        SocketAddr::V6(a) => format!("http://[{}]:{port}", a.ip()),
     }
 }
 
@@ -408,6 +434,28 @@ const RESERVED_PREFIXES: &[&str] = &[
 ];
 
 impl Settings {
+    /// What the keys left empty become: the worker count, and the public URL from the
+    /// address bound (`bound`), or from `twitcher.bind` when it is an IP address.
+    pub fn derived(&self, bound: Option<SocketAddr>) -> Vec<Derived> {
+        let mut derived = vec![Derived {
+            key: "twitcher.workers",
+            value: self.workers.to_string(),
+            from: "the CPU count (32 each)",
+        }];
+        let addr = match bound {
+            Some(a) => Some((a, "the bound address")),
+            None => self.bind.parse().ok().map(|a| (a, "twitcher.bind")),
+        };
+        if let Some((addr, from)) = addr {
+            derived.push(Derived {
+                key: "twitcher.url",
+                value: derived_url(addr),
+                from,
+            });
+        }
+        derived
+    }
+
     pub fn from_raw(raw: &Raw) -> Result<Settings, Vec<String>> {
         let mut c = Checker {
             raw,
@@ -650,6 +698,55 @@ mod tests {
         assert_eq!(s.max_body_size, 16 << 20);
         assert_eq!(s.username, "admin");
         assert!(s.password.is_none() && s.url.is_none());
+    }
+
+    #[test]
+    fn the_report_shows_what_empty_keys_become() {
+        let raw = load(&Overrides::default(), &env_of(&[])).unwrap();
+        let s = Settings::from_raw(&raw).unwrap();
+        let row = |derived: &[Derived], key: &str| {
+            let rows = raw.report(derived);
+            let (_, value, source) = rows.into_iter().find(|(k, _, _)| *k == key).unwrap();
+            (value, source)
+        };
+        assert_eq!(
+            row(&s.derived(None), "twitcher.url"),
+            (
+                "http://127.0.0.1:8000".into(),
+                "derived from twitcher.bind".into()
+            )
+        );
+        let bound = "0.0.0.0:4321".parse().ok();
+        assert_eq!(
+            row(&s.derived(bound), "twitcher.url"),
+            (
+                "http://127.0.0.1:4321".into(),
+                "derived from the bound address".into()
+            )
+        );
+        let (workers, source) = row(&s.derived(None), "twitcher.workers");
+        assert_eq!(workers, s.workers.to_string());
+        assert!(
+            s.workers >= 32 && source.starts_with("derived from"),
+            "{source}"
+        );
+        // A key given a value shows it, derived or not.
+        let raw = load(
+            &Overrides::default(),
+            &env_of(&[("TWITCHER_PUBLIC_URL", "https://x.org")]),
+        )
+        .unwrap();
+        assert_eq!(
+            raw.report(&s.derived(None))
+                .into_iter()
+                .find(|(k, _, _)| *k == "twitcher.url")
+                .unwrap(),
+            (
+                "twitcher.url",
+                "https://x.org".into(),
+                "env TWITCHER_PUBLIC_URL".into()
+            )
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::app::App;
 use super::http::{Request, Response};
 use super::routes::Params;
-use crate::config::Raw;
+use crate::config::{Derived, Raw};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -81,11 +81,11 @@ pub fn settings(app: &App, _: &mut Request, _: &Params) -> Response {
 
 /// The body of `GET /settings`: each key with its shown value (secrets masked, as
 /// `config check` shows them) and where the value came from.
-pub fn settings_report(raw: &Raw) -> Value {
+pub fn settings_report(raw: &Raw, derived: &[Derived]) -> Value {
     let rows: Vec<Value> = raw
-        .report()
+        .report(derived)
         .into_iter()
-        .map(|(key, value, source)| json!({"key": key, "value": value, "source": source.to_string()}))
+        .map(|(key, value, source)| json!({"key": key, "value": value, "source": source}))
         .collect();
     json!({
         "config_file": raw.config_file.as_ref().map(|f| f.display().to_string()),

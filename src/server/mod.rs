@@ -110,7 +110,7 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
     let url = settings
         .url
         .clone()
-        .unwrap_or_else(|| socket::derived_url(local));
+        .unwrap_or_else(|| crate::config::derived_url(local));
     let test_hooks = std::env::var_os(TEST_HOOKS_ENV).is_some();
     let oauth = settings.oauth;
     let ows_prefix = settings
@@ -127,7 +127,9 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         max_connections: settings.max_connections,
         ..tiny_http::Limits::default()
     };
-    let settings_report = serde_json::to_vec(&front::settings_report(raw)).unwrap_or_default();
+    let settings_report =
+        serde_json::to_vec(&front::settings_report(raw, &settings.derived(Some(local))))
+            .unwrap_or_default();
     let app = Arc::new(App {
         openapi,
         settings_report,

@@ -542,7 +542,7 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                             "properties": {
                                 "key": {"type": "string", "description": "As in the INI file, e.g. twitcher.token.type"},
                                 "value": {"type": "string", "description": "Secrets: `(not set)` or `******** (set)`"},
-                                "source": {"type": "string", "description": "default, ini, `env NAME` or flag"}
+                                "source": {"type": "string", "description": "default, ini, `env NAME`, flag, or `derived from ...` for a key left empty that the server fills in"}
                             }
                         }}
                     }

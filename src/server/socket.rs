@@ -77,14 +77,3 @@ pub fn raise_fd_limit() {
         }
     }
 }
-
-/// `http://HOST:PORT` for the bound address; an unspecified address becomes loopback.
-pub fn derived_url(local: SocketAddr) -> String {
-    let port = local.port();
-    match local {
-        SocketAddr::V4(a) if a.ip().is_unspecified() => format!("http://127.0.0.1:{port}"),
-        SocketAddr::V4(a) => format!("http://{}:{port}", a.ip()),
-        SocketAddr::V6(a) if a.ip().is_unspecified() => format!("http://[::1]:{port}"),
-        SocketAddr::V6(a) => format!("http://[{}]:{port}", a.ip()),
-    }
-}
