@@ -1,7 +1,13 @@
-//! The connection to backends: two shared ureq agents (one checking TLS certificates,
-//! one for services registered with `verify = false`), so connections are reused.
+//! The connection to backends: ureq agents that keep connections for reuse, one
+//! checking TLS certificates and one for services registered with `verify = false`.
+//!
+//! A ureq agent's pool is one mutex, held while it probes a pooled connection with
+//! three system calls; with a thread per connection, every proxied request queued on
+//! it. So each worker thread draws from a shard of its own.
 
 use std::io::Read;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ureq::config::AutoHeaderValue;
 use ureq::tls::TlsConfig;
@@ -13,12 +19,31 @@ use crate::config::ProxySettings;
 /// the largest part of the proxy's memory.
 const INPUT_BUFFER: usize = 64 * 1024;
 const OUTPUT_BUFFER: usize = 16 * 1024;
-const MAX_IDLE: usize = 64;
-const MAX_IDLE_PER_HOST: usize = 32;
+/// Per shard: a thread uses one connection at a time, but may talk to a few backends.
+const MAX_IDLE: usize = 8;
+const MAX_IDLE_PER_HOST: usize = 2;
+/// Shards beyond this are shared by threads, round robin.
+const MAX_SHARDS: usize = 256;
 
 pub struct Upstream {
-    verifying: Agent,
-    insecure: Agent,
+    settings: ProxySettings,
+    shards: Box<[Shard]>,
+}
+
+/// Agents made on first use, so idle shards cost nothing.
+#[derive(Default)]
+struct Shard {
+    verifying: OnceLock<Agent>,
+    insecure: OnceLock<Agent>,
+}
+
+/// Which shard the current thread uses: threads are numbered as they first send.
+fn shard_index(len: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    INDEX.with(|i| i % len)
 }
 
 /// The request body to send on.
@@ -79,11 +104,24 @@ fn agent(s: &ProxySettings, verify: bool) -> Agent {
 }
 
 impl Upstream {
-    pub fn new(s: &ProxySettings) -> Upstream {
+    /// `threads`: how many threads send at once, each given a shard while there are enough.
+    pub fn new(s: &ProxySettings, threads: usize) -> Upstream {
         Upstream {
-            verifying: agent(s, true),
-            insecure: agent(s, false),
+            settings: s.clone(),
+            shards: (0..threads.clamp(1, MAX_SHARDS))
+                .map(|_| Shard::default())
+                .collect(),
         }
+    }
+
+    fn agent(&self, verify_tls: bool) -> &Agent {
+        let shard = &self.shards[shard_index(self.shards.len())];
+        let cell = if verify_tls {
+            &shard.verifying
+        } else {
+            &shard.insecure
+        };
+        cell.get_or_init(|| agent(&self.settings, verify_tls))
     }
 
     pub fn send(&self, to: &Target, body: Outbody) -> Result<Incoming, Failure> {
@@ -94,11 +132,7 @@ impl Upstream {
         for (k, v) in to.headers {
             b = b.header(k.as_str(), v.as_str());
         }
-        let agent = if to.verify_tls {
-            &self.verifying
-        } else {
-            &self.insecure
-        };
+        let agent = self.agent(to.verify_tls);
         let bad = |e: ureq::http::Error| {
             Failure::BadRequest(format!("the request cannot be forwarded: {e}"))
         };

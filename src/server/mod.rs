@@ -136,7 +136,7 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         url,
         services: ServiceCache::new(store.clone()),
         stats: stats::Stats::default(),
-        upstream: Upstream::new(&settings.proxy),
+        upstream: Upstream::new(&settings.proxy, workers),
         store,
         admin,
         tokens,
