@@ -18,6 +18,11 @@ use crate::connection::Connection;
 use crate::util::{BodyState, COMPLETE};
 use std::time::Instant;
 
+/// Room for a response head and a small body together: with 1 KiB, a write of the body
+/// (8 KiB at a time from `io::copy`) flushed the head on its own first, so every response
+/// left in at least two TCP segments, each a wake-up of the client.
+const WRITE_BUFFER: usize = 16 * 1024;
+
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
 pub struct ClientConnection {
@@ -79,7 +84,7 @@ impl ClientConnection {
 
         ClientConnection {
             source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
+            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(WRITE_BUFFER, write_socket)),
             remote_addr,
             next_header_source: first_header,
             no_more_requests: false,
