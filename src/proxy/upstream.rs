@@ -82,6 +82,10 @@ pub enum Failure {
     BadRequest(String),
 }
 
+/// `twitcher.proxy.timeout` bounds each read and write rather than the wait for the
+/// response head: a backend that stays silent that long is cut off either way, and a
+/// timeout that is the same on every call is set on the socket once, where a deadline
+/// per response cost a `setsockopt` per request.
 fn agent(s: &ProxySettings, verify: bool) -> Agent {
     Agent::new_with_config(
         Agent::config_builder()
@@ -91,7 +95,6 @@ fn agent(s: &ProxySettings, verify: bool) -> Agent {
             .user_agent(AutoHeaderValue::None)
             .accept(AutoHeaderValue::None)
             .timeout_connect(Some(s.connect_timeout))
-            .timeout_recv_response(Some(s.timeout))
             .timeout_per_read(Some(s.timeout))
             .timeout_per_write(Some(s.timeout))
             .input_buffer_size(INPUT_BUFFER)
