@@ -20,8 +20,8 @@ use crate::config::ProxySettings;
 const INPUT_BUFFER: usize = 64 * 1024;
 const OUTPUT_BUFFER: usize = 16 * 1024;
 /// Per shard: a thread uses one connection at a time, but may talk to a few backends.
-const MAX_IDLE: usize = 8;
-const MAX_IDLE_PER_HOST: usize = 2;
+const MAX_IDLE: usize = 4;
+const MAX_IDLE_PER_HOST: usize = 1;
 /// Shards beyond this are shared by threads, round robin.
 const MAX_SHARDS: usize = 256;
 
