@@ -9,9 +9,11 @@
 #   - streaming a large file (1 GiB by default): throughput through each, and
 #     twitcher's peak RSS.
 #
-#   bench/proxy.sh            DURATION=10s CONNS=32 BIG_MIB=1024 by default
+#   bench/proxy.sh            DURATION=5s ROUNDS=3 CONNS=32 BIG_MIB=1024 by default
+DURATION="${DURATION:-5s}"
 source "$(dirname "$0")/lib.sh"
 CONNS="${CONNS:-32}"
+ROUNDS="${ROUNDS:-3}"
 BIG_MIB="${BIG_MIB:-1024}"
 need nginx nginx-light
 need python3 python3
@@ -113,22 +115,44 @@ exec_q="service=WPS&version=1.0.0&request=Execute&identifier=proc1&DataInputs=na
 curl -fsS "$TW/ows/proxy/emu?$caps_q" | grep -q "$TW/ows/proxy/emu" || { echo "bench: no rewritten capabilities" >&2; exit 1; }
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$TW/ows/proxy/emu?$exec_q")" = 401 ] || { echo "bench: Execute without a token was not refused" >&2; exit 1; }
 
-printf '%-46s %12s %10s %8s\n' "case" "req/s" "p99 ms" "non-2xx"
-row() { printf '%-46s %12s %10s %8s\n' "$1" "$2" "$3" "$4"; }
-read -r n_caps n_caps99 n_caps_bad < <(wrk_run "http://127.0.0.1:$FRONT_PORT/wps?$caps_q" "$CONNS")
-row "GetCapabilities  nginx proxy_pass" "$n_caps" "$n_caps99" "$n_caps_bad"
-read -r q_caps q_caps99 q_caps_bad < <(wrk_run "http://127.0.0.1:$QUIET_PORT/wps?$caps_q" "$CONNS")
-row "GetCapabilities  nginx, access_log off" "$q_caps" "$q_caps99" "$q_caps_bad"
-read -r t_caps t_caps99 t_caps_bad < <(wrk_run "$TW/ows/proxy/emu?$caps_q" "$CONNS")
-row "GetCapabilities  twitcher (rewritten)" "$t_caps" "$t_caps99" "$t_caps_bad"
-read -r n_exec n_exec99 n_exec_bad < <(wrk_run "http://127.0.0.1:$FRONT_PORT/wps?$exec_q" "$CONNS" -H "$auth")
-row "Execute + bearer nginx proxy_pass" "$n_exec" "$n_exec99" "$n_exec_bad"
-read -r q_exec q_exec99 q_exec_bad < <(wrk_run "http://127.0.0.1:$QUIET_PORT/wps?$exec_q" "$CONNS" -H "$auth")
-row "Execute + bearer nginx, access_log off" "$q_exec" "$q_exec99" "$q_exec_bad"
-read -r t_exec t_exec99 t_exec_bad < <(wrk_run "$TW/ows/proxy/emu?$exec_q" "$CONNS" -H "$auth")
-row "Execute + bearer twitcher (token checked)" "$t_exec" "$t_exec99" "$t_exec_bad"
-read -r t_ver t_ver99 t_ver_bad < <(wrk_run "$TW/ows/verify/emu?$exec_q" "$CONNS" -H "$auth")
-row "/ows/verify Execute + bearer twitcher" "$t_ver" "$t_ver99" "$t_ver_bad"
+# The machine is shared and noisy: every case runs ROUNDS times, interleaved, and the
+# median of each is reported (req/s and p99 independently).
+cases=(
+  "GetCapabilities  nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$caps_q|"
+  "GetCapabilities  nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$caps_q|"
+  "GetCapabilities  twitcher (rewritten)|$TW/ows/proxy/emu?$caps_q|"
+  "Execute + bearer nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$exec_q|$auth"
+  "Execute + bearer nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$exec_q|$auth"
+  "Execute + bearer twitcher (token checked)|$TW/ows/proxy/emu?$exec_q|$auth"
+  "/ows/verify Execute + bearer twitcher|$TW/ows/verify/emu?$exec_q|$auth"
+)
+declare -A rps p99 bad
+for _ in $(seq 1 "$ROUNDS"); do
+  for c in "${cases[@]}"; do
+    IFS='|' read -r name url header <<<"$c"
+    if [ -n "$header" ]; then
+      read -r r p b < <(wrk_run "$url" "$CONNS" -H "$header")
+    else
+      read -r r p b < <(wrk_run "$url" "$CONNS")
+    fi
+    rps[$name]+="$r "
+    p99[$name]+="$p "
+    bad[$name]=$(( ${bad[$name]:-0} + b ))
+  done
+done
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+printf '%-46s %12s %10s %8s   %s\n' "case (median of $ROUNDS)" "req/s" "p99 ms" "non-2xx" "req/s of each round"
+for c in "${cases[@]}"; do
+  name=${c%%|*}
+  printf '%-46s %12s %10s %8s   %s\n' "$name" "$(median "${rps[$name]}")" "$(median "${p99[$name]}")" "${bad[$name]}" "${rps[$name]}"
+done
+n_caps=$(median "${rps[GetCapabilities  nginx proxy_pass]}")
+q_caps=$(median "${rps[GetCapabilities  nginx, access_log off]}")
+t_caps=$(median "${rps[GetCapabilities  twitcher (rewritten)]}")
+n_exec=$(median "${rps[Execute + bearer nginx proxy_pass]}")
+q_exec=$(median "${rps[Execute + bearer nginx, access_log off]}")
+t_exec=$(median "${rps[Execute + bearer twitcher (token checked)]}")
+t_ver=$(median "${rps[/ows/verify Execute + bearer twitcher]}")
 echo "ratios to nginx proxy_pass: GetCapabilities $(ratio "$t_caps" "$n_caps")x, Execute $(ratio "$t_exec" "$n_exec")x, verify $(ratio "$t_ver" "$n_exec")x (target >= 0.6)"
 echo "ratios to nginx with access_log off: GetCapabilities $(ratio "$t_caps" "$q_caps")x, Execute $(ratio "$t_exec" "$q_exec")x, verify $(ratio "$t_ver" "$q_exec")x"
 
@@ -148,4 +172,4 @@ t_stream=$(stream "$TW/ows/proxy/emu/big.bin" -H "$auth")
 rss=$(peak_rss_kib "$tw_PID")
 echo "streaming ${BIG_MIB} MiB: nginx proxy_pass ${n_stream} MiB/s, twitcher ${t_stream} MiB/s: $(ratio "$t_stream" "$n_stream")x (target >= 0.8)"
 echo "twitcher peak RSS: $((rss / 1024)) MiB after the streaming runs ($((rss_before / 1024)) MiB before them; target < 32 MiB)"
-echo "twitcher $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) CPUs, wrk -t$THREADS -c$CONNS -d$DURATION, nginx $(nginx -v 2>&1 | sed 's/.*\///')"
+echo "twitcher $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) CPUs, wrk -t$THREADS -c$CONNS -d$DURATION x $ROUNDS rounds, nginx $(nginx -v 2>&1 | sed 's/.*\///')"
