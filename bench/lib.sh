@@ -2,7 +2,9 @@
 # Source it; it sets BIN and defines the functions below.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/target/release/twitcher"
+# TWITCHER_BIN: measure that binary (e.g. the static one install.sh builds) instead of a fresh
+# cargo build --release.
+BIN="${TWITCHER_BIN:-$ROOT/target/release/twitcher}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
 WORKDIR="$(mktemp -d /tmp/twitcher-bench.XXXXXX)"
@@ -18,7 +20,7 @@ need() { command -v "$1" >/dev/null || { echo "bench: $1 is missing (Debian: apt
 need wrk wrk
 need curl curl
 
-build() { (cd "$ROOT" && cargo build --release --locked -q); }
+build() { [ -n "${TWITCHER_BIN:-}" ] || (cd "$ROOT" && cargo build --release --locked -q); }
 
 # start_twitcher NAME [ENV=VALUE...]: starts a server in WORKDIR/NAME; sets NAME_PORT and NAME_PID.
 start_twitcher() {

@@ -16,6 +16,15 @@ mod server;
 mod store;
 mod tui;
 
+/// musl's allocator serialises threads on one lock: with a thread per connection the
+/// static build served 2.5x fewer proxied requests than the glibc one. mimalloc, without
+/// transparent huge pages (with them 64 threads' heaps took 100 MiB), makes it faster
+/// than glibc's. The glibc build keeps glibc's allocator with two arenas, which holds
+/// the peak RSS lower under load (see `limit_malloc_arenas`).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::ffi::OsString;
 use std::path::Path;
 
