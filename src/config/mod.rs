@@ -433,6 +433,9 @@ const RESERVED_PREFIXES: &[&str] = &[
     "/settings",
 ];
 
+/// `twitcher.workers` when left empty: most requests wait on a backend, not a CPU.
+const WORKERS_PER_CPU: usize = 32;
+
 impl Settings {
     /// What the keys left empty become: the worker count, and the public URL from the
     /// address bound (`bound`), or from `twitcher.bind` when it is an IP address.
@@ -440,7 +443,7 @@ impl Settings {
         let mut derived = vec![Derived {
             key: "twitcher.workers",
             value: self.workers.to_string(),
-            from: "the CPU count (32 each)",
+            from: "the CPU count",
         }];
         let addr = match bound {
             Some(a) => Some((a, "the bound address")),
@@ -482,7 +485,8 @@ impl Settings {
             c.fail("twitcher.db", "must name a file");
         }
         let workers = if raw.get("twitcher.workers").trim().is_empty() {
-            std::thread::available_parallelism().map_or(32, |n| n.get() * 32)
+            std::thread::available_parallelism()
+                .map_or(WORKERS_PER_CPU, |n| n.get() * WORKERS_PER_CPU)
         } else {
             c.int("twitcher.workers") as usize
         };
