@@ -338,9 +338,7 @@ fn unknown_services_and_switches() {
         r.json()["errors"].is_array(),
         "no proxy route: the JSON 404"
     );
-    wait_for(5, "the access line of the 404", || {
-        off.log().contains("status=404").then_some(())
-    });
+    off.wait_log("status=404");
 
     let moved = Launch::default()
         .env("TWITCHER_OWS_PROXY_PROTECTED_PATH", "/twitcher/ows")
@@ -553,7 +551,7 @@ fn backend_failures_are_502_and_504() {
     );
     let r = get(&s.proxy("emu/slow"), Some(&bearer(&s.compute)));
     assert_exception(&r, 504, "NoApplicableCode", "NoApplicableCode");
-    assert!(s.server.log().contains("did not answer in time"));
+    s.server.wait_log("did not answer in time");
 }
 
 #[test]

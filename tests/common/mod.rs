@@ -190,6 +190,15 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Waits for a line the server logs while it answers: stderr reaches the test
+    /// through a reader thread, so it may trail the response.
+    pub fn wait_log(&self, needle: &str) -> String {
+        wait_for(10, needle, || {
+            let l = self.log();
+            l.contains(needle).then_some(l)
+        })
+    }
+
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))
