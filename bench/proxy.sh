@@ -6,6 +6,8 @@
 #     upstream keep-alive, as a fair baseline). twitcher writes an access line per
 #     request, so the baseline nginx front does too (to a file, nginx's default); the
 #     ratios are against it, and also given against a front with access_log off;
+#   - GetCapabilities through bench/blocking_proxy.rs, the least a blocking proxy with a
+#     thread per connection can do: what the model costs, apart from twitcher's layers;
 #   - streaming a large file (1 GiB by default): throughput through each, and
 #     twitcher's peak RSS.
 #
@@ -100,6 +102,13 @@ for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$FRONT_PORT/wp
 curl -fs -o /dev/null "http://127.0.0.1:$FRONT_PORT/wps" || { echo "bench: nginx did not start" >&2; cat "$WORKDIR/nginx/logs/error.log" >&2; exit 1; }
 
 start_twitcher tw
+# The model's floor: a minimal blocking thread-per-connection proxy (bench/blocking_proxy.rs).
+need rustc rustc
+rustc -O --edition 2021 -o "$WORKDIR/blocking_proxy" "$ROOT/bench/blocking_proxy.rs"
+MIN_PORT=$(port)
+"$WORKDIR/blocking_proxy" "127.0.0.1:$MIN_PORT" "127.0.0.1:$BACKEND_PORT" >/dev/null &
+PIDS+=("$!")
+for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$MIN_PORT/wps" && break; sleep 0.05; done
 TW="http://127.0.0.1:$tw_PORT"
 curl -fsS -u admin:bench -d "{\"name\": \"emu\", \"url\": \"$BACKEND\"}" "$TW/services" >/dev/null
 client=$(curl -fsS -u admin:bench "$TW/oauth/client?name=bench")
@@ -121,6 +130,7 @@ cases=(
   "GetCapabilities  nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$caps_q|"
   "GetCapabilities  nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$caps_q|"
   "GetCapabilities  twitcher (rewritten)|$TW/ows/proxy/emu?$caps_q|"
+  "GetCapabilities  minimal blocking proxy|http://127.0.0.1:$MIN_PORT/wps?$caps_q|"
   "Execute + bearer nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$exec_q|$auth"
   "Execute + bearer nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$exec_q|$auth"
   "Execute + bearer twitcher (token checked)|$TW/ows/proxy/emu?$exec_q|$auth"
@@ -153,7 +163,9 @@ n_exec=$(median "${rps[Execute + bearer nginx proxy_pass]}")
 q_exec=$(median "${rps[Execute + bearer nginx, access_log off]}")
 t_exec=$(median "${rps[Execute + bearer twitcher (token checked)]}")
 t_ver=$(median "${rps[/ows/verify Execute + bearer twitcher]}")
+m_caps=$(median "${rps[GetCapabilities  minimal blocking proxy]}")
 echo "ratios to nginx proxy_pass: GetCapabilities $(ratio "$t_caps" "$n_caps")x, Execute $(ratio "$t_exec" "$n_exec")x, verify $(ratio "$t_ver" "$n_exec")x (target >= 0.6)"
+echo "the blocking thread-per-connection model: minimal proxy / nginx $(ratio "$m_caps" "$n_caps")x, twitcher / minimal proxy $(ratio "$t_caps" "$m_caps")x (GetCapabilities)"
 echo "ratios to nginx with access_log off: GetCapabilities $(ratio "$t_caps" "$q_caps")x, Execute $(ratio "$t_exec" "$q_exec")x, verify $(ratio "$t_ver" "$q_exec")x"
 
 # Streaming: one client downloading the big file through each, three times; the best.
