@@ -51,10 +51,11 @@ fn serve(client: TcpStream, backend: &str) -> std::io::Result<()> {
 fn main() {
     let mut args = std::env::args().skip(1);
     let listen = args.next().expect("LISTEN_ADDR BACKEND_ADDR");
-    let backend: &'static str = Box::leak(args.next().expect("BACKEND_ADDR").into_boxed_str());
+    let backend = args.next().expect("BACKEND_ADDR");
     let listener = TcpListener::bind(&listen).unwrap();
     println!("listening on {}", listener.local_addr().unwrap());
     for conn in listener.incoming().flatten() {
-        std::thread::spawn(move || serve(conn, backend));
+        let backend = backend.clone();
+        std::thread::spawn(move || serve(conn, &backend));
     }
 }

@@ -21,6 +21,8 @@ need nginx nginx-light
 need python3 python3
 build
 
+# up URL: polls until URL answers 2xx, for up to 5 s.
+up() { for _ in $(seq 1 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0.05; done; return 1; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 BACKEND_PORT=$(port)
 FRONT_PORT=$(port)
@@ -98,17 +100,17 @@ http {
 NGINX
 nginx -p "$WORKDIR/nginx" -c "$WORKDIR/nginx/nginx.conf" -g 'daemon off;' &
 PIDS+=("$!")
-for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$FRONT_PORT/wps" && break; sleep 0.05; done
-curl -fs -o /dev/null "http://127.0.0.1:$FRONT_PORT/wps" || { echo "bench: nginx did not start" >&2; cat "$WORKDIR/nginx/logs/error.log" >&2; exit 1; }
+up "http://127.0.0.1:$FRONT_PORT/wps" || { echo "bench: nginx did not start" >&2; cat "$WORKDIR/nginx/logs/error.log" >&2; exit 1; }
 
-start_twitcher tw
 # The model's floor: a minimal blocking thread-per-connection proxy (bench/blocking_proxy.rs).
 need rustc rustc
 rustc -O --edition 2021 -o "$WORKDIR/blocking_proxy" "$ROOT/bench/blocking_proxy.rs"
 MIN_PORT=$(port)
 "$WORKDIR/blocking_proxy" "127.0.0.1:$MIN_PORT" "127.0.0.1:$BACKEND_PORT" >/dev/null &
 PIDS+=("$!")
-for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$MIN_PORT/wps" && break; sleep 0.05; done
+up "http://127.0.0.1:$MIN_PORT/wps" || { echo "bench: the blocking proxy did not start" >&2; exit 1; }
+
+start_twitcher tw
 TW="http://127.0.0.1:$tw_PORT"
 curl -fsS -u admin:bench -d "{\"name\": \"emu\", \"url\": \"$BACKEND\"}" "$TW/services" >/dev/null
 client=$(curl -fsS -u admin:bench "$TW/oauth/client?name=bench")

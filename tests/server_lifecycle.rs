@@ -100,9 +100,7 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     // microseconds; a tenth of a second is ample.
     std::thread::sleep(Duration::from_millis(100));
     s.signal("TERM");
-    wait_for(10, "the shutdown notice", || {
-        s.log().contains("SIGTERM received").then_some(())
-    });
+    s.wait_log("SIGTERM received");
     // New connections are refused while the old request is still running.
     assert!(
         TcpStream::connect(("127.0.0.1", s.port)).is_err() || s.child.try_wait().unwrap().is_some()
