@@ -15,6 +15,7 @@ mod deny;
 mod jwks;
 mod jwt;
 pub mod keys;
+mod recent;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ use crate::store::{Store, StoreError};
 use deny::DenyList;
 pub use jwt::install_crypto;
 use jwt::{Checker, Keys, Rules, Signer};
+use recent::RecentTokens;
 
 /// Longer bearer values are refused unread; real JWTs are a few hundred bytes.
 const MAX_TOKEN_LEN: usize = 8192;
@@ -99,6 +101,7 @@ pub struct TokenService {
     store: Arc<dyn Store>,
     digester: Digester,
     deny: DenyList,
+    recent: RecentTokens,
     signer: Option<Signer>,
     /// None for random_token.
     checker: Option<Checker>,
@@ -126,6 +129,7 @@ impl TokenService {
             store,
             digester,
             deny: DenyList::new(revoked),
+            recent: RecentTokens::default(),
             signer,
             checker,
         })
@@ -214,6 +218,7 @@ impl TokenService {
             expires_at: now + self.expires_in + self.leeway,
         };
         let found = self.store.delete_client(client_id, &r)?;
+        self.recent.remove_client(client_id);
         if found {
             self.deny.insert(&r, now);
         }
@@ -294,12 +299,22 @@ impl TokenService {
             return Err(Denied::Invalid("malformed"));
         }
         let digest = self.digester.digest(token);
-        let stored = match self.store.get_token(&digest) {
-            Ok(Some(t)) => t,
-            Ok(None) => return Err(Denied::Invalid("unknown token")),
-            Err(e) => {
-                log::error(&format!("token lookup failed: {e}"));
-                return Err(Denied::Invalid("store unavailable"));
+        let stored = match self.recent.get(&digest) {
+            Some(t) => t,
+            None => {
+                let ticket = self.recent.ticket();
+                match self.store.get_token(&digest) {
+                    Ok(Some(t)) => {
+                        let t = Arc::new(t);
+                        self.recent.insert(ticket, t.clone());
+                        t
+                    }
+                    Ok(None) => return Err(Denied::Invalid("unknown token")),
+                    Err(e) => {
+                        log::error(&format!("token lookup failed: {e}"));
+                        return Err(Denied::Invalid("store unavailable"));
+                    }
+                }
             }
         };
         if stored.expires_at <= oauth::now() {
@@ -307,8 +322,8 @@ impl TokenService {
         }
         Ok(Verified {
             grant: Grant {
-                client_id: stored.client_id,
-                scopes: stored.scopes,
+                client_id: stored.client_id.clone(),
+                scopes: stored.scopes.clone(),
                 expires_at: stored.expires_at,
             },
             handle: Handle::Stored(digest),
@@ -333,7 +348,11 @@ impl TokenService {
         }
         let now = oauth::now();
         match v.handle {
-            Handle::Stored(digest) => self.store.delete_token(&digest).map_err(RevokeError::Store),
+            Handle::Stored(digest) => {
+                let deleted = self.store.delete_token(&digest);
+                self.recent.remove(&digest);
+                deleted.map_err(RevokeError::Store)
+            }
             Handle::Jwt(jti) => {
                 let (kind, value) = match jti {
                     Some(j) => (Revoked::Jti, j),
