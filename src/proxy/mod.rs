@@ -3,4 +3,5 @@
 
 pub mod headers;
 pub mod target;
+mod transport;
 pub mod upstream;

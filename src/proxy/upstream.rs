@@ -11,7 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ureq::config::AutoHeaderValue;
 use ureq::tls::TlsConfig;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use ureq::{Agent, SendBody};
+
+use super::transport::TcpConnector;
 
 use crate::config::ProxySettings;
 
@@ -87,7 +91,12 @@ pub enum Failure {
 /// timeout that is the same on every call is set on the socket once, where a deadline
 /// per response cost a `setsockopt` per request.
 fn agent(s: &ProxySettings, verify: bool) -> Agent {
-    Agent::new_with_config(
+    // ureq's own chain, with TCP connections of our own (see `transport`).
+    let connector =
+        ().chain(ConnectProxyConnector::default())
+            .chain(TcpConnector)
+            .chain(RustlsConnector::default());
+    Agent::with_parts(
         Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -103,6 +112,8 @@ fn agent(s: &ProxySettings, verify: bool) -> Agent {
             .max_idle_connections_per_host(MAX_IDLE_PER_HOST)
             .tls_config(TlsConfig::builder().disable_verification(!verify).build())
             .build(),
+        connector,
+        DefaultResolver::default(),
     )
 }
 
