@@ -154,6 +154,30 @@ fn keeps_serving_with_1200_idle_connections_open() {
     drop(idle);
 }
 
+/// tiny_http's thread pool queued a new connection behind a thread already woken for
+/// another one, and there it waited until some kept-alive connection ended: a burst
+/// of clients on a fresh server saw most of theirs hang (28 of 32 in one try).
+#[test]
+fn a_burst_of_kept_alive_connections_is_served_at_once() {
+    let s = Server::start();
+    let conns: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(("127.0.0.1", s.port)).unwrap())
+        .collect();
+    for c in &conns {
+        (&*c)
+            .write_all(b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+    }
+    // Every answer arrives while all the connections stay open.
+    for (i, c) in conns.iter().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut head = [0u8; 12];
+        let got = (&*c).read_exact(&mut head);
+        assert!(got.is_ok(), "connection {i} was not answered: {got:?}");
+        assert_eq!(&head, b"HTTP/1.1 200", "connection {i}");
+    }
+}
+
 #[test]
 fn idle_sockets_are_closed_after_the_idle_timeout() {
     let s = Launch::default().env("TWITCHER_IDLE_TIMEOUT", "1").start();

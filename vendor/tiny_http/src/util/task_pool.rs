@@ -69,7 +69,11 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // A waiting thread stays counted until it takes a task, so each task already
+        // queued has claimed one of them. Only one not claimed yet may take this task:
+        // with `== 0`, a burst of connections queued behind threads that were already
+        // woken, and waited there until some kept-alive connection ended.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
