@@ -1,6 +1,8 @@
 //! The backend URL of a proxied request: the service URL, the extra path with its
 //! percent-encoding kept, and the query without the proxy's own parameters.
 
+use crate::server::http::query_key_in;
+
 /// Query parameters that belong to twitcher and never reach a backend.
 const OWN_PARAMS: &[&str] = &["access_token"];
 
@@ -32,21 +34,19 @@ fn path_byte_ok(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b)
 }
 
-/// The query as sent, without twitcher's own parameters; the other pairs keep their
-/// encoding and order.
-pub fn forwarded_query(query: &str) -> String {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let key = pair.split('=').next().unwrap_or("");
-            let key = percent_encoding::percent_decode_str(&key.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned();
-            !OWN_PARAMS.iter().any(|own| key.eq_ignore_ascii_case(own))
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+/// Appends `?` and the query as sent, without twitcher's own parameters; the other
+/// pairs keep their encoding and order. Nothing when no pair is left.
+fn push_forwarded_query(url: &mut String, query: &str) {
+    let mut separator = '?';
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let key = pair.split('=').next().unwrap_or("");
+        if query_key_in(key, OWN_PARAMS) {
+            continue;
+        }
+        url.push(separator);
+        url.push_str(pair);
+        separator = '&';
+    }
 }
 
 /// `service_url[/extra][?query]`; `extra` must have passed `check_extra`.
@@ -65,11 +65,7 @@ pub fn target_url(service_url: &str, extra: &str, query: &str) -> String {
         }
         u
     };
-    let query = forwarded_query(query);
-    if !query.is_empty() {
-        url.push('?');
-        url.push_str(&query);
-    }
+    push_forwarded_query(&mut url, query);
     url
 }
 
@@ -117,6 +113,16 @@ mod tests {
             target_url("http://b/wps", "a b|c", ""),
             "http://b/wps/a%20b%7Cc"
         );
-        assert_eq!(forwarded_query("a=1&&access%5Ftoken=2&b"), "a=1&b");
+        let forwarded = |q| {
+            let mut url = String::new();
+            push_forwarded_query(&mut url, q);
+            url
+        };
+        assert_eq!(forwarded("a=1&&access%5Ftoken=2&b"), "?a=1&b");
+        assert_eq!(
+            forwarded("Access_Token=x&ACCESS+TOKEN=y"),
+            "?ACCESS+TOKEN=y"
+        );
+        assert_eq!(forwarded("access_token=x"), "");
     }
 }

@@ -4,6 +4,8 @@ use std::fmt::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::http::query_key_in;
+
 /// Query parameters whose values never reach the log.
 const SECRET_PARAMS: &[&str] = &[
     "access_token",
@@ -14,24 +16,24 @@ const SECRET_PARAMS: &[&str] = &[
     "code",
 ];
 
-/// The query with secret values masked, or empty.
-pub fn redact_query(query: &str) -> String {
-    if query.is_empty() {
-        return String::new();
-    }
-    query
-        .split('&')
-        .map(|pair| {
-            let (k, _) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = percent_encoding::percent_decode_str(k).decode_utf8_lossy();
-            if SECRET_PARAMS.iter().any(|s| key.eq_ignore_ascii_case(s)) {
-                format!("{k}=***")
-            } else {
-                pair.to_string()
+/// `path?query` with secret values masked, built in one allocation.
+fn path_and_query(path: &str, query: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 1 + query.len());
+    out.push_str(path);
+    out.push('?');
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match pair.split_once('=') {
+            Some((k, _)) if query_key_in(k, SECRET_PARAMS) => {
+                out.push_str(k);
+                out.push_str("=***");
             }
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+            _ => out.push_str(pair),
+        }
+    }
+    out
 }
 
 /// Appends a value for logfmt, quoted when it has spaces, quotes or control characters.
@@ -73,7 +75,7 @@ pub fn write(e: &Entry) {
     if e.query.is_empty() {
         push_value(&mut line, e.path);
     } else {
-        push_value(&mut line, &format!("{}?{}", e.path, redact_query(e.query)));
+        push_value(&mut line, &path_and_query(e.path, e.query));
     }
     let _ = write!(
         line,
@@ -92,11 +94,13 @@ mod tests {
     #[test]
     fn masks_secrets_only() {
         assert_eq!(
-            redact_query("service=WPS&access_token=abc.def&Client_Secret=s&x=1"),
-            "service=WPS&access_token=***&Client_Secret=***&x=1"
+            path_and_query("/p", "service=WPS&access_token=abc.def&Client_Secret=s&x=1"),
+            "/p?service=WPS&access_token=***&Client_Secret=***&x=1"
         );
-        assert_eq!(redact_query("acc%65ss_token=zzz"), "acc%65ss_token=***");
-        assert_eq!(redact_query(""), "");
+        assert_eq!(
+            path_and_query("/p", "acc%65ss_token=zzz&&code=1&password"),
+            "/p?acc%65ss_token=***&&code=***&password"
+        );
         let mut q = String::new();
         push_value(&mut q, "/a b");
         assert_eq!(q, "\"/a b\"");

@@ -159,6 +159,22 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Whether a query key as sent (still encoded) names one of `names`, compared
+/// without regard to case. Decodes only when it has to: this runs on every request.
+pub fn query_key_in(raw: &str, names: &[&str]) -> bool {
+    let decoded;
+    let key = if raw.contains(['%', '+']) {
+        decoded = form_urlencoded::parse(raw.as_bytes())
+            .next()
+            .map(|(k, _)| k)
+            .unwrap_or_default();
+        &*decoded
+    } else {
+        raw
+    };
+    names.iter().any(|n| key.eq_ignore_ascii_case(n))
+}
+
 /// Fails with `FileTooLarge` once more than `limit` bytes have come.
 struct LimitedReader<R> {
     inner: R,

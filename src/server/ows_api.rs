@@ -482,7 +482,9 @@ fn respond(
     }
     let bases = std::cell::OnceCell::new();
     let bases = || bases.get_or_init(|| rewrite_bases(app, service, public));
-    let mut headers = response_headers(&incoming.headers);
+    let encoded = header(&incoming.headers, "Content-Encoding")
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+    let mut headers = response_headers(incoming.headers);
     for (k, v) in headers.iter_mut() {
         if (k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("content-location"))
             && let Some(new) = rewrite(v.as_bytes(), bases(), Form::Plain)
@@ -494,8 +496,6 @@ fn respond(
     for (k, v) in headers {
         resp = resp.header(k, v);
     }
-    let encoded = header(&incoming.headers, "Content-Encoding")
-        .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
     let bodiless = method == Method::Head || matches!(incoming.status, 100..=199 | 204 | 304);
     let cap = app.settings.proxy.rewrite_max_size;
     let mut reader = incoming.body.into_reader();
