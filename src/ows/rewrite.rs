@@ -65,12 +65,12 @@ pub enum Form {
 
 /// `text` with the backend URLs of `bases` replaced by their public URLs; the longest
 /// match wins, and of equal ones the first in `bases`. None when nothing matched.
-pub fn rewrite(text: &[u8], bases: &[Base], form: Form) -> Option<Vec<u8>> {
+pub fn rewrite(text: &[u8], bases: &[&Base], form: Form) -> Option<Vec<u8>> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     for sep in memchr::memmem::find_iter(text, b"://") {
         let mut best: Option<(usize, &Base)> = None;
-        for base in bases {
+        for &base in bases {
             let Some(start) = sep.checked_sub(base.scheme_len) else {
                 continue;
             };
@@ -129,7 +129,8 @@ mod tests {
 <wps:ExecuteResponse serviceInstance="http://b:5000/wps?request=GetCapabilities&amp;service=WPS" statusLocation="http://b:5000/wps/outputs/1.xml">
 <wps:Reference href="http://b:5000/wps/outputs/out.nc"/><x>http://b:5000/wps</x><y>http://b:5000/wpsx</y><z>http://b:5000/other</z>
 </wps:ExecuteResponse>"#;
-        let emu = [Base::new("http://b:5000/wps/", "http://tw/ows/proxy/emu").unwrap()];
+        let emu = Base::new("http://b:5000/wps/", "http://tw/ows/proxy/emu").unwrap();
+        let emu = [&emu];
         let out = rewrite(doc, &emu, Form::Xml).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(
@@ -147,7 +148,8 @@ mod tests {
         );
         assert!(out.contains("<z>http://b:5000/other</z>"));
         assert_eq!(rewrite(b"<a>nothing</a>", &emu, Form::Xml), None);
-        let amp = [Base::new("http://b/w", "http://p/?a=1&b=2").unwrap()];
+        let amp = Base::new("http://b/w", "http://p/?a=1&b=2").unwrap();
+        let amp = [&amp];
         let xml = rewrite(b"<a>http://b/w</a>", &amp, Form::Xml).unwrap();
         assert_eq!(xml, b"<a>http://p/?a=1&amp;b=2</a>");
         let plain = rewrite(b"http://b/w/x", &amp, Form::Plain).unwrap();
@@ -164,6 +166,7 @@ mod tests {
             Base::new("http://b:5000/wps", "http://tw/ows/proxy/same-url").unwrap(),
         ];
         let doc = br#"<r a="http://b:5000/wps?x" s="http://b:5000/outputs/1.xml"><t>http://b:5000/wps/special/y</t><u>https://b:5000/wps</u> http://b:5000/wps/outputs/2.xml</r>"#;
+        let bases: Vec<&Base> = bases.iter().collect();
         let out = String::from_utf8(rewrite(doc, &bases, Form::Xml).unwrap()).unwrap();
         assert_eq!(
             out,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::errors;
 use super::http::Request;
 use super::http::Response;
+use super::rewrite_bases::RewriteBases;
 use crate::auth::admin::AdminAuth;
 use crate::auth::admin::parse_basic;
 use crate::auth::bearer::{Denied, Grant, token_from};
@@ -24,6 +25,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// The registry as the proxy reads it; the registry API drops it on every change.
     pub services: ServiceCache,
+    /// What the proxy rewrites in answers, made again when the registry changes.
+    pub rewrite_bases: RewriteBases,
     pub upstream: Upstream,
     pub stats: super::stats::Stats,
     /// None when `twitcher.basicauth = false`.

@@ -11,6 +11,7 @@ pub mod oauth_api;
 pub mod openapi;
 pub mod ows_api;
 pub mod registry_api;
+mod rewrite_bases;
 pub mod routes;
 mod signals;
 mod socket;
@@ -135,6 +136,7 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         settings_report,
         url,
         services: ServiceCache::new(store.clone()),
+        rewrite_bases: Default::default(),
         stats: stats::Stats::default(),
         upstream: Upstream::new(&settings.proxy, workers),
         store,

@@ -2,12 +2,14 @@
 //! `{p}/verify/{service}[/{extra}]` only says whether it may (for nginx `auth_request`).
 //! Both take the same decision, and refuse with the same status codes.
 
+use std::cell::OnceCell;
 use std::io::{self, Read};
 
 use serde_json::json;
 
 use super::app::App;
 use super::http::{Body, Method, Request, Response};
+use super::rewrite_bases::{Named, public_url};
 use super::routes::Params;
 use crate::auth::bearer::{challenge, token_from};
 use crate::log;
@@ -20,7 +22,7 @@ use crate::ows::xml_body::{Fault, XmlBody};
 use crate::proxy::headers::{Forwarding, request_headers, response_headers};
 use crate::proxy::target::{check_extra, target_url};
 use crate::proxy::upstream::{Failure, Incoming, Outbody, Target};
-use crate::registry::{PATH_SEGMENT, Service};
+use crate::registry::Service;
 
 /// What a WPS operation may answer with: Twitcher's list, with its missing comma
 /// fixed and parameters (`; charset=...`) ignored. Data downloads are not checked.
@@ -258,7 +260,6 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         forward_authorization: app.settings.proxy.forward_authorization,
     };
     let headers = request_headers(&incoming_headers, &forwarding);
-    let public = public_url(app, &service);
     let wps_operation = ows.as_ref().is_some_and(|r| r.service == ServiceType::Wps);
     let to = Target {
         method: method.as_str(),
@@ -320,21 +321,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         Ok(i) => i,
         Err(f) => return refuse(mode, &failure_error(name, f)),
     };
-    respond(app, &service, &public, incoming, method, wps_operation)
-}
-
-/// `purl` when it is set, else this proxy's URL for the service.
-fn public_url(app: &App, service: &Service) -> String {
-    if !service.purl.is_empty() {
-        service.purl.trim_end_matches('/').to_string()
-    } else {
-        format!(
-            "{}{}/proxy/{}",
-            app.url,
-            app.settings.ows_proxy_protected_path,
-            percent_encoding::utf8_percent_encode(&service.name, PATH_SEGMENT)
-        )
-    }
+    respond(app, &service, incoming, method, wps_operation)
 }
 
 fn body_error(e: super::http::BodyError) -> OwsError {
@@ -429,22 +416,16 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The backend URLs to rewrite in a service's answers: its own first (so it wins over
-/// another service registered with the same URL), then every other registered one.
-fn rewrite_bases(app: &App, service: &Service, public: &str) -> Vec<Base> {
-    let mut bases: Vec<Base> = Base::new(&service.url, public).into_iter().collect();
-    match app.services.all() {
-        Ok(all) => bases.extend(
+/// The service's own base first, so that it wins over another service registered
+/// with the same URL, then every other registered one.
+fn rewrite_order<'a>(own: Option<&'a Base>, all: &'a [Named], service: &Service) -> Vec<&'a Base> {
+    own.into_iter()
+        .chain(
             all.iter()
-                .filter(|s| s.name != service.name)
-                .filter_map(|s| Base::new(&s.url, &public_url(app, s))),
-        ),
-        Err(e) => log::warn(&format!(
-            "service {}: only its own URLs are rewritten, the registry could not be read: {e}",
-            service.name
-        )),
-    }
-    bases
+                .filter(|n| n.name != service.name)
+                .map(|n| &n.base),
+        )
+        .collect()
 }
 
 /// The backend's answer on its way to the client: XML within the size cap has the
@@ -452,7 +433,6 @@ fn rewrite_bases(app: &App, service: &Service, public: &str) -> Vec<Base> {
 fn respond(
     app: &App,
     service: &Service,
-    public: &str,
     incoming: Incoming,
     method: Method,
     wps_operation: bool,
@@ -480,8 +460,12 @@ fn respond(
             return refuse(Mode::Proxy, &e);
         }
     }
-    let bases = std::cell::OnceCell::new();
-    let bases = || bases.get_or_init(|| rewrite_bases(app, service, public));
+    let registered = OnceCell::new();
+    let registered = || registered.get_or_init(|| app.rewrite_bases.current(app));
+    let own = OnceCell::new();
+    let own = || own.get_or_init(|| Base::new(&service.url, &public_url(app, service)));
+    let bases = OnceCell::new();
+    let bases = || bases.get_or_init(|| rewrite_order(own().as_ref(), registered(), service));
     let encoded = header(&incoming.headers, "Content-Encoding")
         .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
     let mut headers = response_headers(incoming.headers);
