@@ -62,4 +62,14 @@ wrk_run() {
 # peak_rss_kib PID: the highest resident set size the process reached.
 peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
+# cpu_ticks PID: user + system CPU time the process has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# us_per_request TICKS_BEFORE TICKS_AFTER REQ_PER_SEC: CPU microseconds per request over
+# one wrk run of DURATION.
+us_per_request() {
+  awk -v a="$1" -v b="$2" -v r="$3" -v hz="$(getconf CLK_TCK)" -v d="${DURATION%s}" \
+    'BEGIN { if (r > 0) printf "%.1f", (b - a) * 1e6 / hz / (r * d); else print "n/a" }'
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }

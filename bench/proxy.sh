@@ -8,6 +8,8 @@
 #     ratios are against it, and also given against a front with access_log off;
 #   - GetCapabilities through bench/blocking_proxy.rs, the least a blocking proxy with a
 #     thread per connection can do: what the model costs, apart from twitcher's layers;
+#   - CPU time (user + system) per request of twitcher and of the minimal proxy, from
+#     /proc: steadier than req/s on a shared machine, and what the gap is made of;
 #   - streaming a large file (1 GiB by default): throughput through each, and
 #     twitcher's peak RSS.
 #
@@ -107,7 +109,8 @@ need rustc rustc
 rustc -O --edition 2021 -o "$WORKDIR/blocking_proxy" "$ROOT/bench/blocking_proxy.rs"
 MIN_PORT=$(port)
 "$WORKDIR/blocking_proxy" "127.0.0.1:$MIN_PORT" "127.0.0.1:$BACKEND_PORT" >/dev/null &
-PIDS+=("$!")
+MIN_PID=$!
+PIDS+=("$MIN_PID")
 up "http://127.0.0.1:$MIN_PORT/wps" || { echo "bench: the blocking proxy did not start" >&2; exit 1; }
 
 start_twitcher tw
@@ -128,35 +131,41 @@ curl -fsS "$TW/ows/proxy/emu?$caps_q" | grep -q "$TW/ows/proxy/emu" || { echo "b
 
 # The machine is shared and noisy: every case runs ROUNDS times, interleaved, and the
 # median of each is reported (req/s and p99 independently).
+# The last field: the process whose CPU time per request is reported (nginx's is
+# spread over workers, and not the point).
 cases=(
-  "GetCapabilities  nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$caps_q|"
-  "GetCapabilities  nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$caps_q|"
-  "GetCapabilities  twitcher (rewritten)|$TW/ows/proxy/emu?$caps_q|"
-  "GetCapabilities  minimal blocking proxy|http://127.0.0.1:$MIN_PORT/wps?$caps_q|"
-  "Execute + bearer nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$exec_q|$auth"
-  "Execute + bearer nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$exec_q|$auth"
-  "Execute + bearer twitcher (token checked)|$TW/ows/proxy/emu?$exec_q|$auth"
-  "/ows/verify Execute + bearer twitcher|$TW/ows/verify/emu?$exec_q|$auth"
+  "GetCapabilities  nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$caps_q||"
+  "GetCapabilities  nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$caps_q||"
+  "GetCapabilities  twitcher (rewritten)|$TW/ows/proxy/emu?$caps_q||$tw_PID"
+  "GetCapabilities  minimal blocking proxy|http://127.0.0.1:$MIN_PORT/wps?$caps_q||$MIN_PID"
+  "Execute + bearer nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$exec_q|$auth|"
+  "Execute + bearer nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$exec_q|$auth|"
+  "Execute + bearer twitcher (token checked)|$TW/ows/proxy/emu?$exec_q|$auth|$tw_PID"
+  "/ows/verify Execute + bearer twitcher|$TW/ows/verify/emu?$exec_q|$auth|$tw_PID"
 )
-declare -A rps p99 bad
+declare -A rps p99 bad cpu
 for _ in $(seq 1 "$ROUNDS"); do
   for c in "${cases[@]}"; do
-    IFS='|' read -r name url header <<<"$c"
+    IFS='|' read -r name url header pid <<<"$c"
+    [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
     if [ -n "$header" ]; then
       read -r r p b < <(wrk_run "$url" "$CONNS" -H "$header")
     else
       read -r r p b < <(wrk_run "$url" "$CONNS")
     fi
+    [ -n "$pid" ] && cpu[$name]+="$(us_per_request "$t0" "$(cpu_ticks "$pid")" "$r") "
     rps[$name]+="$r "
     p99[$name]+="$p "
     bad[$name]=$(( ${bad[$name]:-0} + b ))
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-printf '%-46s %12s %10s %8s   %s\n' "case (median of $ROUNDS)" "req/s" "p99 ms" "non-2xx" "req/s of each round"
+printf '%-46s %12s %10s %8s %10s   %s\n' "case (median of $ROUNDS)" "req/s" "p99 ms" "non-2xx" "CPU us/req" "req/s of each round"
 for c in "${cases[@]}"; do
   name=${c%%|*}
-  printf '%-46s %12s %10s %8s   %s\n' "$name" "$(median "${rps[$name]}")" "$(median "${p99[$name]}")" "${bad[$name]}" "${rps[$name]}"
+  c_us=-
+  [ -n "${cpu[$name]:-}" ] && c_us=$(median "${cpu[$name]}")
+  printf '%-46s %12s %10s %8s %10s   %s\n' "$name" "$(median "${rps[$name]}")" "$(median "${p99[$name]}")" "${bad[$name]}" "$c_us" "${rps[$name]}"
 done
 n_caps=$(median "${rps[GetCapabilities  nginx proxy_pass]}")
 q_caps=$(median "${rps[GetCapabilities  nginx, access_log off]}")
@@ -168,6 +177,7 @@ t_ver=$(median "${rps[/ows/verify Execute + bearer twitcher]}")
 m_caps=$(median "${rps[GetCapabilities  minimal blocking proxy]}")
 echo "ratios to nginx proxy_pass: GetCapabilities $(ratio "$t_caps" "$n_caps")x, Execute $(ratio "$t_exec" "$n_exec")x, verify $(ratio "$t_ver" "$n_exec")x (target >= 0.6)"
 echo "the blocking thread-per-connection model: minimal proxy / nginx $(ratio "$m_caps" "$n_caps")x, twitcher / minimal proxy $(ratio "$t_caps" "$m_caps")x (GetCapabilities)"
+echo "CPU per proxied GetCapabilities (user + system): twitcher $(median "${cpu[GetCapabilities  twitcher (rewritten)]}") us, minimal proxy $(median "${cpu[GetCapabilities  minimal blocking proxy]}") us"
 echo "ratios to nginx with access_log off: GetCapabilities $(ratio "$t_caps" "$q_caps")x, Execute $(ratio "$t_exec" "$q_exec")x, verify $(ratio "$t_ver" "$q_exec")x"
 
 # Streaming: one client downloading the big file through each, three times; the best.
