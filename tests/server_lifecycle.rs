@@ -237,6 +237,33 @@ fn oversized_request_heads_get_431() {
     assert_eq!(get(&format!("{}/info", s.url), None).status, 200);
 }
 
+/// The head is read a buffer at a time: lines may end at any chunk boundary (here one
+/// byte per segment, so a CR and its LF arrive apart), a lone LF is part of a line, and
+/// the 8 KiB line bound is exact (a line with its CRLF may take 8192 bytes).
+#[test]
+fn request_heads_are_read_across_segments_and_bounded_exactly() {
+    let s = Server::start();
+    let head = b"GET /info HTTP/1.1\r\nHost: x\r\nX-Lone: a\nb\r\n\r\n";
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.set_nodelay(true).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for b in head {
+        c.write_all(&[*b]).unwrap();
+    }
+    let mut status = [0u8; 12];
+    c.read_exact(&mut status).unwrap();
+    assert_eq!(&status, b"HTTP/1.1 200");
+
+    let line = |content: usize| {
+        let value = "v".repeat(content - "X-Long: ".len());
+        format!("GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Long: {value}\r\n\r\n")
+    };
+    let fits = raw(s.port, line(8190).as_bytes(), Duration::from_secs(10));
+    assert!(fits.starts_with("HTTP/1.1 200"), "{fits}");
+    let over = raw(s.port, line(8191).as_bytes(), Duration::from_secs(10));
+    assert!(over.starts_with("HTTP/1.1 431"), "{over}");
+}
+
 #[test]
 fn an_unread_body_does_not_become_the_next_request() {
     let s = Server::start();

@@ -2,7 +2,7 @@ use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufRead, BufReader, BufWriter, ErrorKind};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -108,19 +108,20 @@ impl ClientConnection {
     /// connections are left to the socket's own read timeout.
     fn read_next_line(&mut self, deadline: &mut Option<Instant>) -> Result<AsciiString, ReadError> {
         let mut buf = Vec::new();
-        let mut prev_byte_was_cr = false;
+        let max = self.limits.max_header_line;
 
         loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(b) => b.map_err(ReadError::ReadIoError)?,
-                None => {
+            let source = self.next_header_source.buffered();
+            let available = match source.fill_buf() {
+                Ok([]) => {
                     return Err(ReadError::ReadIoError(IoError::new(
                         ErrorKind::ConnectionAborted,
                         "Unexpected EOF",
                     )))
                 }
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ReadError::ReadIoError(e)),
             };
             match deadline {
                 None => {
@@ -134,7 +135,7 @@ impl ClientConnection {
                     }
                     *deadline = Some(Instant::now() + self.limits.head_timeout)
                 }
-                Some(d) if buf.len() % 64 == 0 && Instant::now() > *d => {
+                Some(d) if Instant::now() > *d => {
                     return Err(ReadError::ReadIoError(IoError::new(
                         ErrorKind::TimedOut,
                         "request head too slow",
@@ -142,11 +143,30 @@ impl ClientConnection {
                 }
                 Some(_) => {}
             }
-            if buf.len() >= self.limits.max_header_line {
+
+            // The line ends at the first LF right after a CR; a CR may end the last chunk.
+            let mut end = None;
+            let mut from = 0;
+            while let Some(i) = available[from..].iter().position(|&b| b == b'\n') {
+                let i = from + i;
+                let after_cr = match i {
+                    0 => buf.last() == Some(&b'\r'),
+                    _ => available[i - 1] == b'\r',
+                };
+                if after_cr {
+                    end = Some(i);
+                    break;
+                }
+                from = i + 1;
+            }
+            let taken = end.map_or(available.len(), |i| i + 1);
+            // As many bytes as the line may hold with its CR; one more is too many.
+            if buf.len() + taken > max {
                 return Err(ReadError::HeadTooLarge);
             }
-
-            if byte == b'\n' && prev_byte_was_cr {
+            buf.extend_from_slice(&available[..end.unwrap_or(taken)]);
+            source.consume(taken);
+            if end.is_some() {
                 buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf).map_err(|_| {
                     ReadError::ReadIoError(IoError::new(
@@ -155,10 +175,6 @@ impl ClientConnection {
                     ))
                 });
             }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            buf.push(byte);
         }
     }
 

@@ -1,5 +1,5 @@
 use std::io::Result as IoResult;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 
 use std::sync::mpsc::channel;
 use std::sync::mpsc::{Receiver, Sender};
@@ -121,6 +121,21 @@ impl<R: Read + Send> Read for SequentialReader<R> {
         let result = reader.read(buf);
         self.inner = SequentialReaderInner::MyTurn(reader);
         result
+    }
+}
+
+impl<R: BufRead + Send> SequentialReader<R> {
+    /// The reader itself once it is this one's turn, for taking a request head a
+    /// buffer at a time rather than a byte per `read` call.
+    pub fn buffered(&mut self) -> &mut R {
+        if let SequentialReaderInner::Waiting(recv) = &mut self.inner {
+            let reader = recv.recv().unwrap();
+            self.inner = SequentialReaderInner::MyTurn(reader);
+        }
+        match &mut self.inner {
+            SequentialReaderInner::MyTurn(reader) => reader,
+            _ => unreachable!(),
+        }
     }
 }
 
