@@ -2,6 +2,7 @@
 //! when threads log at once.
 
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// RFC 3339 UTC time with milliseconds, e.g. `2026-11-28T13:21:42.123Z`.
@@ -41,7 +42,27 @@ pub fn line(level: &str, msg: &str) {
     text.push(' ');
     text.push_str(msg);
     text.push('\n');
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    write_line(text.as_bytes());
+}
+
+/// A line of up to `PIPE_BUF` bytes goes out in one `write(2)`, which the kernel keeps
+/// whole on a pipe or a file, without stderr's lock: with a thread per connection, the
+/// access log made threads queue on it. Longer lines take the lock, so they cannot
+/// be split by one another.
+fn write_line(bytes: &[u8]) {
+    let stderr = std::io::stderr();
+    if bytes.len() <= libc::PIPE_BUF {
+        // SAFETY: writes from a live slice to the process's own stderr descriptor.
+        let n = unsafe { libc::write(stderr.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+        if usize::try_from(n).is_ok_and(|n| n == bytes.len()) {
+            return;
+        }
+        // Interrupted or partial: the rest, or all of it, through the lock.
+        let done = usize::try_from(n).unwrap_or(0);
+        let _ = stderr.lock().write_all(&bytes[done..]);
+        return;
+    }
+    let _ = stderr.lock().write_all(bytes);
 }
 
 /// Appends an address as `Display` does; IPv4, the common case, without the
