@@ -237,6 +237,30 @@ fn oversized_request_heads_get_431() {
     assert_eq!(get(&format!("{}/info", s.url), None).status, 200);
 }
 
+/// Requests sent back to back on one connection are answered in order: each one's
+/// reader and writer are handed on to the next.
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let s = Server::start();
+    let out = raw(
+        s.port,
+        b"GET /info HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    let statuses: Vec<&str> = out.matches("HTTP/1.1 200 OK").collect();
+    assert_eq!(statuses.len(), 3, "{out}");
+    let health = out
+        .find("{\"status\":\"ok\"}")
+        .expect("the /healthz answer");
+    assert!(out.find("\"package\"").unwrap() < health, "in order: {out}");
+    assert!(
+        out.rfind("\"package\"").unwrap() > health,
+        "in order: {out}"
+    );
+}
+
 /// The head is read a buffer at a time: lines may end at any chunk boundary (here one
 /// byte per segment, so a CR and its LF arrive apart), a lone LF is part of a line, and
 /// the 8 KiB line bound is exact (a line with its CRLF may take 8192 bytes).
