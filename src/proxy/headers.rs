@@ -116,17 +116,12 @@ pub fn request_headers(incoming: &[(String, String)], f: &Forwarding) -> Vec<(St
 /// The backend's response headers to pass on: all but hop-by-hop ones and the length,
 /// which the server sets from the body it sends.
 pub fn response_headers(mut backend: Vec<(String, String)>) -> Vec<(String, String)> {
-    let named: Vec<String> = backend
+    let keep: Vec<bool> = backend
         .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| v.split(','))
-        .map(|token| token.trim().to_string())
+        .map(|(k, _)| !is_hop_by_hop(&backend, k) && !k.eq_ignore_ascii_case("content-length"))
         .collect();
-    backend.retain(|(k, _)| {
-        !HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(k))
-            && !named.iter().any(|n| n.eq_ignore_ascii_case(k))
-            && !k.eq_ignore_ascii_case("content-length")
-    });
+    let mut keep = keep.into_iter();
+    backend.retain(|_| keep.next().unwrap_or(false));
     backend
 }
 

@@ -461,11 +461,24 @@ fn respond(
         }
     }
     let registered = OnceCell::new();
-    let registered = || registered.get_or_init(|| app.rewrite_bases.current(app));
-    let own = OnceCell::new();
-    let own = || own.get_or_init(|| Base::new(&service.url, &public_url(app, service)));
+    // Only when the service is not in the snapshot (the registry could not be read).
+    let own_fallback = OnceCell::new();
     let bases = OnceCell::new();
-    let bases = || bases.get_or_init(|| rewrite_order(own().as_ref(), registered(), service));
+    let bases = || {
+        bases.get_or_init(|| {
+            let all = registered.get_or_init(|| app.rewrite_bases.current(app));
+            let own = all
+                .iter()
+                .find(|n| n.name == service.name)
+                .map(|n| &n.base)
+                .or_else(|| {
+                    own_fallback
+                        .get_or_init(|| Base::new(&service.url, &public_url(app, service)))
+                        .as_ref()
+                });
+            rewrite_order(own, all, service)
+        })
+    };
     let encoded = header(&incoming.headers, "Content-Encoding")
         .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
     let mut headers = response_headers(incoming.headers);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::oauth::StoredToken;
 
-pub const MAX_AGE: Duration = Duration::from_secs(2);
+const MAX_AGE: Duration = Duration::from_secs(2);
 /// At this many entries, an insert first drops the aged ones, then all if none were.
 const MAX_ENTRIES: usize = 8192;
 
