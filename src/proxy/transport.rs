@@ -4,7 +4,9 @@
 //! and switches back: six system calls per proxied request. Here a probe is one
 //! `recv(MSG_PEEK | MSG_DONTWAIT)`, which tells the same things (nothing waiting:
 //! open; end of stream, an error, or bytes nobody asked for: not reusable) without
-//! touching the socket's mode.
+//! touching the socket's mode, and only the probe on the way out is made: whatever the
+//! one on the way in would see (bytes after the body, the backend's close) is still
+//! there, or has happened, when the connection comes out.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -45,6 +47,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
             buffers: LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size()),
             read_timeout: None,
             write_timeout: None,
+            answer_read: false,
         };
         let handle: Weak<dyn ShutdownHandle> = Arc::downgrade(&transport.stream) as _;
         (details.register_shutdown)(handle)?;
@@ -84,6 +87,9 @@ pub struct Tcp {
     /// What the socket is set to, so an unchanged timeout costs no system call.
     read_timeout: Option<std::time::Duration>,
     write_timeout: Option<std::time::Duration>,
+    /// Bytes came since the last `is_open`: the next one is ureq returning the
+    /// connection to the pool after an answer.
+    answer_read: bool,
 }
 
 impl fmt::Debug for Tcp {
@@ -146,10 +152,16 @@ impl Transport for Tcp {
             }
         };
         self.buffers.input_appended(n);
+        self.answer_read |= n > 0;
         Ok(n > 0)
     }
 
+    /// ureq asks as a connection goes into the pool, right after its answer was read,
+    /// and again as it comes out; only the second one probes (see the module's doc).
     fn is_open(&mut self) -> bool {
+        if std::mem::take(&mut self.answer_read) {
+            return true;
+        }
         let mut byte = 0u8;
         // SAFETY: a one-byte buffer that lives across the call, on a socket this owns.
         let n = unsafe {
@@ -178,6 +190,7 @@ mod tests {
             buffers: LazyBuffers::new(1024, 1024),
             read_timeout: None,
             write_timeout: None,
+            answer_read: false,
         };
         (t, server)
     }
@@ -210,5 +223,38 @@ mod tests {
             !t.is_open()
         });
         assert!(seen);
+    }
+
+    #[test]
+    fn only_the_check_on_the_way_out_of_the_pool_probes() {
+        let (mut t, mut server) = pair();
+        server
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .unwrap();
+        let timeout = NextTimeout {
+            after: Duration::NotHappening,
+            reason: Timeout::RecvResponse,
+            per_read: None,
+            per_write: None,
+        };
+        assert!(t.await_input(timeout).unwrap());
+        // Bytes nobody asked for, after the answer.
+        server.write_all(b"junk").unwrap();
+        let arrived = (0..1000).any(|_| {
+            std::thread::yield_now();
+            let mut b = [0u8; 1];
+            // SAFETY: as in `is_open`.
+            unsafe {
+                libc::recv(
+                    t.stream.as_raw_fd(),
+                    (&raw mut b).cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                ) == 1
+            }
+        });
+        assert!(arrived);
+        assert!(t.is_open(), "going into the pool: no probe");
+        assert!(!t.is_open(), "coming out: the probe sees the unasked bytes");
     }
 }
