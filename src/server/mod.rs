@@ -275,17 +275,29 @@ fn request_id(rq: &tiny_http::Request) -> String {
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         });
-    match given {
-        Some(v) => v.to_string(),
-        None => {
-            let prefix = PREFIX.get_or_init(|| {
-                password::random_bytes(4)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect()
-            });
-            format!("{prefix}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
-        }
+    if let Some(v) = given {
+        return v.to_string();
+    }
+    let prefix = PREFIX.get_or_init(|| {
+        password::random_bytes(4)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    });
+    let mut id = String::with_capacity(prefix.len() + 17);
+    id.push_str(prefix);
+    id.push('-');
+    push_hex(&mut id, COUNTER.fetch_add(1, Ordering::Relaxed));
+    id
+}
+
+/// Appends `n` in lowercase hex without leading zeros, as `{n:x}` does.
+fn push_hex(out: &mut String, n: u64) {
+    let digits = (64 - n.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        out.push(char::from(
+            b"0123456789abcdef"[(n >> (i * 4) & 0xf) as usize],
+        ));
     }
 }
 
@@ -346,26 +358,72 @@ impl<R: Read> Read for Counting<R> {
 
 type TinyResponse = tiny_http::Response<Box<dyn Read + Send>>;
 
+/// Headers tiny_http sets or refuses itself: they go through its checks, not the block.
+const FRAMING_HEADERS: [&str; 5] = [
+    "Connection",
+    "Content-Length",
+    "Trailer",
+    "Transfer-Encoding",
+    "Upgrade",
+];
+
+/// An RFC 9110 field name: one or more token characters.
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Visible ASCII, spaces and tabs: nothing that could end the line or the head.
+fn valid_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+fn push_header_line(block: &mut Vec<u8>, name: &str, value: &str) {
+    block.extend_from_slice(name.as_bytes());
+    block.extend_from_slice(b": ");
+    block.extend_from_slice(value.as_bytes());
+    block.extend_from_slice(b"\r\n");
+}
+
+/// The headers go to tiny_http written out as one block: made into its header type,
+/// each would cost two strings more.
 fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
-    let mut headers = Vec::with_capacity(resp.headers.len() + 3);
-    for (k, v) in resp.headers.iter() {
-        match tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            Ok(h) => headers.push(h),
-            Err(()) => log::warn(&format!(
-                "rid={rid}: dropped an invalid response header {k}"
-            )),
+    let mut block = Vec::with_capacity(512);
+    let mut framing = Vec::new();
+    // One Content-Type, the last one set, as tiny_http kept it.
+    let content_type = resp
+        .headers
+        .iter()
+        .rposition(|(k, _)| k.eq_ignore_ascii_case("Content-Type"));
+    for (i, (k, v)) in resp.headers.iter().enumerate() {
+        if !valid_header_name(k) || !valid_header_value(v) {
+            log::warn(&format!(
+                "rid={rid}: dropped an invalid response header {}",
+                k.escape_debug()
+            ));
+        } else if FRAMING_HEADERS.iter().any(|f| f.eq_ignore_ascii_case(k)) {
+            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                framing.push(h);
+            }
+        } else if content_type.is_none_or(|last| last == i)
+            || !k.eq_ignore_ascii_case("Content-Type")
+        {
+            push_header_line(&mut block, k, v);
         }
     }
-    let mut add = |k: &str, v: &str| {
-        if resp.get_header(k).is_none()
-            && let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes())
-        {
-            headers.push(h);
+    for (k, v) in [
+        ("Server", "twitcher"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Request-Id", rid),
+    ] {
+        if resp.get_header(k).is_none() {
+            push_header_line(&mut block, k, v);
         }
-    };
-    add("Server", "twitcher");
-    add("X-Content-Type-Options", "nosniff");
-    add("X-Request-Id", rid);
+    }
     let (reader, len): (Box<dyn Read + Send>, Option<u64>) = match resp.body {
         Body::Empty => (Box::new(std::io::empty()), Some(0)),
         Body::Bytes(b) => {
@@ -380,10 +438,87 @@ fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
     });
     tiny_http::Response::new(
         tiny_http::StatusCode(resp.status),
-        headers,
+        framing,
         reader,
         len.map(|l| l as usize),
         None,
     )
     .with_chunked_threshold(usize::MAX)
+    .with_raw_headers(block)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(resp: Response) -> String {
+        let mut out = Vec::new();
+        to_tiny(resp, "rid-1", Arc::new(AtomicU64::new(0)))
+            .raw_print(&mut out, tiny_http::HTTPVersion(1, 1), &[], false, None)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn headers_reach_the_wire_once_each_and_only_when_valid() {
+        let resp = Response::bytes(200, "text/plain", "hi")
+            .header("Content-Type", "text/xml")
+            .header("X-Split", "a\r\nX-Injected: 1")
+            .header("Bad Name", "x")
+            .header("Content-Length", "2")
+            .header("Transfer-Encoding", "chunked")
+            .header("X-Kept", "b\tc");
+        let text = head(resp);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let lines: Vec<&str> = head.lines().collect();
+        let count = |name: &str| {
+            lines
+                .iter()
+                .filter(|l| l.to_ascii_lowercase().starts_with(&format!("{name}:")))
+                .count()
+        };
+        assert_eq!(lines[0], "HTTP/1.1 200 OK");
+        assert_eq!(body, "hi");
+        assert!(lines.contains(&"Content-Type: text/xml"), "{head}");
+        assert!(lines.contains(&"Content-Length: 2"), "{head}");
+        assert!(lines.contains(&"X-Kept: b\tc"), "{head}");
+        assert!(lines.contains(&"Server: twitcher"), "{head}");
+        assert!(lines.contains(&"X-Request-Id: rid-1"), "{head}");
+        for (name, n) in [
+            ("content-type", 1),
+            ("content-length", 1),
+            ("date", 1),
+            ("server", 1),
+            ("transfer-encoding", 0),
+            ("x-split", 0),
+            ("x-injected", 0),
+            ("bad name", 0),
+        ] {
+            assert_eq!(count(name), n, "{name} in {head}");
+        }
+    }
+
+    #[test]
+    fn hex_as_the_formatter_writes_it() {
+        for n in [0, 1, 15, 16, 255, 0x1234_5678, u64::MAX] {
+            let mut s = String::new();
+            push_hex(&mut s, n);
+            assert_eq!(s, format!("{n:x}"));
+        }
+    }
+
+    #[test]
+    fn a_backends_server_and_date_are_kept_not_doubled() {
+        let resp = Response::bytes(200, "text/xml", "<a/>")
+            .header("Server", "nginx")
+            .header("Date", "Thu, 03 Dec 2026 08:00:00 GMT");
+        let text = head(resp);
+        assert!(text.contains("\r\nServer: nginx\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nDate: Thu, 03 Dec 2026 08:00:00 GMT\r\n"),
+            "{text}"
+        );
+        assert_eq!(text.matches("Server:").count(), 1, "{text}");
+        assert_eq!(text.matches("Date:").count(), 1, "{text}");
+    }
 }

@@ -41,6 +41,8 @@ pub struct Response<R> {
     reader: R,
     status_code: StatusCode,
     headers: Vec<Header>,
+    /// See `with_raw_headers`.
+    raw_headers: Vec<u8>,
     data_length: Option<usize>,
     chunked_threshold: Option<usize>,
 }
@@ -70,10 +72,26 @@ impl FromStr for TransferEncoding {
     }
 }
 
-/// Builds a Date: header with the current date.
-fn build_date_header() -> Header {
-    let d = HttpDate::from(SystemTime::now());
-    Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
+/// How the body is framed, as the head says.
+enum Framing {
+    Chunked,
+    Length(usize),
+    Unframed,
+}
+
+/// The headers a response gets unless it has its own.
+struct Defaults {
+    server: bool,
+    date: bool,
+}
+
+/// Whether a block of `Name: value\r\n` lines has a header of that name.
+fn raw_has(block: &[u8], name: &str) -> bool {
+    block.split(|&b| b == b'\n').any(|line| {
+        line.len() > name.len()
+            && line[name.len()] == b':'
+            && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+    })
 }
 
 fn write_message_header<W>(
@@ -81,6 +99,9 @@ fn write_message_header<W>(
     http_version: &HTTPVersion,
     status_code: &StatusCode,
     headers: &[Header],
+    defaults: Defaults,
+    raw_headers: &[u8],
+    framing: Framing,
 ) -> IoResult<()>
 where
     W: Write,
@@ -94,6 +115,12 @@ where
         status_code.0,
         status_code.default_reason_phrase()
     )?;
+    if defaults.server {
+        writer.write_all(b"Server: tiny-http (Rust)\r\n")?;
+    }
+    if defaults.date {
+        write!(&mut writer, "Date: {}\r\n", HttpDate::from(SystemTime::now()))?;
+    }
 
     // writing headers
     for header in headers.iter() {
@@ -101,6 +128,12 @@ where
         write!(&mut writer, ": ")?;
         writer.write_all(header.value.as_str().as_ref())?;
         write!(&mut writer, "\r\n")?;
+    }
+    writer.write_all(raw_headers)?;
+    match framing {
+        Framing::Chunked => writer.write_all(b"Transfer-Encoding: chunked\r\n")?,
+        Framing::Length(n) => write!(&mut writer, "Content-Length: {}\r\n", n)?,
+        Framing::Unframed => {}
     }
 
     // separator between header and data
@@ -203,7 +236,8 @@ where
         let mut response = Response {
             reader: data,
             status_code,
-            headers: Vec::with_capacity(16),
+            headers: Vec::with_capacity(headers.len()),
+            raw_headers: Vec::new(),
             data_length,
             chunked_threshold: None,
         };
@@ -298,6 +332,17 @@ where
         self
     }
 
+    /// Returns the same response, with header lines the caller has written out, each
+    /// `Name: value\r\n`, sent after the typed headers: one buffer instead of two
+    /// strings per header. The caller vouches for them: no CR or LF inside a line, and
+    /// none of the headers the response sets itself (`Connection`, `Content-Length`,
+    /// `Trailer`, `Transfer-Encoding`, `Upgrade`). A `Date` or `Server` line here keeps
+    /// the default one out.
+    pub fn with_raw_headers(mut self, block: Vec<u8>) -> Response<R> {
+        self.raw_headers = block;
+        self
+    }
+
     /// Returns the same request, but with a different status code.
     #[inline]
     pub fn with_status_code<S>(mut self, code: S) -> Response<R>
@@ -316,6 +361,7 @@ where
         Response {
             reader,
             headers: self.headers,
+            raw_headers: self.raw_headers,
             status_code: self.status_code,
             data_length,
             chunked_threshold: self.chunked_threshold,
@@ -348,18 +394,14 @@ where
             self.chunked_threshold(),
         ));
 
-        // add `Date` if not in the headers
-        if !self.headers.iter().any(|h| h.field.equiv("Date")) {
-            self.headers.insert(0, build_date_header());
-        }
-
-        // add `Server` if not in the headers
-        if !self.headers.iter().any(|h| h.field.equiv("Server")) {
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Server"[..], &b"tiny-http (Rust)"[..]).unwrap(),
-            );
-        }
+        // `Server` and `Date` when not given, written straight out rather than made
+        // into headers first.
+        let defaults = Defaults {
+            server: !self.headers.iter().any(|h| h.field.equiv("Server"))
+                && !raw_has(&self.raw_headers, "Server"),
+            date: !self.headers.iter().any(|h| h.field.equiv("Date"))
+                && !raw_has(&self.raw_headers, "Date"),
+        };
 
         // handling upgrade
         if let Some(upgrade) = upgrade {
@@ -388,24 +430,10 @@ where
             };
 
         // preparing headers for transfer
-        match transfer_encoding {
-            Some(TransferEncoding::Chunked) => self
-                .headers
-                .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
-
-            Some(TransferEncoding::Identity) => {
-                if let Some(data_length) = data_length {
-                    self.headers.push(
-                        Header::from_bytes(
-                            &b"Content-Length"[..],
-                            format!("{}", data_length).as_bytes(),
-                        )
-                        .unwrap(),
-                    )
-                }
-            }
-
-            _ => (),
+        let framing = match (transfer_encoding, data_length) {
+            (Some(TransferEncoding::Chunked), _) => Framing::Chunked,
+            (Some(TransferEncoding::Identity), Some(n)) => Framing::Length(n),
+            _ => Framing::Unframed,
         };
 
         // sending headers
@@ -414,6 +442,9 @@ where
             &http_version,
             &self.status_code,
             &self.headers,
+            defaults,
+            &self.raw_headers,
+            framing,
         )?;
 
         // sending the body
@@ -472,6 +503,7 @@ where
             reader: Box::new(self.reader) as Box<dyn Read + Send>,
             status_code: self.status_code,
             headers: self.headers,
+            raw_headers: self.raw_headers,
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
         }
@@ -560,6 +592,7 @@ impl Clone for Response<io::Empty> {
             reader: io::empty(),
             status_code: self.status_code,
             headers: self.headers.clone(),
+            raw_headers: self.raw_headers.clone(),
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
         }
