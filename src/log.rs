@@ -5,19 +5,46 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// RFC 3339 UTC time with milliseconds, e.g. `2026-11-28T13:21:42.123Z`.
-pub fn timestamp(t: SystemTime) -> String {
+/// RFC 3339 UTC time with milliseconds, e.g. `2026-11-28T13:21:42.123Z`, appended
+/// without the formatter: every log line has one.
+fn push_timestamp(out: &mut String, t: SystemTime) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     let (y, m, day) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    push_padded(out, u64::try_from(y).unwrap_or(0), 4);
+    out.push('-');
+    push_padded(out, m.into(), 2);
+    out.push('-');
+    push_padded(out, day.into(), 2);
+    out.push('T');
+    push_padded(out, rem / 3600, 2);
+    out.push(':');
+    push_padded(out, rem % 3600 / 60, 2);
+    out.push(':');
+    push_padded(out, rem % 60, 2);
+    out.push('.');
+    push_padded(out, d.subsec_millis().into(), 3);
+    out.push('Z');
+}
+
+/// Appends `n` in decimal, zero-padded to `width` digits; as `{n:0width$}` does, at a
+/// fraction of the formatter's cost.
+pub fn push_padded(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let start = i.min(digits.len().saturating_sub(width));
+    for &b in &digits[start..] {
+        out.push(b as char);
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's algorithm.
@@ -34,9 +61,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 pub fn line(level: &str, msg: &str) {
-    let stamp = timestamp(SystemTime::now());
-    let mut text = String::with_capacity(stamp.len() + level.len() + msg.len() + 3);
-    text.push_str(&stamp);
+    let mut text = String::with_capacity(24 + level.len() + msg.len() + 3);
+    push_timestamp(&mut text, SystemTime::now());
     text.push(' ');
     text.push_str(level);
     text.push(' ');
@@ -122,6 +148,12 @@ mod tests {
         }
     }
 
+    fn timestamp(t: SystemTime) -> String {
+        let mut s = String::new();
+        push_timestamp(&mut s, t);
+        s
+    }
+
     #[test]
     fn formats_known_instants() {
         assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
@@ -129,5 +161,22 @@ mod tests {
         assert_eq!(timestamp(t), "2026-11-28T13:10:06.229Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(timestamp(leap), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn padded_numbers_as_the_formatter_writes_them() {
+        for (n, width) in [
+            (0, 1),
+            (0, 3),
+            (7, 2),
+            (42, 2),
+            (123, 2),
+            (u64::MAX, 4),
+            (9, 0),
+        ] {
+            let mut s = String::new();
+            push_padded(&mut s, n, width);
+            assert_eq!(s, format!("{n:0width$}"));
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::http::query_key_in;
+use crate::log::push_padded;
 
 /// Query parameters whose values never reach the log.
 const SECRET_PARAMS: &[&str] = &[
@@ -77,14 +78,22 @@ pub fn write(e: &Entry) {
     } else {
         push_value(&mut line, &path_and_query(e.path, e.query));
     }
-    let _ = write!(
-        line,
-        " status={} bytes={} ms={:.2}",
-        e.status,
-        e.bytes,
-        e.duration.as_secs_f64() * 1000.0
-    );
+    line.push_str(" status=");
+    push_padded(&mut line, e.status.into(), 1);
+    line.push_str(" bytes=");
+    push_padded(&mut line, e.bytes, 1);
+    line.push_str(" ms=");
+    push_millis(&mut line, e.duration);
     crate::log::line("ACCESS", &line);
+}
+
+/// Milliseconds with two decimals (half a hundredth rounds up), without float
+/// formatting, which costs more than the rest of the line.
+fn push_millis(out: &mut String, d: Duration) {
+    let hundredths = (d.as_micros() + 5) / 10;
+    push_padded(out, u64::try_from(hundredths / 100).unwrap_or(u64::MAX), 1);
+    out.push('.');
+    push_padded(out, (hundredths % 100) as u64, 2);
 }
 
 #[cfg(test)]
@@ -104,5 +113,21 @@ mod tests {
         let mut q = String::new();
         push_value(&mut q, "/a b");
         assert_eq!(q, "\"/a b\"");
+    }
+
+    #[test]
+    fn milliseconds_with_two_decimals() {
+        for (micros, text) in [
+            (0, "0.00"),
+            (4, "0.00"),
+            (5, "0.01"),
+            (1_234, "1.23"),
+            (1_995, "2.00"),
+            (12_345_678, "12345.68"),
+        ] {
+            let mut s = String::new();
+            push_millis(&mut s, Duration::from_micros(micros));
+            assert_eq!(s, text, "{micros} us");
+        }
     }
 }
