@@ -207,28 +207,31 @@ fn matches(route: &[Segment], path: &str) -> Option<Params> {
             return None;
         }
         let here = &rest[pos..];
-        let (part, next) = match here.find('/') {
-            Some(j) => (&here[..j], pos + j + 1),
-            None => (here, rest.len() + 1),
-        };
         match seg {
             Segment::Tail(name) => {
                 params.push((name.clone(), here.to_string()));
                 return Some(Params(params));
             }
             Segment::Param(name) => {
+                let (part, next) = match here.find('/') {
+                    Some(j) => (&here[..j], pos + j + 1),
+                    None => (here, rest.len() + 1),
+                };
                 if part.is_empty() {
                     return None;
                 }
                 params.push((name.clone(), decode(part)?));
+                pos = next;
             }
+            // Without looking for the next `/`: most routes tried fail here.
             Segment::Literal(lit) => {
-                if part != lit {
+                let after = here.strip_prefix(lit.as_str())?;
+                if !(after.is_empty() || after.starts_with('/')) {
                     return None;
                 }
+                pos += lit.len() + 1;
             }
         }
-        pos = next;
         if i == route.len() - 1 {
             return (pos > rest.len()).then_some(Params(params));
         }
