@@ -35,16 +35,36 @@ const FRONT_PROXY_ONLY: &[&str] = &[
     "x-ssl-client-cert",
 ];
 
-fn named_in_connection(headers: &[(String, String)], name: &str) -> bool {
-    headers
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case(name))
+/// Tells a message's hop-by-hop headers: the standard ones and those its `Connection`
+/// headers name. Most messages have no `Connection` header; then the others need not
+/// be scanned for one per header asked about.
+struct HopByHop<'a, K> {
+    headers: &'a [(K, String)],
+    has_connection: bool,
 }
 
-fn is_hop_by_hop(headers: &[(String, String)], name: &str) -> bool {
-    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name)) || named_in_connection(headers, name)
+impl<'a, K: AsRef<str>> HopByHop<'a, K> {
+    fn of(headers: &'a [(K, String)]) -> HopByHop<'a, K> {
+        HopByHop {
+            headers,
+            has_connection: headers
+                .iter()
+                .any(|(k, _)| k.as_ref().eq_ignore_ascii_case("connection")),
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+            || (self.has_connection && self.named_in_connection(name))
+    }
+
+    fn named_in_connection(&self, name: &str) -> bool {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.as_ref().eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|token| token.trim().eq_ignore_ascii_case(name))
+    }
 }
 
 /// What the request headers depend on besides the headers themselves.
@@ -60,9 +80,10 @@ pub struct Forwarding<'a> {
 /// The headers to send the backend.
 pub fn request_headers(incoming: &[(String, String)], f: &Forwarding) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(incoming.len() + 3);
+    let hop_by_hop = HopByHop::of(incoming);
     for (k, v) in incoming {
         let lower = k.to_ascii_lowercase();
-        if is_hop_by_hop(incoming, &lower) || SET_HERE.contains(&lower.as_str()) {
+        if hop_by_hop.contains(&lower) || SET_HERE.contains(&lower.as_str()) {
             continue;
         }
         if !f.peer_trusted && FRONT_PROXY_ONLY.contains(&lower.as_str()) {
@@ -115,10 +136,14 @@ pub fn request_headers(incoming: &[(String, String)], f: &Forwarding) -> Vec<(St
 
 /// The backend's response headers to pass on: all but hop-by-hop ones and the length,
 /// which the server sets from the body it sends.
-pub fn response_headers(mut backend: Vec<(String, String)>) -> Vec<(String, String)> {
+pub fn response_headers<K: AsRef<str>>(mut backend: Vec<(K, String)>) -> Vec<(K, String)> {
+    let hop_by_hop = HopByHop::of(&backend);
     let keep: Vec<bool> = backend
         .iter()
-        .map(|(k, _)| !is_hop_by_hop(&backend, k) && !k.eq_ignore_ascii_case("content-length"))
+        .map(|(k, _)| {
+            let k = k.as_ref();
+            !hop_by_hop.contains(k) && !k.eq_ignore_ascii_case("content-length")
+        })
         .collect();
     let mut keep = keep.into_iter();
     backend.retain(|_| keep.next().unwrap_or(false));

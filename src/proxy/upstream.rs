@@ -5,13 +5,16 @@
 //! three system calls; with a thread per connection, every proxied request queued on
 //! it. So each worker thread draws from a shard of its own.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ureq::config::AutoHeaderValue;
+use ureq::config::{AutoHeaderValue, Config, IpFamily};
+use ureq::http::Uri;
 use ureq::tls::TlsConfig;
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::NextTimeout;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use ureq::{Agent, SendBody};
 
@@ -71,7 +74,7 @@ pub struct Target<'a> {
 /// The backend's answer; the body is read as it is sent on.
 pub struct Incoming {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(Cow<'static, str>, String)>,
     pub length: Option<u64>,
     pub body: ureq::Body,
 }
@@ -84,6 +87,81 @@ pub enum Failure {
     Timeout,
     /// The target could not be expressed as a request (400).
     BadRequest(String),
+}
+
+/// ureq's resolver formats `host:port` and asks the system on every request, even for
+/// a host written as an IP address, as backends next to the proxy mostly are. Those
+/// are taken as they are; names still go to ureq's resolver.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        if let Some(addr) = literal_address(uri)
+            && config.ip_family() == IpFamily::Any
+        {
+            let mut one = self.empty();
+            one.push(addr);
+            return Ok(one);
+        }
+        self.0.resolve(uri, config, timeout)
+    }
+}
+
+/// The address of a URI whose host is an IP address, with its port or the scheme's.
+fn literal_address(uri: &Uri) -> Option<std::net::SocketAddr> {
+    let host = uri.host()?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let port = uri.port_u16().or(match uri.scheme_str()? {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    })?;
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
+/// Response headers backends send most, as ureq gives their names (in lowercase): one
+/// of these is passed on without a copy of its name.
+const COMMON_NAMES: &[&str] = &[
+    "accept-ranges",
+    "access-control-allow-origin",
+    "cache-control",
+    "connection",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-location",
+    "content-type",
+    "date",
+    "etag",
+    "expires",
+    "keep-alive",
+    "last-modified",
+    "location",
+    "server",
+    "set-cookie",
+    "transfer-encoding",
+    "vary",
+    "www-authenticate",
+    "x-content-type-options",
+    "x-frame-options",
+];
+
+fn common_name(name: &str) -> Cow<'static, str> {
+    match COMMON_NAMES.iter().find(|n| **n == name) {
+        Some(n) => Cow::Borrowed(n),
+        None => Cow::Owned(name.to_string()),
+    }
 }
 
 /// `twitcher.proxy.timeout` bounds each read and write rather than the wait for the
@@ -113,7 +191,7 @@ fn agent(s: &ProxySettings, verify: bool) -> Agent {
             .tls_config(TlsConfig::builder().disable_verification(!verify).build())
             .build(),
         connector,
-        DefaultResolver::default(),
+        LiteralFirst::default(),
     )
 }
 
@@ -166,14 +244,15 @@ impl Upstream {
             other => Failure::Unreachable(other.to_string()),
         })?;
         let status = resp.status().as_u16();
-        let headers: Vec<(String, String)> = resp
+        let headers = resp
             .headers()
             .iter()
             .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
+                let value = match v.to_str() {
+                    Ok(v) => v.to_string(),
+                    Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                };
+                (common_name(k.as_str()), value)
             })
             .collect();
         let length = resp
@@ -187,5 +266,32 @@ impl Upstream {
             length,
             body: resp.into_body(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(uri: &str) -> Option<String> {
+        literal_address(&uri.parse().unwrap()).map(|a| a.to_string())
+    }
+
+    #[test]
+    fn ip_hosts_are_taken_as_written_and_names_left_to_the_resolver() {
+        assert_eq!(
+            addr("http://127.0.0.1:5000/wps").as_deref(),
+            Some("127.0.0.1:5000")
+        );
+        assert_eq!(addr("http://10.1.2.3/wps").as_deref(), Some("10.1.2.3:80"));
+        assert_eq!(
+            addr("https://10.1.2.3/wps").as_deref(),
+            Some("10.1.2.3:443")
+        );
+        assert_eq!(addr("http://[::1]:8080/x").as_deref(), Some("[::1]:8080"));
+        assert_eq!(addr("https://[fe80::1]/").as_deref(), Some("[fe80::1]:443"));
+        assert_eq!(addr("http://localhost:5000/wps"), None);
+        assert_eq!(addr("http://emu.example.org/wps"), None);
+        assert_eq!(addr("http://127.0.0.1.example.org/wps"), None);
     }
 }

@@ -2,6 +2,7 @@
 //! `{p}/verify/{service}[/{extra}]` only says whether it may (for nginx `auth_request`).
 //! Both take the same decision, and refuse with the same status codes.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::io::{self, Read};
 
@@ -409,7 +410,7 @@ fn read_up_to(r: &mut impl Read, limit: u64, expected: Option<u64>) -> io::Resul
     Ok(doc)
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+fn header<'a>(headers: &'a [(Cow<'static, str>, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -490,9 +491,7 @@ fn respond(
         }
     }
     let mut resp = Response::new(incoming.status);
-    for (k, v) in headers {
-        resp = resp.header(k, v);
-    }
+    resp.headers = headers;
     let bodiless = method == Method::Head || matches!(incoming.status, 100..=199 | 204 | 304);
     let cap = app.settings.proxy.rewrite_max_size;
     let mut reader = incoming.body.into_reader();
