@@ -452,11 +452,7 @@ mod tests {
     use super::*;
 
     fn head(resp: Response) -> String {
-        let mut out = Vec::new();
-        to_tiny(resp, "rid-1", Arc::new(AtomicU64::new(0)))
-            .raw_print(&mut out, tiny_http::HTTPVersion(1, 1), &[], false, None)
-            .unwrap();
-        String::from_utf8(out).unwrap()
+        String::from_utf8(wire(resp).0).unwrap()
     }
 
     #[test]
@@ -496,6 +492,62 @@ mod tests {
         ] {
             assert_eq!(count(name), n, "{name} in {head}");
         }
+    }
+
+    fn wire(resp: Response) -> (Vec<u8>, u64) {
+        let sent = Arc::new(AtomicU64::new(0));
+        let mut out = Vec::new();
+        to_tiny(resp, "rid-1", sent.clone())
+            .raw_print(&mut out, tiny_http::HTTPVersion(1, 1), &[], false, None)
+            .unwrap();
+        (out, sent.load(Ordering::Relaxed))
+    }
+
+    fn split_head(wire: &[u8]) -> (String, &[u8]) {
+        let end = wire.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        (
+            String::from_utf8_lossy(&wire[..end]).into_owned(),
+            &wire[end + 4..],
+        )
+    }
+
+    fn dechunk(mut body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let line = body.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&body[..line]).unwrap(), 16).unwrap();
+            body = &body[line + 2..];
+            if size == 0 {
+                return out;
+            }
+            out.extend_from_slice(&body[..size]);
+            body = &body[size + 2..];
+        }
+    }
+
+    #[test]
+    fn bodies_larger_than_the_copy_buffer_arrive_whole_and_counted() {
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let (out, sent) = wire(Response::bytes(
+            200,
+            "application/octet-stream",
+            big.clone(),
+        ));
+        let (head, body) = split_head(&out);
+        assert!(head.contains("\r\nContent-Length: 100000"), "{head}");
+        assert_eq!(body, &big[..]);
+        assert_eq!(sent, 100_000);
+
+        let stream = Response::new(200).with_body(Body::Stream {
+            reader: Box::new(std::io::Cursor::new(big.clone())),
+            length: None,
+        });
+        let (out, sent) = wire(stream);
+        let (head, body) = split_head(&out);
+        assert!(head.contains("\r\nTransfer-Encoding: chunked"), "{head}");
+        assert_eq!(dechunk(body), big);
+        assert_eq!(sent, 100_000);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::io::{self, Cursor, Read, Write};
 use std::fs::File;
 
 use std::str::FromStr;
-use std::time::SystemTime;
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Object representing an HTTP response whose purpose is to be given to a `Request`.
 ///
@@ -94,6 +95,59 @@ fn raw_has(block: &[u8], name: &str) -> bool {
     })
 }
 
+/// `n` in decimal, in the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// The `Date` line, formatted once a second per thread rather than for each response.
+fn write_date<W: Write>(writer: &mut W) -> IoResult<()> {
+    thread_local! {
+        static LAST: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != second {
+            *last = (second, HttpDate::from(now).to_string());
+        }
+        writer.write_all(b"Date: ")?;
+        writer.write_all(last.1.as_bytes())?;
+        writer.write_all(b"\r\n")
+    })
+}
+
+/// `io::copy` through a buffer kept per thread: std's copy zeroes its 8 KiB stack
+/// buffer for every body read through `dyn Read`, which has no `read_buf` of its own.
+fn copy_body<R: Read + ?Sized, W: Write>(reader: &mut R, writer: &mut W) -> IoResult<()> {
+    thread_local! {
+        static BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; 8192].into_boxed_slice());
+    }
+    BUFFER.with(|buffer| {
+        let Ok(mut buf) = buffer.try_borrow_mut() else {
+            // A body whose reader writes a response itself: std's copy, then.
+            return io::copy(reader, writer).map(|_| ());
+        };
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => writer.write_all(&buf[..n])?,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    })
+}
+
 fn write_message_header<W>(
     mut writer: W,
     http_version: &HTTPVersion,
@@ -106,38 +160,44 @@ fn write_message_header<W>(
 where
     W: Write,
 {
-    // writing status line
-    write!(
-        &mut writer,
-        "HTTP/{}.{} {} {}\r\n",
-        http_version.0,
-        http_version.1,
-        status_code.0,
-        status_code.default_reason_phrase()
-    )?;
+    // writing status line, without the formatter: it runs for every response
+    let mut digits = [0u8; 20];
+    writer.write_all(b"HTTP/")?;
+    writer.write_all(decimal(http_version.0.into(), &mut digits))?;
+    writer.write_all(b".")?;
+    writer.write_all(decimal(http_version.1.into(), &mut digits))?;
+    writer.write_all(b" ")?;
+    writer.write_all(decimal(status_code.0.into(), &mut digits))?;
+    writer.write_all(b" ")?;
+    writer.write_all(status_code.default_reason_phrase().as_bytes())?;
+    writer.write_all(b"\r\n")?;
     if defaults.server {
         writer.write_all(b"Server: tiny-http (Rust)\r\n")?;
     }
     if defaults.date {
-        write!(&mut writer, "Date: {}\r\n", HttpDate::from(SystemTime::now()))?;
+        write_date(&mut writer)?;
     }
 
     // writing headers
     for header in headers.iter() {
         writer.write_all(header.field.as_str().as_ref())?;
-        write!(&mut writer, ": ")?;
+        writer.write_all(b": ")?;
         writer.write_all(header.value.as_str().as_ref())?;
-        write!(&mut writer, "\r\n")?;
+        writer.write_all(b"\r\n")?;
     }
     writer.write_all(raw_headers)?;
     match framing {
         Framing::Chunked => writer.write_all(b"Transfer-Encoding: chunked\r\n")?,
-        Framing::Length(n) => write!(&mut writer, "Content-Length: {}\r\n", n)?,
+        Framing::Length(n) => {
+            writer.write_all(b"Content-Length: ")?;
+            writer.write_all(decimal(n as u64, &mut digits))?;
+            writer.write_all(b"\r\n")?;
+        }
         Framing::Unframed => {}
     }
 
     // separator between header and data
-    write!(&mut writer, "\r\n")?;
+    writer.write_all(b"\r\n")?;
 
     Ok(())
 }
@@ -454,12 +514,12 @@ where
                     use chunked_transfer::Encoder;
 
                     let mut writer = Encoder::new(writer);
-                    io::copy(&mut reader, &mut writer)?;
+                    copy_body(&mut reader, &mut writer)?;
                 }
 
                 Some(TransferEncoding::Identity) => {
                     if data_length != Some(0) {
-                        io::copy(&mut reader, &mut writer)?;
+                        copy_body(&mut reader, &mut writer)?;
                     }
                 }
 
