@@ -30,18 +30,23 @@ impl Registered {
 }
 
 /// Whether key/value parameters carry an OWS request at all.
-pub fn has_ows_params(pairs: &[(String, String)]) -> bool {
-    pairs
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("service") || k.eq_ignore_ascii_case("request"))
+pub fn has_ows_params<K: AsRef<str>, V>(pairs: &[(K, V)]) -> bool {
+    pairs.iter().any(|(k, _)| {
+        let k = k.as_ref();
+        k.eq_ignore_ascii_case("service") || k.eq_ignore_ascii_case("request")
+    })
 }
 
 /// The one value of a parameter, named in any case; the same name twice with
 /// different values is refused, since the backend might read the other one.
-fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, OwsError> {
+fn single<'a, K: AsRef<str>, V: AsRef<str>>(
+    pairs: &'a [(K, V)],
+    name: &str,
+) -> Result<Option<&'a str>, OwsError> {
     let mut found: Option<&str> = None;
     for (k, v) in pairs {
-        if k.eq_ignore_ascii_case(name) {
+        let v = v.as_ref();
+        if k.as_ref().eq_ignore_ascii_case(name) {
             match found {
                 Some(prev) if !prev.eq_ignore_ascii_case(v) => {
                     return Err(OwsError::invalid(
@@ -111,8 +116,8 @@ fn version(
 }
 
 /// Parses key/value parameters; the caller has checked `has_ows_params`.
-pub fn from_kvp(
-    pairs: &[(String, String)],
+pub fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
+    pairs: &[(K, V)],
     registered: Registered,
 ) -> Result<OwsRequest, OwsError> {
     let service = service_type(single(pairs, "service")?, registered)?;

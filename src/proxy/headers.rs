@@ -38,13 +38,13 @@ const FRONT_PROXY_ONLY: &[&str] = &[
 /// Tells a message's hop-by-hop headers: the standard ones and those its `Connection`
 /// headers name. Most messages have no `Connection` header; then the others need not
 /// be scanned for one per header asked about.
-struct HopByHop<'a, K> {
-    headers: &'a [(K, String)],
+struct HopByHop<'a, K, V> {
+    headers: &'a [(K, V)],
     has_connection: bool,
 }
 
-impl<'a, K: AsRef<str>> HopByHop<'a, K> {
-    fn of(headers: &'a [(K, String)]) -> HopByHop<'a, K> {
+impl<'a, K: AsRef<str>, V: AsRef<str>> HopByHop<'a, K, V> {
+    fn of(headers: &'a [(K, V)]) -> HopByHop<'a, K, V> {
         HopByHop {
             headers,
             has_connection: headers
@@ -62,9 +62,13 @@ impl<'a, K: AsRef<str>> HopByHop<'a, K> {
         self.headers
             .iter()
             .filter(|(k, _)| k.as_ref().eq_ignore_ascii_case("connection"))
-            .flat_map(|(_, v)| v.split(','))
+            .flat_map(|(_, v)| v.as_ref().split(','))
             .any(|token| token.trim().eq_ignore_ascii_case(name))
     }
+}
+
+fn listed(names: &[&str], name: &str) -> bool {
+    names.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// What the request headers depend on besides the headers themselves.
@@ -78,56 +82,76 @@ pub struct Forwarding<'a> {
 }
 
 /// The headers to send the backend.
-pub fn request_headers(incoming: &[(String, String)], f: &Forwarding) -> Vec<(String, String)> {
+pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
+    incoming: &[(K, V)],
+    f: &Forwarding,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(incoming.len() + 3);
     let hop_by_hop = HopByHop::of(incoming);
     for (k, v) in incoming {
-        let lower = k.to_ascii_lowercase();
-        if hop_by_hop.contains(&lower) || SET_HERE.contains(&lower.as_str()) {
+        let (k, v) = (k.as_ref(), v.as_ref());
+        if hop_by_hop.contains(k) || listed(SET_HERE, k) {
             continue;
         }
-        if !f.peer_trusted && FRONT_PROXY_ONLY.contains(&lower.as_str()) {
+        if !f.peer_trusted && listed(FRONT_PROXY_ONLY, k) {
             continue;
         }
-        if lower == "authorization" && !f.forward_authorization && bearer_value(v).is_some() {
+        if k.eq_ignore_ascii_case("authorization")
+            && !f.forward_authorization
+            && bearer_value(v).is_some()
+        {
             continue;
         }
-        out.push((k.clone(), v.clone()));
+        out.push((k.to_string(), v.to_string()));
     }
+    // Every value of a header, joined as one.
     let given = |name: &str| {
-        incoming
+        let mut all = String::new();
+        for (_, v) in incoming
             .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .collect::<Vec<_>>()
-            .join(", ")
+            .filter(|(k, _)| k.as_ref().eq_ignore_ascii_case(name))
+        {
+            if !all.is_empty() {
+                all.push_str(", ");
+            }
+            all.push_str(v.as_ref().trim());
+        }
+        all
     };
     let mut peer = String::new();
     if let Some(p) = f.peer {
         crate::log::push_ip(&mut peer, p);
     }
-    let prior = given("X-Forwarded-For");
-    let xff = match (f.peer_trusted && !prior.is_empty(), peer.is_empty()) {
-        (true, false) => format!("{prior}, {peer}"),
-        (true, true) => prior,
-        (false, _) => peer,
+    let prior = if f.peer_trusted {
+        given("X-Forwarded-For")
+    } else {
+        String::new()
+    };
+    let xff = match (prior.is_empty(), peer.is_empty()) {
+        (false, false) => format!("{prior}, {peer}"),
+        (false, true) => prior,
+        (true, _) => peer,
     };
     if !xff.is_empty() {
         out.push(("X-Forwarded-For".into(), xff));
     }
-    let proto = given("X-Forwarded-Proto");
-    let proto = if f.peer_trusted && !proto.is_empty() {
-        proto
+    let proto = if f.peer_trusted {
+        given("X-Forwarded-Proto")
     } else {
+        String::new()
+    };
+    let proto = if proto.is_empty() {
         f.scheme.to_string()
+    } else {
+        proto
     };
     out.push(("X-Forwarded-Proto".into(), proto));
-    let host = given("X-Forwarded-Host");
-    let host = if f.peer_trusted && !host.is_empty() {
-        host
+    let host = if f.peer_trusted {
+        given("X-Forwarded-Host")
     } else {
-        given("Host")
+        String::new()
     };
+    let host = if host.is_empty() { given("Host") } else { host };
     if !host.is_empty() {
         out.push(("X-Forwarded-Host".into(), host));
     }

@@ -63,11 +63,12 @@ pub enum Outbody<'a> {
     },
 }
 
-/// Where and how a request goes.
+/// Where and how a request goes. The headers are owned: their values become the
+/// request's without a copy.
 pub struct Target<'a> {
     pub method: &'a str,
     pub url: &'a str,
-    pub headers: &'a [(String, String)],
+    pub headers: Vec<(String, String)>,
     pub verify_tls: bool,
 }
 
@@ -127,6 +128,16 @@ fn literal_address(uri: &Uri) -> Option<std::net::SocketAddr> {
         _ => None,
     })?;
     Some(std::net::SocketAddr::new(ip, port))
+}
+
+/// The headers the proxy adds itself, which `http` does not know and would copy.
+const FORWARDING_NAMES: [&str; 3] = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"];
+
+fn header_name(name: &str) -> Option<ureq::http::HeaderName> {
+    FORWARDING_NAMES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(name))
+        .map(|n| ureq::http::HeaderName::from_static(n))
 }
 
 /// Response headers backends send most, as ureq gives their names (in lowercase): one
@@ -216,13 +227,16 @@ impl Upstream {
         cell.get_or_init(|| agent(&self.settings, verify_tls))
     }
 
-    pub fn send(&self, to: &Target, body: Outbody) -> Result<Incoming, Failure> {
+    pub fn send(&self, to: Target, body: Outbody) -> Result<Incoming, Failure> {
         let method = ureq::http::Method::from_bytes(to.method.as_bytes()).map_err(|_| {
             Failure::BadRequest(format!("method {} cannot be forwarded", to.method))
         })?;
         let mut b = ureq::http::Request::builder().method(method).uri(to.url);
         for (k, v) in to.headers {
-            b = b.header(k.as_str(), v.as_str());
+            b = match header_name(&k) {
+                Some(name) => b.header(name, v),
+                None => b.header(k, v),
+            };
         }
         let agent = self.agent(to.verify_tls);
         let bad = |e: ureq::http::Error| {

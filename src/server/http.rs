@@ -96,16 +96,11 @@ impl<'a> Request<'a> {
     }
 
     /// Every header as sent, in order.
-    pub fn headers(&self) -> Vec<(String, String)> {
+    pub fn headers(&self) -> Vec<(&str, &str)> {
         self.inner
             .headers()
             .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_string(),
-                    h.value.as_str().to_string(),
-                )
-            })
+            .map(|h| (h.field.as_str().as_str(), h.value.as_str()))
             .collect()
     }
 

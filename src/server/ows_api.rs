@@ -160,7 +160,8 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let auth = ServiceAuth::of(&service.auth);
     let checked = app.settings.ows_security && auth != ServiceAuth::Public;
     let registered = Registered::of(&service.kind);
-    let query = req.query_pairs();
+    // Borrowed from the query as sent: decoding copies only what was encoded.
+    let query: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(req.query.as_bytes()).collect();
     let kind = body_kind(req);
 
     // Only a protected service needs to know what is asked; a public one gets the
@@ -177,9 +178,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             Ok(b) => b,
             Err(e) => return refuse(mode, &body_error(e)),
         };
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(&body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let pairs: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(&body).collect();
         if has_ows_params(&pairs) {
             match from_kvp(&pairs, registered) {
                 Ok(r) => ows = Some(r),
@@ -189,7 +188,6 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         form = Some(body);
     }
     let token = token_from(req, form.as_deref());
-    let incoming_headers = req.headers();
     let peer = req.peer.map(|p| p.ip());
     let peer_trusted =
         peer.is_some_and(|ip| app.settings.trusted_proxies.iter().any(|c| c.contains(ip)));
@@ -206,6 +204,23 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         && form.is_none()
         && method == Method::Post
         && matches!(kind, BodyKind::Xml);
+
+    // Made while the request's headers can still be borrowed; /ows/verify sends none.
+    let headers = if mode == Mode::Proxy {
+        let forwarding = Forwarding {
+            peer,
+            peer_trusted,
+            scheme: if app.url.starts_with("https:") {
+                "https"
+            } else {
+                "http"
+            },
+            forward_authorization: app.settings.proxy.forward_authorization,
+        };
+        request_headers(&req.headers(), &forwarding)
+    } else {
+        Vec::new()
+    };
 
     // From here on the body is read, and the request is not looked at again.
     let mut raw = ClientBody {
@@ -250,28 +265,17 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         );
     }
 
-    let forwarding = Forwarding {
-        peer,
-        peer_trusted,
-        scheme: if app.url.starts_with("https:") {
-            "https"
-        } else {
-            "http"
-        },
-        forward_authorization: app.settings.proxy.forward_authorization,
-    };
-    let headers = request_headers(&incoming_headers, &forwarding);
     let wps_operation = ows.as_ref().is_some_and(|r| r.service == ServiceType::Wps);
     let to = Target {
         method: method.as_str(),
         url: &url,
-        headers: &headers,
+        headers,
         verify_tls: service.verify,
     };
     let sent = match plan {
         Plan::Xml(mut x) => {
             let r = app.upstream.send(
-                &to,
+                to,
                 Outbody::Reader {
                     reader: &mut x,
                     length,
@@ -288,7 +292,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             let n = bytes.len() as u64;
             let mut cursor = io::Cursor::new(bytes);
             app.upstream.send(
-                &to,
+                to,
                 Outbody::Reader {
                     reader: &mut cursor,
                     length: Some(n),
@@ -297,7 +301,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         }
         Plan::Raw => {
             let r = app.upstream.send(
-                &to,
+                to,
                 Outbody::Reader {
                     reader: &mut raw,
                     length,
@@ -316,7 +320,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
                 _ => r,
             }
         }
-        Plan::Empty => app.upstream.send(&to, Outbody::None),
+        Plan::Empty => app.upstream.send(to, Outbody::None),
     };
     let incoming = match sent {
         Ok(i) => i,
