@@ -5,7 +5,6 @@
 //! three system calls; with a thread per connection, every proxied request queued on
 //! it. So each worker thread draws from a shard of its own.
 
-use std::borrow::Cow;
 use std::io::Read;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,7 +74,8 @@ pub struct Target<'a> {
 /// The backend's answer; the body is read as it is sent on.
 pub struct Incoming {
     pub status: u16,
-    pub headers: Vec<(Cow<'static, str>, String)>,
+    /// As ureq parsed them, names in lowercase.
+    pub headers: ureq::http::HeaderMap,
     pub length: Option<u64>,
     pub body: ureq::Body,
 }
@@ -138,41 +138,6 @@ fn header_name(name: &str) -> Option<ureq::http::HeaderName> {
         .iter()
         .find(|n| n.eq_ignore_ascii_case(name))
         .map(|n| ureq::http::HeaderName::from_static(n))
-}
-
-/// Response headers backends send most, as ureq gives their names (in lowercase): one
-/// of these is passed on without a copy of its name.
-const COMMON_NAMES: &[&str] = &[
-    "accept-ranges",
-    "access-control-allow-origin",
-    "cache-control",
-    "connection",
-    "content-disposition",
-    "content-encoding",
-    "content-language",
-    "content-length",
-    "content-location",
-    "content-type",
-    "date",
-    "etag",
-    "expires",
-    "keep-alive",
-    "last-modified",
-    "location",
-    "server",
-    "set-cookie",
-    "transfer-encoding",
-    "vary",
-    "www-authenticate",
-    "x-content-type-options",
-    "x-frame-options",
-];
-
-fn common_name(name: &str) -> Cow<'static, str> {
-    match COMMON_NAMES.iter().find(|n| **n == name) {
-        Some(n) => Cow::Borrowed(n),
-        None => Cow::Owned(name.to_string()),
-    }
 }
 
 /// `twitcher.proxy.timeout` bounds each read and write rather than the wait for the
@@ -257,28 +222,17 @@ impl Upstream {
             ureq::Error::BadUri(m) => Failure::BadRequest(m),
             other => Failure::Unreachable(other.to_string()),
         })?;
-        let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                let value = match v.to_str() {
-                    Ok(v) => v.to_string(),
-                    Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                };
-                (common_name(k.as_str()), value)
-            })
-            .collect();
-        let length = resp
-            .headers()
+        let (parts, body) = resp.into_parts();
+        let length = parts
+            .headers
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok());
         Ok(Incoming {
-            status,
-            headers,
+            status: parts.status.as_u16(),
+            headers: parts.headers,
             length,
-            body: resp.into_body(),
+            body,
         })
     }
 }

@@ -203,9 +203,35 @@ pub enum Body {
     },
 }
 
+/// An RFC 9110 field name: one or more token characters.
+pub fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Visible ASCII, spaces and tabs: nothing that could end the line or the head.
+pub fn valid_header_value(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (b' '..=b'~').contains(&b))
+}
+
+/// Appends `name: value` and its line end to a block of header lines.
+pub fn push_header_line(block: &mut Vec<u8>, name: &str, value: &[u8]) {
+    block.extend_from_slice(name.as_bytes());
+    block.extend_from_slice(b": ");
+    block.extend_from_slice(value);
+    block.extend_from_slice(b"\r\n");
+}
+
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(Cow<'static, str>, String)>,
+    /// Header lines already written out and checked (`Name: value\r\n` each), sent
+    /// before `headers`: how a backend's headers are passed on without a string each.
+    pub header_lines: Vec<u8>,
     pub body: Body,
 }
 
@@ -214,6 +240,7 @@ impl Response {
         Response {
             status,
             headers: Vec::new(),
+            header_lines: Vec::new(),
             body: Body::Empty,
         }
     }
@@ -242,6 +269,16 @@ impl Response {
     pub fn with_body(mut self, body: Body) -> Response {
         self.body = body;
         self
+    }
+
+    /// Whether the response has a header of that name, among either kind.
+    pub fn has_header(&self, name: &str) -> bool {
+        self.get_header(name).is_some()
+            || self.header_lines.split(|&b| b == b'\n').any(|line| {
+                line.len() > name.len()
+                    && line[name.len()] == b':'
+                    && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+            })
     }
 
     pub fn get_header(&self, name: &str) -> Option<&str> {

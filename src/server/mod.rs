@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use app::App;
-use http::{Body, Request, Response};
+use http::{Body, Request, Response, push_header_line, valid_header_name, valid_header_value};
 use routes::Route;
 
 use crate::auth::admin::AdminAuth;
@@ -367,32 +367,17 @@ const FRAMING_HEADERS: [&str; 5] = [
     "Upgrade",
 ];
 
-/// An RFC 9110 field name: one or more token characters.
-fn valid_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-}
-
-/// Visible ASCII, spaces and tabs: nothing that could end the line or the head.
-fn valid_header_value(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
-}
-
-fn push_header_line(block: &mut Vec<u8>, name: &str, value: &str) {
-    block.extend_from_slice(name.as_bytes());
-    block.extend_from_slice(b": ");
-    block.extend_from_slice(value.as_bytes());
-    block.extend_from_slice(b"\r\n");
-}
-
 /// The headers go to tiny_http written out as one block: made into its header type,
 /// each would cost two strings more.
 fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
-    let mut block = Vec::with_capacity(512);
+    let defaults = [
+        ("Server", "twitcher"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Request-Id", rid),
+    ]
+    .map(|(k, v)| (k, v, !resp.has_header(k)));
+    let mut block = resp.header_lines;
+    block.reserve(256);
     let mut framing = Vec::new();
     // One Content-Type, the last one set, as tiny_http kept it.
     let content_type = resp
@@ -400,7 +385,7 @@ fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
         .iter()
         .rposition(|(k, _)| k.eq_ignore_ascii_case("Content-Type"));
     for (i, (k, v)) in resp.headers.iter().enumerate() {
-        if !valid_header_name(k) || !valid_header_value(v) {
+        if !valid_header_name(k) || !valid_header_value(v.as_bytes()) {
             log::warn(&format!(
                 "rid={rid}: dropped an invalid response header {}",
                 k.escape_debug()
@@ -412,16 +397,12 @@ fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
         } else if content_type.is_none_or(|last| last == i)
             || !k.eq_ignore_ascii_case("Content-Type")
         {
-            push_header_line(&mut block, k, v);
+            push_header_line(&mut block, k, v.as_bytes());
         }
     }
-    for (k, v) in [
-        ("Server", "twitcher"),
-        ("X-Content-Type-Options", "nosniff"),
-        ("X-Request-Id", rid),
-    ] {
-        if resp.get_header(k).is_none() {
-            push_header_line(&mut block, k, v);
+    for (k, v, missing) in defaults {
+        if missing {
+            push_header_line(&mut block, k, v.as_bytes());
         }
     }
     let (reader, len): (Box<dyn Read + Send>, Option<u64>) = match resp.body {

@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use serde_json::json;
 
 use super::app::App;
-use super::http::{Body, Method, Request, Response};
+use super::http::{Body, Method, Request, Response, push_header_line, valid_header_value};
 use super::rewrite_bases::{Named, public_url};
 use super::routes::Params;
 use crate::auth::bearer::{challenge, token_from};
@@ -414,13 +414,6 @@ fn read_up_to(r: &mut impl Read, limit: u64, expected: Option<u64>) -> io::Resul
     Ok(doc)
 }
 
-fn header<'a>(headers: &'a [(Cow<'static, str>, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
 /// The service's own base first, so that it wins over another service registered
 /// with the same URL, then every other registered one.
 fn rewrite_order<'a>(own: Option<&'a Base>, all: &'a [Named], service: &Service) -> Vec<&'a Base> {
@@ -442,9 +435,13 @@ fn respond(
     method: Method,
     wps_operation: bool,
 ) -> Response {
-    let content_type = header(&incoming.headers, "Content-Type")
-        .unwrap_or("")
-        .to_string();
+    let text = |name: &str| {
+        incoming
+            .headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+    };
+    let content_type = text("content-type").unwrap_or_default();
     if wps_operation && !content_type.is_empty() {
         let essence = content_type
             .split(';')
@@ -484,18 +481,28 @@ fn respond(
             rewrite_order(own, all, service)
         })
     };
-    let encoded = header(&incoming.headers, "Content-Encoding")
-        .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
-    let mut headers = response_headers(incoming.headers);
-    for (k, v) in headers.iter_mut() {
-        if (k.eq_ignore_ascii_case("location") || k.eq_ignore_ascii_case("content-location"))
-            && let Some(new) = rewrite(v.as_bytes(), bases(), Form::Plain)
-        {
-            *v = String::from_utf8_lossy(&new).into_owned();
+    let encoded =
+        text("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+    // Written out as they came, but for the URLs in Location headers.
+    let mut lines = Vec::with_capacity(512);
+    for (k, v) in response_headers(&incoming.headers) {
+        let name = k.as_str();
+        let rewritten = match name {
+            "location" | "content-location" => rewrite(v.as_bytes(), bases(), Form::Plain),
+            _ => None,
+        };
+        let value = rewritten.as_deref().unwrap_or(v.as_bytes());
+        if valid_header_value(value) {
+            push_header_line(&mut lines, name, value);
+        } else {
+            log::warn(&format!(
+                "service {}: dropped the backend's invalid {name} header",
+                service.name
+            ));
         }
     }
     let mut resp = Response::new(incoming.status);
-    resp.headers = headers;
+    resp.header_lines = lines;
     let bodiless = method == Method::Head || matches!(incoming.status, 100..=199 | 204 | 304);
     let cap = app.settings.proxy.rewrite_max_size;
     let mut reader = incoming.body.into_reader();
