@@ -261,6 +261,27 @@ fn pipelined_requests_are_answered_in_order() {
     );
 }
 
+/// A header's value is taken trimmed from its line, and a line that is no header
+/// refuses the request.
+#[test]
+fn header_lines_are_trimmed_and_checked() {
+    let s = Server::start();
+    let out = raw(
+        s.port,
+        b"GET /info HTTP/1.1\r\nHost: x\r\nX-Request-Id:   trace-7 \t\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("\r\nX-Request-Id: trace-7\r\n"), "{out}");
+    for bad in [
+        &b"GET /info HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n"[..],
+        b"GET /info HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n",
+    ] {
+        let out = raw(s.port, bad, Duration::from_secs(10));
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    }
+}
+
 /// The head is read a buffer at a time: lines may end at any chunk boundary (here one
 /// byte per segment, so a CR and its LF arrive apart), a lone LF is part of a line, and
 /// the 8 KiB line bound is exact (a line with its CRLF may take 8192 bytes).

@@ -5,9 +5,8 @@ use std::io::Result as IoResult;
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind};
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 
-use crate::common::{HTTPVersion, Method};
+use crate::common::{HTTPVersion, Header, HeaderField, Method};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::{Limits, Request};
@@ -194,7 +193,7 @@ impl ClientConnection {
 
             // getting all headers
             let headers = {
-                let mut headers = Vec::new();
+                let mut headers = Vec::with_capacity(8);
                 loop {
                     let line = self.read_next_line(&mut deadline)?;
 
@@ -204,8 +203,7 @@ impl ClientConnection {
                     if headers.len() >= self.limits.max_headers {
                         return Err(ReadError::HeadTooLarge);
                     }
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
+                    headers.push(match header_from_line(line) {
                         Ok(h) => h,
                         _ => return Err(ReadError::WrongHeader(version)),
                     });
@@ -251,6 +249,24 @@ impl ClientConnection {
         // return the request
         Ok(request)
     }
+}
+
+/// Parses a header line as `Header::from_str` does, keeping the line's buffer for the
+/// value: one string per header instead of two.
+fn header_from_line(line: AsciiString) -> Result<Header, ()> {
+    let text = line.as_str().trim();
+    let (name, value) = text.split_once(':').ok_or(())?;
+    let field: HeaderField = name.parse()?;
+    let value = value.trim();
+    let (start, len) = (
+        value.as_ptr() as usize - line.as_str().as_ptr() as usize,
+        value.len(),
+    );
+    let mut bytes = String::from(line).into_bytes();
+    bytes.truncate(start + len);
+    bytes.drain(..start);
+    let value = AsciiString::from_ascii(bytes).map_err(|_| ())?;
+    Ok(Header { field, value })
 }
 
 impl Iterator for ClientConnection {
