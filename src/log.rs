@@ -61,12 +61,18 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 pub fn line(level: &str, msg: &str) {
-    let mut text = String::with_capacity(24 + level.len() + msg.len() + 3);
+    line_with(level, msg.len(), |text| text.push_str(msg));
+}
+
+/// A line whose message `write` appends in place, after the timestamp and level:
+/// `capacity` is what the message is expected to take.
+pub fn line_with(level: &str, capacity: usize, write: impl FnOnce(&mut String)) {
+    let mut text = String::with_capacity(24 + level.len() + capacity + 3);
     push_timestamp(&mut text, SystemTime::now());
     text.push(' ');
     text.push_str(level);
     text.push(' ');
-    text.push_str(msg);
+    write(&mut text);
     text.push('\n');
     write_line(text.as_bytes());
 }
