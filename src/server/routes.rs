@@ -13,13 +13,13 @@ pub type Handler = fn(&App, &mut Request, &Params) -> Response;
 
 /// Values captured from the path: `{name}` segments percent-decoded, a `{name*}` tail raw.
 #[derive(Debug, Default)]
-pub struct Params(Vec<(String, String)>);
+pub struct Params<'r>(Vec<(&'r str, String)>);
 
-impl Params {
+impl Params<'_> {
     pub fn get(&self, name: &str) -> &str {
         self.0
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| *k == name)
             .map(|(_, v)| v.as_str())
             .unwrap_or("")
     }
@@ -192,7 +192,7 @@ fn decode(segment: &str) -> Option<String> {
 /// Matches the segments of a path (after its leading `/`) against a route's; None when
 /// it does not fit. A trailing slash is ignored, except where a tail keeps the path as
 /// sent.
-fn matches(route: &[Segment], path: &str) -> Option<Params> {
+fn matches<'r>(route: &'r [Segment], path: &str) -> Option<Params<'r>> {
     let rest = path.strip_prefix('/')?;
     let has_tail = matches!(route.last(), Some(Segment::Tail(_)));
     let rest = if has_tail || rest.is_empty() {
@@ -209,7 +209,7 @@ fn matches(route: &[Segment], path: &str) -> Option<Params> {
         let here = &rest[pos..];
         match seg {
             Segment::Tail(name) => {
-                params.push((name.clone(), here.to_string()));
+                params.push((name.as_str(), here.to_string()));
                 return Some(Params(params));
             }
             Segment::Param(name) => {
@@ -220,7 +220,7 @@ fn matches(route: &[Segment], path: &str) -> Option<Params> {
                 if part.is_empty() {
                     return None;
                 }
-                params.push((name.clone(), decode(part)?));
+                params.push((name.as_str(), decode(part)?));
                 pos = next;
             }
             // Without looking for the next `/`: most routes tried fail here.
@@ -293,8 +293,9 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
 mod tests {
     use super::*;
 
-    fn matches(pattern: &str, path: &str) -> Option<Params> {
-        super::matches(&segments(pattern), path)
+    fn matches(pattern: &str, path: &str) -> Option<Params<'static>> {
+        // Leaked: a test's few routes, so the params can borrow their names.
+        super::matches(Box::leak(segments(pattern).into_boxed_slice()), path)
     }
 
     #[test]
