@@ -22,7 +22,7 @@ up() { for _ in $(seq 1 100); do curl -fs -o /dev/null "$1" && return 0; sleep 0
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 BACKEND_PORT=$(port)
 BACKEND="http://127.0.0.1:$BACKEND_PORT/wps"
-mkdir -p "$WORKDIR/www/wps" "$WORKDIR/nginx/logs" "$WORKDIR/tw"
+mkdir -p "$WORKDIR/www/wps" "$WORKDIR/nginx/logs"
 # A small capabilities document with the backend's URL in it, to be rewritten.
 python3 - "$WORKDIR/www/wps/index.xml" "$BACKEND" <<'PY'
 import sys
@@ -37,22 +37,7 @@ open(path, "w").write(f'''<?xml version="1.0" encoding="UTF-8"?>
 </wps:Capabilities>
 ''')
 PY
-user_line=""
-[ "$(id -u)" = 0 ] && user_line="user root;"
-cat >"$WORKDIR/nginx/nginx.conf" <<NGINX
-$user_line
-worker_processes 1;
-pid $WORKDIR/nginx/nginx.pid;
-error_log $WORKDIR/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORKDIR/nginx/body;
-  proxy_temp_path $WORKDIR/nginx/proxy;
-  fastcgi_temp_path $WORKDIR/nginx/fastcgi;
-  uwsgi_temp_path $WORKDIR/nginx/uwsgi;
-  scgi_temp_path $WORKDIR/nginx/scgi;
-  keepalive_requests 1000000;
+{ nginx_conf_head 1; cat <<NGINX
   server {
     listen 127.0.0.1:$BACKEND_PORT;
     root $WORKDIR/www;
@@ -60,31 +45,17 @@ http {
   }
 }
 NGINX
+} >"$WORKDIR/nginx/nginx.conf"
 nginx -p "$WORKDIR/nginx" -c "$WORKDIR/nginx/nginx.conf" -g 'daemon off;' &
 PIDS+=("$!")
 up "$BACKEND" || { echo "bench: nginx did not start" >&2; exit 1; }
 
+TWITCHER_WRAP="valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$WORKDIR/tw/callgrind.out" \
+  start_twitcher tw
 dir="$WORKDIR/tw"
-(cd "$dir" && TWITCHER_PASSWORD=bench setsid valgrind --tool=callgrind --instr-atstart=no \
-    --callgrind-out-file="$dir/callgrind.out" "$BIN" serve --bind 127.0.0.1:0 --db "$dir/db.sqlite" \
-    >/dev/null 2>"$dir/stderr.log" </dev/null) &
-PIDS+=("$!")
-tw_port=""
-for _ in $(seq 1 600); do
-  tw_port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$dir/stderr.log" 2>/dev/null | sed 's/.*://') || true
-  [ -n "$tw_port" ] && break
-  sleep 0.1
-done
-[ -n "$tw_port" ] || { echo "bench: twitcher did not start under valgrind:" >&2; cat "$dir/stderr.log" >&2; exit 1; }
-vg_pid=$(pgrep -f "callgrind.*$dir/db.sqlite" | head -n1)
-PIDS+=("$vg_pid")
-TW="http://127.0.0.1:$tw_port"
-curl -fsS -u admin:bench -d "{\"name\": \"emu\", \"url\": \"$BACKEND\"}" "$TW/services" >/dev/null
-client=$(curl -fsS -u admin:bench "$TW/oauth/client?name=bench")
-id=$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_id'])" <<<"$client")
-secret=$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_secret'])" <<<"$client")
-token=$(curl -fsS -u "$id:$secret" -d grant_type=client_credentials "$TW/oauth/token" \
-  | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
+vg_pid=$tw_PID
+TW="http://127.0.0.1:$tw_PORT"
+token=$(emu_and_token "$TW" "$BACKEND")
 
 # requests URL N [AUTHORIZATION]: N GETs over one connection; fails unless all are 200.
 requests() {

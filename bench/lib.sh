@@ -23,16 +23,19 @@ need curl curl
 build() { [ -n "${TWITCHER_BIN:-}" ] || (cd "$ROOT" && cargo build --release --locked -q); }
 
 # start_twitcher NAME [ENV=VALUE...]: starts a server in WORKDIR/NAME; sets NAME_PORT and NAME_PID.
+# TWITCHER_WRAP: a command to run it under (e.g. valgrind); NAME_PID is then that one's.
 start_twitcher() {
   local name=$1; shift
   local dir="$WORKDIR/$name"
+  local -a wrap=()
+  [ -n "${TWITCHER_WRAP:-}" ] && read -ra wrap <<<"$TWITCHER_WRAP"
   mkdir -p "$dir"
-  (cd "$dir" && env TWITCHER_PASSWORD=bench "$@" setsid "$BIN" serve --bind 127.0.0.1:0 --db "$dir/db.sqlite" \
-      >/dev/null 2>"$dir/stderr.log" </dev/null) &
+  (cd "$dir" && env TWITCHER_PASSWORD=bench "$@" setsid "${wrap[@]}" "$BIN" serve --bind 127.0.0.1:0 \
+      --db "$dir/db.sqlite" >/dev/null 2>"$dir/stderr.log" </dev/null) &
   local pid=$!
   PIDS+=("$pid")
   local port=""
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     port=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$dir/stderr.log" 2>/dev/null | sed 's/.*://') || true
     [ -n "$port" ] && break
     sleep 0.05
@@ -45,6 +48,39 @@ start_twitcher() {
   printf -v "${name}_PID" '%s' "$server_pid"
   # The subshell may not have exec'd into the server; stop the server itself too.
   PIDS+=("$server_pid")
+}
+
+# emu_and_token URL BACKEND: registers BACKEND as the service `emu` on the twitcher at
+# URL, and prints an access token of a new client's.
+emu_and_token() {
+  curl -fsS -u admin:bench -d "{\"name\": \"emu\", \"url\": \"$2\"}" "$1/services" >/dev/null
+  local client id secret
+  client=$(curl -fsS -u admin:bench "$1/oauth/client?name=bench")
+  id=$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_id'])" <<<"$client")
+  secret=$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_secret'])" <<<"$client")
+  curl -fsS -u "$id:$secret" -d grant_type=client_credentials "$1/oauth/token" \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])"
+}
+
+# nginx_conf_head WORKERS: the start of an nginx.conf in WORKDIR/nginx, up to the open
+# `http {` block. As root, its workers would drop to nobody, who cannot read the private
+# work folder.
+nginx_conf_head() {
+  [ "$(id -u)" = 0 ] && echo "user root;"
+  cat <<NGINX
+worker_processes $1;
+pid $WORKDIR/nginx/nginx.pid;
+error_log $WORKDIR/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORKDIR/nginx/body;
+  proxy_temp_path $WORKDIR/nginx/proxy;
+  fastcgi_temp_path $WORKDIR/nginx/fastcgi;
+  uwsgi_temp_path $WORKDIR/nginx/uwsgi;
+  scgi_temp_path $WORKDIR/nginx/scgi;
+  keepalive_requests 1000000;
+NGINX
 }
 
 # wrk_run URL CONNECTIONS [wrk args...]: prints "REQ_PER_SEC P99_MS NON2XX".

@@ -52,26 +52,10 @@ open(path, "w").write(f'''<?xml version="1.0" encoding="UTF-8"?>
 PY
 head -c "$((BIG_MIB << 20))" /dev/zero >"$WORKDIR/www/wps/big.bin"
 
-# One nginx: the static backend, and a front that proxy_passes to it. As root, its
-# workers would drop to nobody, who cannot read the private work folder.
-user_line=""
-[ "$(id -u)" = 0 ] && user_line="user root;"
-cat >"$WORKDIR/nginx/nginx.conf" <<NGINX
-$user_line
-worker_processes 2;
-pid $WORKDIR/nginx/nginx.pid;
-error_log $WORKDIR/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORKDIR/nginx/body;
-  proxy_temp_path $WORKDIR/nginx/proxy;
-  fastcgi_temp_path $WORKDIR/nginx/fastcgi;
-  uwsgi_temp_path $WORKDIR/nginx/uwsgi;
-  scgi_temp_path $WORKDIR/nginx/scgi;
+# One nginx: the static backend, and a front that proxy_passes to it.
+{ nginx_conf_head 2; cat <<NGINX
   types { text/xml xml; application/octet-stream bin; }
   sendfile on;
-  keepalive_requests 1000000;
   server {
     listen 127.0.0.1:$BACKEND_PORT;
     root $WORKDIR/www;
@@ -100,6 +84,7 @@ http {
   }
 }
 NGINX
+} >"$WORKDIR/nginx/nginx.conf"
 nginx -p "$WORKDIR/nginx" -c "$WORKDIR/nginx/nginx.conf" -g 'daemon off;' &
 PIDS+=("$!")
 up "http://127.0.0.1:$FRONT_PORT/wps" || { echo "bench: nginx did not start" >&2; cat "$WORKDIR/nginx/logs/error.log" >&2; exit 1; }
@@ -115,12 +100,7 @@ up "http://127.0.0.1:$MIN_PORT/wps" || { echo "bench: the blocking proxy did not
 
 start_twitcher tw
 TW="http://127.0.0.1:$tw_PORT"
-curl -fsS -u admin:bench -d "{\"name\": \"emu\", \"url\": \"$BACKEND\"}" "$TW/services" >/dev/null
-client=$(curl -fsS -u admin:bench "$TW/oauth/client?name=bench")
-id=$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_id'])" <<<"$client")
-secret=$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_secret'])" <<<"$client")
-token=$(curl -fsS -u "$id:$secret" -d grant_type=client_credentials "$TW/oauth/token" \
-  | python3 -c "import json,sys; print(json.load(sys.stdin)['access_token'])")
+token=$(emu_and_token "$TW" "$BACKEND")
 auth="Authorization: Bearer $token"
 
 caps_q="service=WPS&request=GetCapabilities"
