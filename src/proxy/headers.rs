@@ -25,10 +25,10 @@ const SET_HERE: &[&str] = &[
     "expect",
     // The backend's XML may have to be rewritten, which needs it uncompressed.
     "accept-encoding",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
 ];
+
+/// The headers the proxy adds itself (and so never copies from the client).
+pub const FORWARDED: [&str; 3] = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"];
 
 /// Headers only a trusted front proxy may set; from anyone else they are dropped.
 const FRONT_PROXY_ONLY: &[&str] = &[
@@ -37,36 +37,19 @@ const FRONT_PROXY_ONLY: &[&str] = &[
     "x-ssl-client-cert",
 ];
 
-/// Tells a message's hop-by-hop headers: the standard ones and those its `Connection`
-/// headers name. Most messages have no `Connection` header; then the others need not
-/// be scanned for one per header asked about.
-struct HopByHop<'a, K, V> {
-    headers: &'a [(K, V)],
-    has_connection: bool,
+/// The headers a message's `Connection` headers name, which are hop-by-hop for that
+/// message too. Most messages have none, and the list then costs nothing.
+fn named_in_connection<'a>(connection_values: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    connection_values
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
-impl<'a, K: AsRef<str>, V: AsRef<str>> HopByHop<'a, K, V> {
-    fn of(headers: &'a [(K, V)]) -> HopByHop<'a, K, V> {
-        HopByHop {
-            headers,
-            has_connection: headers
-                .iter()
-                .any(|(k, _)| k.as_ref().eq_ignore_ascii_case("connection")),
-        }
-    }
-
-    fn contains(&self, name: &str) -> bool {
-        HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
-            || (self.has_connection && self.named_in_connection(name))
-    }
-
-    fn named_in_connection(&self, name: &str) -> bool {
-        self.headers
-            .iter()
-            .filter(|(k, _)| k.as_ref().eq_ignore_ascii_case("connection"))
-            .flat_map(|(_, v)| v.as_ref().split(','))
-            .any(|token| token.trim().eq_ignore_ascii_case(name))
-    }
+/// Hop-by-hop in a message whose `Connection` headers name `named`.
+fn is_hop_by_hop(name: &str, named: &[&str]) -> bool {
+    listed(HOP_BY_HOP, name) || listed(named, name)
 }
 
 fn listed(names: &[&str], name: &str) -> bool {
@@ -89,10 +72,15 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
     f: &Forwarding,
 ) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(incoming.len() + 3);
-    let hop_by_hop = HopByHop::of(incoming);
+    let named = named_in_connection(
+        incoming
+            .iter()
+            .filter(|(k, _)| k.as_ref().eq_ignore_ascii_case("connection"))
+            .map(|(_, v)| v.as_ref()),
+    );
     for (k, v) in incoming {
         let (k, v) = (k.as_ref(), v.as_ref());
-        if hop_by_hop.contains(k) || listed(SET_HERE, k) {
+        if is_hop_by_hop(k, &named) || listed(SET_HERE, k) || listed(&FORWARDED, k) {
             continue;
         }
         if !f.peer_trusted && listed(FRONT_PROXY_ONLY, k) {
@@ -163,19 +151,15 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
 /// The backend's response headers to pass on: all but hop-by-hop ones and the length,
 /// which the server sets from the body it sends.
 pub fn response_headers(backend: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-    // Headers its Connection headers name; most answers have none.
-    let named: Vec<&str> = backend
-        .get_all("connection")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
+    let named = named_in_connection(
+        backend
+            .get_all("connection")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
     backend.iter().filter(move |(k, _)| {
         let k = k.as_str();
-        !HOP_BY_HOP.contains(&k)
-            && k != "content-length"
-            && !named.iter().any(|n| n.eq_ignore_ascii_case(k))
+        !is_hop_by_hop(k, &named) && k != "content-length"
     })
 }
 

@@ -115,6 +115,23 @@ fn timed_out(e: &io::Error) -> bool {
     )
 }
 
+impl Tcp {
+    /// `recv(MSG_PEEK | MSG_DONTWAIT)` of one byte: 1 when bytes wait, 0 at end of
+    /// stream, -1 with errno set otherwise (`EAGAIN` when nothing waits).
+    fn peek(&self) -> isize {
+        let mut byte = 0u8;
+        // SAFETY: a one-byte buffer that lives across the call, on a socket this owns.
+        unsafe {
+            libc::recv(
+                self.stream.as_raw_fd(),
+                (&raw mut byte).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        }
+    }
+}
+
 impl Transport for Tcp {
     fn buffers(&mut self) -> &mut dyn Buffers {
         &mut self.buffers
@@ -162,17 +179,7 @@ impl Transport for Tcp {
         if std::mem::take(&mut self.answer_read) {
             return true;
         }
-        let mut byte = 0u8;
-        // SAFETY: a one-byte buffer that lives across the call, on a socket this owns.
-        let n = unsafe {
-            libc::recv(
-                self.stream.as_raw_fd(),
-                (&raw mut byte).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+        self.peek() < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
     }
 }
 
@@ -242,16 +249,7 @@ mod tests {
         server.write_all(b"junk").unwrap();
         let arrived = (0..1000).any(|_| {
             std::thread::yield_now();
-            let mut b = [0u8; 1];
-            // SAFETY: as in `is_open`.
-            unsafe {
-                libc::recv(
-                    t.stream.as_raw_fd(),
-                    (&raw mut b).cast(),
-                    1,
-                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
-                ) == 1
-            }
+            t.peek() == 1
         });
         assert!(arrived);
         assert!(t.is_open(), "going into the pool: no probe");

@@ -17,6 +17,7 @@ use ureq::unversioned::transport::NextTimeout;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 use ureq::{Agent, SendBody};
 
+use super::headers::FORWARDED;
 use super::transport::TcpConnector;
 
 use crate::config::ProxySettings;
@@ -130,11 +131,9 @@ fn literal_address(uri: &Uri) -> Option<std::net::SocketAddr> {
     Some(std::net::SocketAddr::new(ip, port))
 }
 
-/// The headers the proxy adds itself, which `http` does not know and would copy.
-const FORWARDING_NAMES: [&str; 3] = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"];
-
+/// The proxy's own headers by static name: `http` does not know them and would copy.
 fn header_name(name: &str) -> Option<ureq::http::HeaderName> {
-    FORWARDING_NAMES
+    FORWARDED
         .iter()
         .find(|n| n.eq_ignore_ascii_case(name))
         .map(|n| ureq::http::HeaderName::from_static(n))

@@ -273,12 +273,7 @@ impl Response {
 
     /// Whether the response has a header of that name, among either kind.
     pub fn has_header(&self, name: &str) -> bool {
-        self.get_header(name).is_some()
-            || self.header_lines.split(|&b| b == b'\n').any(|line| {
-                line.len() > name.len()
-                    && line[name.len()] == b':'
-                    && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-            })
+        self.get_header(name).is_some() || tiny_http::raw_headers_contain(&self.header_lines, name)
     }
 
     pub fn get_header(&self, name: &str) -> Option<&str> {

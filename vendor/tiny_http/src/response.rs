@@ -86,8 +86,9 @@ struct Defaults {
     date: bool,
 }
 
-/// Whether a block of `Name: value\r\n` lines has a header of that name.
-fn raw_has(block: &[u8], name: &str) -> bool {
+/// Whether a block of `Name: value\r\n` lines, as `Response::with_raw_headers` takes,
+/// has a header of that name.
+pub fn raw_headers_contain(block: &[u8], name: &str) -> bool {
     block.split(|&b| b == b'\n').any(|line| {
         line.len() > name.len()
             && line[name.len()] == b':'
@@ -458,9 +459,9 @@ where
         // into headers first.
         let defaults = Defaults {
             server: !self.headers.iter().any(|h| h.field.equiv("Server"))
-                && !raw_has(&self.raw_headers, "Server"),
+                && !raw_headers_contain(&self.raw_headers, "Server"),
             date: !self.headers.iter().any(|h| h.field.equiv("Date"))
-                && !raw_has(&self.raw_headers, "Date"),
+                && !raw_headers_contain(&self.raw_headers, "Date"),
         };
 
         // handling upgrade
