@@ -17,35 +17,51 @@ const SECRET_PARAMS: &[&str] = &[
     "code",
 ];
 
-/// `path?query` with secret values masked, built in one allocation.
+/// `path?query` with secret values masked, built in one allocation. Splits with byte
+/// scans: a `str` pattern search costs more to set up than these short pairs take.
 fn path_and_query(path: &str, query: &str) -> String {
     let mut out = String::with_capacity(path.len() + 1 + query.len());
     out.push_str(path);
     out.push('?');
-    for (i, pair) in query.split('&').enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
-        match pair.split_once('=') {
-            Some((k, _)) if query_key_in(k, SECRET_PARAMS) => {
-                out.push_str(k);
+    let mut rest = query;
+    loop {
+        let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
+        let pair = &rest[..end];
+        match pair.bytes().position(|b| b == b'=') {
+            Some(eq) if query_key_in(&pair[..eq], SECRET_PARAMS) => {
+                out.push_str(&pair[..eq]);
                 out.push_str("=***");
             }
             _ => out.push_str(pair),
         }
+        if end == rest.len() {
+            return out;
+        }
+        out.push('&');
+        rest = &rest[end + 1..];
     }
-    out
 }
 
-/// Appends a value for logfmt, quoted when it has spaces, quotes or control characters.
+/// Appends a value for logfmt, quoted when it has spaces, quotes, `=` or control
+/// characters. Printable ASCII, the usual case, is quoted without the formatter.
 fn push_value(out: &mut String, v: &str) {
-    if v.is_empty()
-        || v.chars()
-            .any(|c| c == ' ' || c == '"' || c == '=' || c.is_control())
-    {
-        let _ = write!(out, "{v:?}");
-    } else {
+    let plain = |b: u8| b.is_ascii_graphic() && b != b'"' && b != b'=';
+    if !v.is_empty() && v.bytes().all(plain) {
         out.push_str(v);
+    } else if v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        out.push('"');
+        let mut copied = 0;
+        for (i, b) in v.bytes().enumerate() {
+            if b == b'"' || b == b'\\' {
+                out.push_str(&v[copied..i]);
+                out.push('\\');
+                copied = i;
+            }
+        }
+        out.push_str(&v[copied..]);
+        out.push('"');
+    } else {
+        let _ = write!(out, "{v:?}");
     }
 }
 
@@ -110,9 +126,28 @@ mod tests {
             path_and_query("/p", "acc%65ss_token=zzz&&code=1&password"),
             "/p?acc%65ss_token=***&&code=***&password"
         );
+    }
+
+    #[test]
+    fn values_quoted_as_debug_does() {
+        for v in [
+            "/a b",
+            "",
+            "/ows/proxy/emu?DataInputs=name=x",
+            "say \"hi\"",
+            "back\\slash\\ x",
+            "tab\there",
+            "caf\u{e9}",
+            "\u{200b}zero-width",
+            "\"",
+        ] {
+            let mut q = String::new();
+            push_value(&mut q, v);
+            assert_eq!(q, format!("{v:?}"), "{v}");
+        }
         let mut q = String::new();
-        push_value(&mut q, "/a b");
-        assert_eq!(q, "\"/a b\"");
+        push_value(&mut q, "/ows/proxy/emu/outputs/a.nc");
+        assert_eq!(q, "/ows/proxy/emu/outputs/a.nc");
     }
 
     #[test]
