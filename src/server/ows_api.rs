@@ -9,7 +9,9 @@ use std::io::{self, Read};
 use serde_json::json;
 
 use super::app::App;
-use super::http::{Body, Method, Request, Response, push_header_line, valid_header_value};
+use super::http::{
+    Body, Method, Request, Response, decode_pairs, push_header_line, valid_header_value,
+};
 use super::rewrite_bases::{Named, public_url};
 use super::routes::Params;
 use crate::auth::bearer::{challenge, token_from};
@@ -161,7 +163,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let checked = app.settings.ows_security && auth != ServiceAuth::Public;
     let registered = Registered::of(&service.kind);
     // Borrowed from the query as sent: decoding copies only what was encoded.
-    let query: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(req.query.as_bytes()).collect();
+    let query: Vec<(Cow<str>, Cow<str>)> = decode_pairs(&req.query).collect();
     let kind = body_kind(req);
 
     // Only a protected service needs to know what is asked; a public one gets the
