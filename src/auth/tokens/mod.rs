@@ -299,22 +299,15 @@ impl TokenService {
             return Err(Denied::Invalid("malformed"));
         }
         let digest = self.digester.digest(token);
-        let stored = match self.recent.get(&digest) {
-            Some(t) => t,
-            None => {
-                let ticket = self.recent.ticket();
-                match self.store.get_token(&digest) {
-                    Ok(Some(t)) => {
-                        let t = Arc::new(t);
-                        self.recent.insert(ticket, t.clone());
-                        t
-                    }
-                    Ok(None) => return Err(Denied::Invalid("unknown token")),
-                    Err(e) => {
-                        log::error(&format!("token lookup failed: {e}"));
-                        return Err(Denied::Invalid("store unavailable"));
-                    }
-                }
+        let stored = match self
+            .recent
+            .get_or_load(&digest, || self.store.get_token(&digest))
+        {
+            Ok(Some(t)) => t,
+            Ok(None) => return Err(Denied::Invalid("unknown token")),
+            Err(e) => {
+                log::error(&format!("token lookup failed: {e}"));
+                return Err(Denied::Invalid("store unavailable"));
             }
         };
         if stored.expires_at <= oauth::now() {

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::oauth::StoredToken;
@@ -18,6 +18,8 @@ use crate::oauth::StoredToken;
 const MAX_AGE: Duration = Duration::from_secs(2);
 /// At this many entries, an insert first drops the aged ones, then all if none were.
 const MAX_ENTRIES: usize = 8192;
+/// Locks that let one lookup per token go to the store once its entry has aged out.
+const LOADING_STRIPES: usize = 16;
 
 struct Entry {
     token: Arc<StoredToken>,
@@ -30,25 +32,63 @@ pub struct RecentTokens {
     /// Bumped by every removal, so a lookup that raced with one does not put back
     /// what it read before the token was deleted.
     generation: AtomicU64,
+    /// A token used on many connections at once ages out on all of them at once;
+    /// without these, each would read the store on a connection of its own.
+    loading: [Mutex<()>; LOADING_STRIPES],
 }
 
 /// Taken before a store read; `insert` keeps the result only if nothing was removed since.
 #[derive(Clone, Copy)]
-pub struct Ticket(u64);
+struct Ticket(u64);
 
 impl RecentTokens {
-    pub fn get(&self, digest: &[u8]) -> Option<Arc<StoredToken>> {
-        let map = self.map.read().ok()?;
-        map.get(digest)
-            .filter(|e| e.loaded.elapsed() < MAX_AGE)
-            .map(|e| e.token.clone())
+    /// `Ok(Some)` while fresh, `Err(())` once aged, `Ok(None)` when never found.
+    fn lookup(&self, digest: &[u8]) -> Result<Option<Arc<StoredToken>>, ()> {
+        let Ok(map) = self.map.read() else {
+            return Ok(None);
+        };
+        match map.get(digest) {
+            Some(e) if e.loaded.elapsed() < MAX_AGE => Ok(Some(e.token.clone())),
+            Some(_) => Err(()),
+            None => Ok(None),
+        }
     }
 
-    pub fn ticket(&self) -> Ticket {
+    /// The token from memory, else from `load` (the store), kept when found. Once an
+    /// entry has aged, one caller per token loads it and the others wait for that.
+    /// Tokens never found take no lock: guesses cannot hold up real ones.
+    pub fn get_or_load<E>(
+        &self,
+        digest: &[u8],
+        load: impl FnOnce() -> Result<Option<StoredToken>, E>,
+    ) -> Result<Option<Arc<StoredToken>>, E> {
+        let _turn = match self.lookup(digest) {
+            Ok(Some(t)) => return Ok(Some(t)),
+            Ok(None) => None,
+            Err(()) => {
+                let stripe = usize::from(digest.first().copied().unwrap_or(0)) % LOADING_STRIPES;
+                let turn = self.loading[stripe]
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if let Ok(Some(t)) = self.lookup(digest) {
+                    return Ok(Some(t));
+                }
+                Some(turn)
+            }
+        };
+        let ticket = self.ticket();
+        Ok(load()?.map(|t| {
+            let t = Arc::new(t);
+            self.insert(ticket, t.clone());
+            t
+        }))
+    }
+
+    fn ticket(&self) -> Ticket {
         Ticket(self.generation.load(Ordering::SeqCst))
     }
 
-    pub fn insert(&self, ticket: Ticket, token: Arc<StoredToken>) {
+    fn insert(&self, ticket: Ticket, token: Arc<StoredToken>) {
         let Ok(mut map) = self.map.write() else {
             return;
         };
@@ -88,6 +128,12 @@ impl RecentTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl RecentTokens {
+        fn get(&self, digest: &[u8]) -> Option<Arc<StoredToken>> {
+            self.lookup(digest).ok().flatten()
+        }
+    }
 
     fn token(digest: u8, client: &str) -> Arc<StoredToken> {
         Arc::new(StoredToken {
@@ -131,5 +177,50 @@ mod tests {
             r.insert(r.ticket(), Arc::new(t));
         }
         assert!(r.map.read().unwrap().len() <= MAX_ENTRIES);
+    }
+
+    #[test]
+    fn an_aged_token_is_loaded_once_for_many_waiting_callers() {
+        let r = Arc::new(RecentTokens::default());
+        r.insert(r.ticket(), token(7, "a"));
+        for e in r.map.write().unwrap().values_mut() {
+            e.loaded = Instant::now().checked_sub(MAX_AGE).unwrap();
+        }
+        let loads = Arc::new(AtomicU64::new(0));
+        let barrier = Arc::new(std::sync::Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (r, loads, barrier) = (r.clone(), loads.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    r.get_or_load(&[7; 32], || {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50));
+                        Ok::<_, ()>(Some(StoredToken::clone(&token(7, "a"))))
+                    })
+                    .unwrap()
+                    .map(|t| t.client_id.clone())
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap().as_deref(), Some("a"));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn tokens_never_found_are_looked_up_every_time_and_not_kept() {
+        let r = RecentTokens::default();
+        let mut loads = 0;
+        for _ in 0..3 {
+            let got = r.get_or_load(&[9; 32], || {
+                loads += 1;
+                Ok::<_, ()>(None)
+            });
+            assert!(got.unwrap().is_none());
+        }
+        assert_eq!(loads, 3);
+        assert!(r.map.read().unwrap().is_empty());
     }
 }
