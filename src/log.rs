@@ -1,8 +1,9 @@
 //! Lines on stderr: `TIMESTAMP LEVEL message`. One `write` per line keeps lines whole
-//! when threads log at once.
+//! when threads log at once; the server hands its lines to one writer thread instead.
 
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// RFC 3339 UTC time with milliseconds, e.g. `2026-11-28T13:21:42.123Z`, appended
@@ -77,11 +78,17 @@ pub fn line_with(level: &str, capacity: usize, write: impl FnOnce(&mut String)) 
     write_line(text.as_bytes());
 }
 
-/// A line of up to `PIPE_BUF` bytes goes out in one `write(2)`, which the kernel keeps
-/// whole on a pipe or a file, without stderr's lock: with a thread per connection, the
-/// access log made threads queue on it. Longer lines take the lock, so they cannot
-/// be split by one another.
 fn write_line(bytes: &[u8]) {
+    match WRITER.get() {
+        Some(q) => q.push(bytes),
+        None => write_direct(bytes),
+    }
+}
+
+/// A line of up to `PIPE_BUF` bytes goes out in one `write(2)`, which the kernel keeps
+/// whole on a pipe or a file, without stderr's lock. Longer lines take the lock, so
+/// they cannot be split by one another.
+fn write_direct(bytes: &[u8]) {
     let stderr = std::io::stderr();
     if bytes.len() <= libc::PIPE_BUF {
         // SAFETY: writes from a live slice to the process's own stderr descriptor.
@@ -95,6 +102,125 @@ fn write_line(bytes: &[u8]) {
         return;
     }
     let _ = stderr.lock().write_all(bytes);
+}
+
+/// What the writer thread has yet to write. With a thread per connection, every
+/// request writing its own access line made them queue on the log file's inode lock;
+/// when the thread holding it was preempted, all the others stalled behind it together
+/// (tens of milliseconds on 2 CPUs). A request now only appends under this lock.
+struct Queue {
+    pending: Mutex<Pending>,
+    /// The writer waits here for lines.
+    arrived: Condvar,
+    /// `flush` and writers held back by a full queue wait here for a write to end.
+    written: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    bytes: Vec<u8>,
+    writing: bool,
+    /// Set while the writer waits, so a line wakes it only then: a notify is a system call.
+    writer_idle: bool,
+    waiting_for_write: usize,
+}
+
+/// Beyond this, threads wait for the writer rather than buffer more (a blocked stderr
+/// holds requests back, as direct writes did, instead of growing memory).
+const QUEUE_MAX: usize = 1 << 20;
+
+static WRITER: OnceLock<Queue> = OnceLock::new();
+
+/// From now on lines go to a writer thread. For the server, whose every request logs.
+pub fn start_writer() {
+    if WRITER.get().is_some() {
+        return;
+    }
+    let queue = WRITER.get_or_init(Queue::new);
+    let spawned = std::thread::Builder::new()
+        .name("log-writer".into())
+        .spawn(move || queue.run(&mut std::io::stderr()));
+    if spawned.is_err() {
+        write_direct(b"twitcher: cannot start the log writer thread\n");
+    }
+}
+
+/// Waits until every line logged so far is written, for at most `limit`: a stderr
+/// nobody reads must not keep the process from ending.
+pub fn flush(limit: std::time::Duration) {
+    if let Some(q) = WRITER.get() {
+        q.flush(limit);
+    }
+}
+
+impl Queue {
+    fn new() -> Queue {
+        Queue {
+            pending: Mutex::new(Pending::default()),
+            arrived: Condvar::new(),
+            written: Condvar::new(),
+        }
+    }
+
+    fn flush(&self, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        let mut p = self.lock();
+        p.waiting_for_write += 1;
+        while !p.bytes.is_empty() || p.writing {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            p = match self.written.wait_timeout(p, left) {
+                Ok((p, _)) => p,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        p.waiting_for_write -= 1;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, line: &[u8]) {
+        let mut p = self.lock();
+        if p.bytes.len() + line.len() > QUEUE_MAX {
+            p.waiting_for_write += 1;
+            while !p.bytes.is_empty() {
+                p = self.written.wait(p).unwrap_or_else(|e| e.into_inner());
+            }
+            p.waiting_for_write -= 1;
+        }
+        p.bytes.extend_from_slice(line);
+        let wake = std::mem::take(&mut p.writer_idle);
+        drop(p);
+        if wake {
+            self.arrived.notify_one();
+        }
+    }
+
+    /// Writes what has come to `sink`, a batch at a time, until the process ends.
+    fn run(&self, sink: &mut dyn Write) {
+        let mut out = Vec::new();
+        loop {
+            let mut p = self.lock();
+            p.writing = false;
+            if p.waiting_for_write > 0 {
+                self.written.notify_all();
+            }
+            while p.bytes.is_empty() {
+                p.writer_idle = true;
+                p = self.arrived.wait(p).unwrap_or_else(|e| e.into_inner());
+            }
+            p.writer_idle = false;
+            p.writing = true;
+            std::mem::swap(&mut p.bytes, &mut out);
+            drop(p);
+            let _ = sink.write_all(&out).and_then(|()| sink.flush());
+            out.clear();
+        }
+    }
 }
 
 /// Appends an address as `Display` does; IPv4, the common case, without the
@@ -135,7 +261,60 @@ pub fn error(msg: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
     use std::time::Duration;
+
+    /// Collects what the writer writes, slowly, and counts the writes.
+    #[derive(Clone, Default)]
+    struct SlowSink(Arc<Mutex<(Vec<u8>, usize)>>);
+
+    impl Write for SlowSink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            std::thread::sleep(Duration::from_millis(1));
+            let mut s = self.0.lock().unwrap();
+            s.0.extend_from_slice(buf);
+            s.1 += 1;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_writer_thread_keeps_every_line_whole_and_in_order() {
+        let queue: &'static Queue = Box::leak(Box::new(Queue::new()));
+        let sink = SlowSink::default();
+        let mut writer_sink = sink.clone();
+        std::thread::spawn(move || queue.run(&mut writer_sink));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    for n in 0..500 {
+                        queue.push(format!("thread {t} line {n}\n").as_bytes());
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        queue.flush(Duration::from_secs(10));
+        let (text, writes) = sink.0.lock().unwrap().clone();
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(text.lines().count(), 4000);
+        for t in 0..8 {
+            let prefix = format!("thread {t} line ");
+            let ns: Vec<usize> = text
+                .lines()
+                .filter_map(|l| l.strip_prefix(&prefix))
+                .map(|n| n.parse().unwrap())
+                .collect();
+            assert_eq!(ns, (0..500).collect::<Vec<_>>(), "thread {t}");
+        }
+        // Lines that came while a write was under way went out together.
+        assert!(writes < 4000, "{writes} writes");
+    }
 
     #[test]
     fn ip_addresses_as_display_writes_them() {

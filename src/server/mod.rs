@@ -21,7 +21,7 @@ use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use app::App;
 use http::{Body, Request, Response, push_header_line, valid_header_name, valid_header_value};
@@ -158,11 +158,14 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
             }
         })
     };
+    // Every request logs a line from here on: one thread writes them.
+    log::start_writer();
     // Kept for the server's lifetime: dropping it would close the connections.
     let _server = match tiny_http::Server::from_listener_with_handler(listener, limits, handler) {
         Ok(s) => s,
         Err(e) => {
             log::error(&format!("cannot start the HTTP server: {e}"));
+            log::flush(Duration::from_secs(2));
             return 1;
         }
     };
@@ -201,6 +204,7 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         ));
     }
     log::info("stopped");
+    log::flush(Duration::from_secs(2));
     0
 }
 

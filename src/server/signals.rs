@@ -40,6 +40,7 @@ pub fn exit_on_second_signal() {
     std::thread::spawn(|| {
         let name = wait();
         crate::log::warn(&format!("{name} received again: exiting now"));
+        crate::log::flush(std::time::Duration::from_millis(200));
         std::process::exit(1);
     });
 }
