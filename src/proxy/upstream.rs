@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ureq::config::{AutoHeaderValue, Config, IpFamily};
-use ureq::http::Uri;
+use ureq::http::header::CONTENT_LENGTH;
+use ureq::http::uri::InvalidUri;
+use ureq::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use ureq::tls::TlsConfig;
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::NextTimeout;
@@ -191,28 +193,48 @@ impl Upstream {
         cell.get_or_init(|| agent(&self.settings, verify_tls))
     }
 
+    fn run(
+        &self,
+        verify_tls: bool,
+        method: ureq::http::Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: SendBody<'_>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut request = ureq::http::Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        self.agent(verify_tls).run(request)
+    }
+
     pub fn send(&self, to: Target, body: Outbody) -> Result<Incoming, Failure> {
         let method = ureq::http::Method::from_bytes(to.method.as_bytes()).map_err(|_| {
             Failure::BadRequest(format!("method {} cannot be forwarded", to.method))
         })?;
-        let mut b = ureq::http::Request::builder().method(method).uri(to.url);
-        for (k, v) in to.headers {
-            b = match header_name(&k) {
-                Some(name) => b.header(name, v),
-                None => b.header(k, v),
-            };
-        }
-        let agent = self.agent(to.verify_tls);
         let bad = |e: ureq::http::Error| {
             Failure::BadRequest(format!("the request cannot be forwarded: {e}"))
         };
+        // Made in place rather than through `Request::builder`, which moves the whole
+        // request through a closure for each header.
+        let uri: Uri = to.url.parse().map_err(|e: InvalidUri| bad(e.into()))?;
+        let mut headers = HeaderMap::with_capacity(to.headers.len() + 1);
+        for (k, v) in to.headers {
+            let name = match header_name(&k) {
+                Some(name) => name,
+                None => HeaderName::try_from(k).map_err(|e| bad(e.into()))?,
+            };
+            let value = HeaderValue::try_from(v).map_err(|e| bad(e.into()))?;
+            headers.append(name, value);
+        }
         let sent = match body {
-            Outbody::None => agent.run(b.body(SendBody::none()).map_err(bad)?),
+            Outbody::None => self.run(to.verify_tls, method, uri, headers, SendBody::none()),
             Outbody::Reader { reader, length } => {
                 if let Some(n) = length {
-                    b = b.header("Content-Length", n.to_string());
+                    headers.insert(CONTENT_LENGTH, HeaderValue::from(n));
                 }
-                agent.run(b.body(SendBody::from_reader(reader)).map_err(bad)?)
+                let body = SendBody::from_reader(reader);
+                self.run(to.verify_tls, method, uri, headers, body)
             }
         };
         let resp = sent.map_err(|e| match e {
