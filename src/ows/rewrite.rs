@@ -5,6 +5,10 @@
 //! The document is edited as bytes, not re-serialised: the XML declaration, comments,
 //! namespace prefixes and formatting stay as the backend wrote them.
 
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+
 use super::exception::escape;
 
 /// What may not follow a matched URL: more of its last path segment, so `…/wps` does
@@ -66,9 +70,11 @@ pub enum Form {
 /// `text` with the backend URLs of `bases` replaced by their public URLs; the longest
 /// match wins, and of equal ones the first in `bases`. None when nothing matched.
 pub fn rewrite(text: &[u8], bases: &[&Base], form: Form) -> Option<Vec<u8>> {
+    /// Built once: `find_iter` would build a searcher for every document.
+    static SEPARATOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"://"));
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
-    for sep in memchr::memmem::find_iter(text, b"://") {
+    for sep in SEPARATOR.find_iter(text) {
         let mut best: Option<(usize, &Base)> = None;
         for &base in bases {
             let Some(start) = sep.checked_sub(base.scheme_len) else {
