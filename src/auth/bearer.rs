@@ -2,6 +2,8 @@
 //! token grants, and how a refusal is told to the client. The check itself is
 //! `App::authorize`, one path for every token kind.
 
+use std::borrow::Cow;
+
 use crate::server::http::Request;
 
 /// A validated access token.
@@ -34,16 +36,38 @@ impl Denied {
 /// parameter, else `access_token` in `form` (an application/x-www-form-urlencoded body the
 /// caller has already read, or None).
 pub fn token_from(req: &Request, form: Option<&[u8]>) -> Option<String> {
-    if let Some(t) = req.header("Authorization").and_then(bearer_value) {
+    token_in(
+        req.header("Authorization"),
+        form_urlencoded::parse(req.query.as_bytes()),
+    )
+    .or_else(|| form.and_then(form_token))
+}
+
+/// The token in the `Authorization` header, else in the query's already decoded pairs:
+/// `token_from` for a caller that has decoded the query once for everything.
+pub fn token_in<'a>(
+    authorization: Option<&str>,
+    query: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+) -> Option<String> {
+    if let Some(t) = authorization.and_then(bearer_value) {
         return Some(t.to_string());
     }
-    let param = |bytes: &[u8]| {
-        form_urlencoded::parse(bytes)
-            .find(|(k, _)| k == "access_token")
-            .map(|(_, v)| v.into_owned())
-            .filter(|v| !v.is_empty())
-    };
-    param(req.query.as_bytes()).or_else(|| form.and_then(param))
+    access_token(query)
+}
+
+/// The `access_token` of a form body.
+pub fn form_token(form: &[u8]) -> Option<String> {
+    access_token(form_urlencoded::parse(form))
+}
+
+fn access_token<'a>(
+    pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+) -> Option<String> {
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// The token of an `Authorization: Bearer TOKEN` value; the scheme is case-insensitive.

@@ -14,7 +14,7 @@ use super::http::{
 };
 use super::rewrite_bases::{Named, public_url};
 use super::routes::Params;
-use crate::auth::bearer::{challenge, token_from};
+use crate::auth::bearer::{challenge, form_token, token_in};
 use crate::log;
 use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
@@ -165,6 +165,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     // Borrowed from the query as sent: decoding copies only what was encoded.
     let query: Vec<(Cow<str>, Cow<str>)> = decode_pairs(&req.query).collect();
     let kind = body_kind(req);
+    let query_token = token_in(req.header("Authorization"), query.iter().cloned());
 
     // Only a protected service needs to know what is asked; a public one gets the
     // request as it is, OWS or not.
@@ -189,7 +190,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         }
         form = Some(body);
     }
-    let token = token_from(req, form.as_deref());
+    let token = query_token.or_else(|| form.as_deref().and_then(form_token));
     let peer = req.peer.map(|p| p.ip());
     let peer_trusted =
         peer.is_some_and(|ip| app.settings.trusted_proxies.iter().any(|c| c.contains(ip)));
