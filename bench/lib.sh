@@ -108,4 +108,15 @@ us_per_request() {
     'BEGIN { if (r > 0) printf "%.1f", (b - a) * 1e6 / hz / (r * d); else print "n/a" }'
 }
 
+# ctxt: context switches so far on the whole machine; their count per request tells a
+# blocking proxy's cost from an event loop's (every hop between wrk, proxy and backend
+# that wakes a thread is a switch) and does not swing with the machine's load as req/s does.
+ctxt() { awk '/^ctxt/ { print $2 }' /proc/stat; }
+
+# switches_per_request CTXT_BEFORE CTXT_AFTER REQ_PER_SEC: over one wrk run of DURATION.
+switches_per_request() {
+  awk -v a="$1" -v b="$2" -v r="$3" -v d="${DURATION%s}" \
+    'BEGIN { if (r > 0) printf "%.2f", (b - a) / (r * d); else print "n/a" }'
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }

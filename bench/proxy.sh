@@ -10,6 +10,8 @@
 #     thread per connection can do: what the model costs, apart from twitcher's layers;
 #   - CPU time (user + system) per request of twitcher and of the minimal proxy, from
 #     /proc: steadier than req/s on a shared machine, and what the gap is made of;
+#   - context switches per request on the whole machine (wrk, proxy and backend
+#     together): what a thread per connection pays against nginx's event loop;
 #   - streaming a large file (1 GiB by default): throughput through each, and
 #     twitcher's peak RSS.
 #
@@ -123,29 +125,31 @@ cases=(
   "Execute + bearer twitcher (token checked)|$TW/ows/proxy/emu?$exec_q|$auth|$tw_PID"
   "/ows/verify Execute + bearer twitcher|$TW/ows/verify/emu?$exec_q|$auth|$tw_PID"
 )
-declare -A rps p99 bad cpu
+declare -A rps p99 bad cpu sw
 for _ in $(seq 1 "$ROUNDS"); do
   for c in "${cases[@]}"; do
     IFS='|' read -r name url header pid <<<"$c"
     [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
+    s0=$(ctxt)
     if [ -n "$header" ]; then
       read -r r p b < <(wrk_run "$url" "$CONNS" -H "$header")
     else
       read -r r p b < <(wrk_run "$url" "$CONNS")
     fi
     [ -n "$pid" ] && cpu[$name]+="$(us_per_request "$t0" "$(cpu_ticks "$pid")" "$r") "
+    sw[$name]+="$(switches_per_request "$s0" "$(ctxt)" "$r") "
     rps[$name]+="$r "
     p99[$name]+="$p "
     bad[$name]=$(( ${bad[$name]:-0} + b ))
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-printf '%-46s %12s %10s %8s %10s   %s\n' "case (median of $ROUNDS)" "req/s" "p99 ms" "non-2xx" "CPU us/req" "req/s of each round"
+printf '%-46s %12s %10s %8s %10s %12s   %s\n' "case (median of $ROUNDS)" "req/s" "p99 ms" "non-2xx" "CPU us/req" "switches/req" "req/s of each round"
 for c in "${cases[@]}"; do
   name=${c%%|*}
   c_us=-
   [ -n "${cpu[$name]:-}" ] && c_us=$(median "${cpu[$name]}")
-  printf '%-46s %12s %10s %8s %10s   %s\n' "$name" "$(median "${rps[$name]}")" "$(median "${p99[$name]}")" "${bad[$name]}" "$c_us" "${rps[$name]}"
+  printf '%-46s %12s %10s %8s %10s %12s   %s\n' "$name" "$(median "${rps[$name]}")" "$(median "${p99[$name]}")" "${bad[$name]}" "$c_us" "$(median "${sw[$name]}")" "${rps[$name]}"
 done
 n_caps=$(median "${rps[GetCapabilities  nginx proxy_pass]}")
 q_caps=$(median "${rps[GetCapabilities  nginx, access_log off]}")
