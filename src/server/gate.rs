@@ -29,9 +29,15 @@ impl Drop for Pass<'_> {
         g.inside.fetch_sub(1, SeqCst);
         // SeqCst pairs this with the waiter's count-then-check under the lock: either
         // it sees the place freed, or this sees it waiting and wakes it.
-        if g.waiting.load(SeqCst) > 0 || g.closed.load(SeqCst) {
+        // One place freed lets one waiter in: waking them all under overload had every
+        // waiter take the lock and go back to sleep but one. The drain waits on the same
+        // condition, so once the gate is closed everyone is woken.
+        if g.closed.load(SeqCst) {
             let _held = g.lock.lock();
             g.changed.notify_all();
+        } else if g.waiting.load(SeqCst) > 0 {
+            let _held = g.lock.lock();
+            g.changed.notify_one();
         }
     }
 }
