@@ -59,11 +59,12 @@ impl<In: Transport> Connector<In> for TcpConnector {
 fn connect(details: &ConnectionDetails) -> Result<TcpStream, ureq::Error> {
     let started = std::time::Instant::now();
     let budget = details.timeout.not_zero().map(|d: Duration| *d);
+    let count = details.addrs.len();
     let mut last = None;
-    for addr in details.addrs.iter() {
+    for (i, addr) in details.addrs.iter().enumerate() {
         let attempt = match budget.map(|b| b.saturating_sub(started.elapsed())) {
             Some(left) if left.is_zero() => return Err(ureq::Error::Timeout(Timeout::Connect)),
-            Some(left) => TcpStream::connect_timeout(addr, left),
+            Some(left) => TcpStream::connect_timeout(addr, attempt_budget(left, count - i)),
             None => TcpStream::connect(addr),
         };
         match attempt {
@@ -78,6 +79,16 @@ fn connect(details: &ConnectionDetails) -> Result<TcpStream, ureq::Error> {
             "no address to connect to",
         ))
     }))
+}
+
+/// What one attempt may take of what is `left`, with `untried` addresses to go (this
+/// one included): an equal share, so that an address that swallows its packets (a
+/// host's IPv6 address on a network without IPv6, say) cannot take the whole connect
+/// timeout from the ones after it. The last address gets all that is left.
+fn attempt_budget(left: std::time::Duration, untried: usize) -> std::time::Duration {
+    let share = left / u32::try_from(untried.max(1)).unwrap_or(u32::MAX);
+    // connect_timeout refuses a zero duration.
+    share.max(std::time::Duration::from_millis(1)).min(left)
 }
 
 pub struct Tcp {
@@ -187,6 +198,22 @@ impl Transport for Tcp {
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::time::Duration as StdDuration;
+
+    #[test]
+    fn each_address_gets_a_share_of_the_connect_timeout_and_the_last_all_that_is_left() {
+        let ms = StdDuration::from_millis;
+        assert_eq!(attempt_budget(ms(5000), 2), ms(2500));
+        assert_eq!(attempt_budget(ms(5000), 4), ms(1250));
+        assert_eq!(attempt_budget(ms(3000), 1), ms(3000));
+        // Never zero, which connect_timeout refuses, and never more than is left.
+        assert_eq!(attempt_budget(StdDuration::from_micros(1500), 3), ms(1));
+        assert_eq!(
+            attempt_budget(StdDuration::from_micros(500), 3),
+            StdDuration::from_micros(500)
+        );
+        assert_eq!(attempt_budget(ms(10), 0), ms(10));
+    }
 
     fn pair() -> (Tcp, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
