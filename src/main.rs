@@ -61,6 +61,7 @@ fn twitcher(args: Vec<OsString>) -> i32 {
         Cmd::DbMigrate(over) => offline::db_migrate(&over),
         Cmd::DbCheck(over) => offline::db_check(&over),
         Cmd::DbBackup(over, dest) => offline::db_backup(&over, &dest),
+        Cmd::DbImport(over, source) => offline::db_import(&over, &source),
         Cmd::DbResetPassword(over) => offline::db_reset_password(&over),
         Cmd::GenCert(dir) => offline::gencert(&dir),
         Cmd::GenSecret => offline::gensecret(),

@@ -1,8 +1,17 @@
 //! Commands that work without a running server: `config check` and `db ...` on the file.
 
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::auth::secrets::Digester;
 use crate::config::{self, Overrides, Settings};
 use crate::log;
+use crate::oauth::{self, Client, MAX_NAME_LEN};
+use crate::registry::{self, Service};
 use crate::server;
+use crate::store::Store;
+use crate::store::python_db::{self, PythonClient, PythonService, ReadError};
 use crate::store::sqlite::{OpenError, SqliteStore, latest_version};
 
 /// Loads and validates settings; on failure prints one line per problem and gives the
@@ -189,6 +198,162 @@ pub fn db_reset_password(over: &Overrides) -> i32 {
             1
         }
     }
+}
+
+/// `twitcher db import FILE`: the services and clients of a Python Twitcher database,
+/// so that a deployment swaps the original out without registering anything again.
+/// Clients keep their ids and secrets (only a keyed digest of the secret is stored).
+pub fn db_import(over: &Overrides, source: &Path) -> i32 {
+    let (_, s) = match settings(over) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let py = match python_db::read(source) {
+        Ok(py) => py,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return match e {
+                ReadError::NotPython(_) => 2,
+                ReadError::Other(_) => 1,
+            };
+        }
+    };
+    let store = match SqliteStore::open(&s.db) {
+        Ok((store, _)) => store,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return open_error_code(&e);
+        }
+    };
+    let digester = match Digester::from_store(&store) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {}: {e}", s.db.display());
+            return 1;
+        }
+    };
+    let mut refused = 0;
+    let mut services = Vec::new();
+    // The names as the file has them, beside `services`: registration may sanitize them.
+    let mut names = Vec::new();
+    for row in &py.services {
+        match service_from(row) {
+            Ok(svc) => {
+                services.push(svc);
+                names.push(row.name.as_str());
+            }
+            Err(m) => {
+                refused += 1;
+                println!("service {}: not imported: {m}", row.name);
+            }
+        }
+    }
+    let mut clients = Vec::new();
+    for row in &py.clients {
+        match client_from(row, &digester) {
+            Ok(c) => clients.push(c),
+            Err(m) => {
+                refused += 1;
+                println!("client {}: not imported: {m}", row.client_id);
+            }
+        }
+    }
+    let added = match store.import(&services, &clients) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {}: {e}", s.db.display());
+            return 1;
+        }
+    };
+    for (svc, name) in services.iter().zip(names) {
+        let renamed = if svc.name == name {
+            String::new()
+        } else {
+            format!(" as {}", svc.name)
+        };
+        if added.services.contains(&svc.name) {
+            println!("service {name}: imported{renamed} ({})", svc.url);
+        } else {
+            println!("service {name}: already registered here{renamed}, left as it is");
+        }
+    }
+    for c in &clients {
+        if added.clients.contains(&c.client_id) {
+            println!(
+                "client {} ({}): imported, its secret unchanged",
+                c.client_id, c.name
+            );
+        } else {
+            println!("client {}: already here, left as it is", c.client_id);
+        }
+    }
+    if py.live_tokens > 0 {
+        println!(
+            "tokens: {} not yet expired in {}, not imported: clients ask for new ones with \
+             the same credentials",
+            py.live_tokens,
+            source.display()
+        );
+    }
+    println!(
+        "{}: {} of {} services and {} of {} clients imported from {} (alembic revision {})",
+        s.db.display(),
+        added.services.len(),
+        py.services.len(),
+        added.clients.len(),
+        py.clients.len(),
+        source.display(),
+        py.revision
+    );
+    if refused > 0 { 1 } else { 0 }
+}
+
+/// Checked as a registration through the REST API is, so an imported service is one
+/// that could have been registered here.
+fn service_from(row: &PythonService) -> Result<Service, String> {
+    let body = json!({
+        "name": row.name,
+        "url": row.url,
+        "type": row.kind,
+        "purl": row.purl,
+        "auth": row.auth,
+        "verify": row.verify.map(|v| v != 0),
+    });
+    registry::service_from_body(&body).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| format!("{}: {}", e.name, e.description))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+fn client_from(row: &PythonClient, digester: &Digester) -> Result<Client, String> {
+    let id = row.client_id.trim();
+    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the client id is empty, longer than 128 or not printable ASCII".into());
+    }
+    if row.secret.is_empty() {
+        return Err("it has no secret".into());
+    }
+    let name = row.name.as_deref().unwrap_or("").trim();
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(format!("its name is longer than {MAX_NAME_LEN} characters"));
+    }
+    let scopes = oauth::client_scopes(row.scope.as_deref())?;
+    let redirect_uri = row
+        .redirect_uris
+        .as_deref()
+        .and_then(|u| u.split_whitespace().next())
+        .unwrap_or("");
+    Ok(Client {
+        client_id: id.to_string(),
+        name: name.to_string(),
+        secret_digest: digester.digest(&row.secret),
+        redirect_uri: redirect_uri.to_string(),
+        scopes,
+        created_at: oauth::now(),
+    })
 }
 
 /// `twitcher gencert`: the original's `make gencert`, without openssl.

@@ -202,3 +202,143 @@ fn usage_errors_exit_2_and_help_exits_0() {
         format!("twitcher {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// A database written by Python Twitcher 0.11.3 itself (`tests/fixtures`), with the
+/// rows a user of the original has: services, a client, a token.
+#[test]
+fn db_import_carries_a_python_twitcher_database_over() {
+    let dir = Arc::new(TempDir::new("import"));
+    let py = dir.path("py.sqlite");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/python-twitcher-0.11.3.sqlite"
+        ),
+        &py,
+    )
+    .unwrap();
+    {
+        let c = rusqlite::Connection::open(&py).unwrap();
+        c.execute_batch(
+            "UPDATE token SET expires = strftime('%Y-%m-%d %H:%M:%f', 'now', '+1 hour');
+             INSERT INTO services (url, name, type, purl, auth, _verify)
+                 VALUES ('https://maps.example.org/wms?map=x', 'My Maps', 'wms', '', 'token', 0),
+                        ('ftp://files.example.org/', 'ftp', 'wps', '', 'token', 1);
+             INSERT INTO client (client_id, client_secret, default_scope, _redirect_uris, name)
+                 VALUES ('c2', 's2', 'superpowers', '', 'odd');",
+        )
+        .unwrap();
+    }
+    let before = std::fs::read(&py).unwrap();
+    let import = || {
+        twitcher(
+            &dir,
+            &["db", "import", "py.sqlite", "--db", "twitcher.sqlite"],
+            &[],
+        )
+    };
+    let out = import();
+    let stdout = text(&out.stdout);
+    // Refused rows are named and make the exit 1; the others are imported all the same.
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    for line in [
+        "service emu: imported (http://127.0.0.1:5000/wps)",
+        "service pub: imported (http://127.0.0.1:5000/wps)",
+        "service My Maps: imported as my_maps (https://maps.example.org/wms)",
+        "service ftp: not imported: url: must be an http:// or https:// URL with a host",
+        "client 58c0240a305c4920a15a77cec097971d (demo_app): imported, its secret unchanged",
+        "client c2: not imported: unknown scope `superpowers`; known scopes are compute, register",
+        "tokens: 1 not yet expired in py.sqlite, not imported: clients ask for new ones with the same credentials",
+        "twitcher.sqlite: 3 of 4 services and 1 of 2 clients imported from py.sqlite (alembic revision d9cff565b8db)",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "no line `{line}` in:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("75e21587b7314294b790364c4b773be9"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(&py).unwrap(),
+        before,
+        "the Python file is left untouched"
+    );
+
+    // Again: nothing is added twice, nothing is overwritten.
+    let again = text(&import().stdout);
+    assert!(
+        again.contains("service emu: already registered here, left as it is")
+            && again
+                .contains("client 58c0240a305c4920a15a77cec097971d: already here, left as it is")
+            && again.contains("0 of 4 services and 0 of 2 clients imported"),
+        "{again}"
+    );
+
+    let s = Launch::default().in_dir(dir.clone()).start();
+    let listed = get(&format!("{}/services", s.url), Some(&admin_auth())).json();
+    assert_eq!(
+        listed,
+        json!([
+            {"url": "http://127.0.0.1:5000/wps", "name": "emu", "type": "wps", "purl": "",
+             "auth": "token", "public": false, "verify": true},
+            {"url": "http://127.0.0.1:5000/wps", "name": "pub", "type": "wps", "purl": "",
+             "auth": "public", "public": true, "verify": true},
+            {"url": "https://maps.example.org/wms", "name": "my_maps", "type": "wms", "purl": "",
+             "auth": "token", "public": false, "verify": false},
+        ])
+    );
+    // The client's credentials from the original still work, and its token opens Execute.
+    let token = client_token(
+        &s,
+        "58c0240a305c4920a15a77cec097971d",
+        "75e21587b7314294b790364c4b773be9",
+        "compute",
+    );
+    let execute = format!(
+        "{}/ows/verify/emu?service=WPS&version=1.0.0&request=Execute&identifier=hello",
+        s.url
+    );
+    assert_eq!(get(&execute, Some(&bearer(&token))).status, 200);
+    assert_eq!(get(&execute, None).status, 401);
+    let wrong = request(
+        "POST",
+        &format!("{}/oauth/token", s.url),
+        Some(&basic(
+            "58c0240a305c4920a15a77cec097971d",
+            "75e21587b7314294b790364c4b773bea",
+        )),
+        Some(b"grant_type=client_credentials"),
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.text());
+}
+
+#[test]
+fn db_import_refuses_what_is_not_a_python_twitcher_database() {
+    let dir = TempDir::new("import-not");
+    let ours = twitcher(&dir, &["db", "migrate", "--db", "ours.sqlite"], &[]);
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+    let out = twitcher(
+        &dir,
+        &["db", "import", "ours.sqlite", "--db", "new.sqlite"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("ours.sqlite is not a Python Twitcher database"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = twitcher(
+        &dir,
+        &["db", "import", "missing.sqlite", "--db", "new.sqlite"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("missing.sqlite: no such file"));
+    assert!(
+        !dir.path("new.sqlite").exists(),
+        "nothing is created on a failed import"
+    );
+}

@@ -2,6 +2,7 @@
 //! backend (PostgreSQL) can be added by implementing `Store`.
 
 pub mod cache;
+pub mod python_db;
 pub mod sqlite;
 
 use std::fmt;
@@ -42,6 +43,13 @@ impl Page {
     };
 }
 
+/// What `Store::import` added; the rest was there already and is left as it is.
+#[derive(Debug, Default)]
+pub struct Imported {
+    pub services: Vec<String>,
+    pub clients: Vec<String>,
+}
+
 /// Everything the server keeps. Every method that returns `Ok` after a write has made
 /// that write durable.
 pub trait Store: Send + Sync {
@@ -73,4 +81,7 @@ pub trait Store: Send + Sync {
     fn add_revocation(&self, revocation: &Revocation) -> StoreResult<()>;
     /// The revocations still in force at `now`; the others are dropped.
     fn revocations(&self, now: u64) -> StoreResult<Vec<Revocation>>;
+    /// Adds the services whose name and the clients whose id are not taken yet, all in
+    /// one transaction, so an import is whole or not at all.
+    fn import(&self, services: &[Service], clients: &[Client]) -> StoreResult<Imported>;
 }

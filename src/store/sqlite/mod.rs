@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
-use super::{Page, Store, StoreError, StoreResult};
+use super::{Imported, Page, Store, StoreError, StoreResult};
 use crate::oauth::{Client, Revocation, StoredToken};
 use crate::registry::Service;
 
@@ -55,8 +55,9 @@ impl std::fmt::Display for OpenError {
                 f,
                 "{} is a database of the Python Twitcher (alembic revision {revision}, tables \
                  services/client/token). twitcher leaves it untouched. Point --db (or \
-                 sqlalchemy.url) at a new file and register the services again with \
-                 `twitcherctl register`; an importer for such files is planned.",
+                 sqlalchemy.url) at a new file and copy the services and clients into it \
+                 with `twitcher db import {}`.",
+                path.display(),
                 path.display()
             ),
             OpenError::TooNew { path, found, known } => write!(
@@ -380,6 +381,25 @@ impl Store for SqliteStore {
                 oauth::add_revocation(tx, revocation)?;
             }
             Ok(found)
+        })
+    }
+    fn import(&self, services: &[Service], clients: &[Client]) -> StoreResult<Imported> {
+        self.write(|tx| {
+            let now = unix_now();
+            let mut added = Imported::default();
+            for s in services {
+                if services::get(tx, &s.name)?.is_none() {
+                    services::save(tx, s, now)?;
+                    added.services.push(s.name.clone());
+                }
+            }
+            for c in clients {
+                if oauth::get_client(tx, &c.client_id)?.is_none() {
+                    oauth::create_client(tx, c)?;
+                    added.clients.push(c.client_id.clone());
+                }
+            }
+            Ok(added)
         })
     }
     fn save_token(&self, token: &StoredToken, now: u64) -> StoreResult<()> {

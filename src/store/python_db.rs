@@ -1,0 +1,161 @@
+//! A Python Twitcher 0.11 database (alembic schema: `services`, `client`, `token`), read
+//! for `twitcher db import`. The file is opened read-only and never changed.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub struct PythonDb {
+    pub revision: String,
+    pub services: Vec<PythonService>,
+    pub clients: Vec<PythonClient>,
+    /// Access tokens that have not expired yet; they are not carried over.
+    pub live_tokens: u64,
+}
+
+/// A `services` row; the optional columns are absent in some alembic revisions.
+pub struct PythonService {
+    pub name: String,
+    pub url: String,
+    pub kind: Option<String>,
+    pub purl: Option<String>,
+    pub auth: Option<String>,
+    pub verify: Option<i64>,
+}
+
+/// A `client` row. The original keeps the secret as it was handed out.
+pub struct PythonClient {
+    pub client_id: String,
+    pub secret: String,
+    pub name: Option<String>,
+    /// Space-separated, as oauthlib's models keep them.
+    pub scope: Option<String>,
+    pub redirect_uris: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file is a database, but not one of Python Twitcher's.
+    NotPython(String),
+    Other(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotPython(m) | ReadError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+pub fn read(path: &Path) -> Result<PythonDb, ReadError> {
+    let at = path.display();
+    if !path.is_file() {
+        return Err(ReadError::Other(format!("{at}: no such file")));
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| ReadError::Other(format!("{at}: cannot open: {e}")))?;
+    let revision: String = conn
+        .query_row("SELECT version_num FROM alembic_version", [], |r| r.get(0))
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                ReadError::Other(format!("{at} is not an SQLite database"))
+            }
+            _ => ReadError::NotPython(format!(
+                "{at} is not a Python Twitcher database (it has no alembic_version)"
+            )),
+        })?;
+    let bad =
+        |e: rusqlite::Error| ReadError::Other(format!("{at} (alembic revision {revision}): {e}"));
+    let services = read_services(&conn).map_err(bad)?;
+    let clients = read_clients(&conn).map_err(bad)?;
+    let live_tokens = count_live_tokens(&conn).map_err(bad)?;
+    Ok(PythonDb {
+        revision,
+        services,
+        clients,
+        live_tokens,
+    })
+}
+
+fn columns(conn: &Connection, table: &str) -> rusqlite::Result<HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+    let names = stmt.query_map([table], |r| r.get(0))?;
+    names.collect()
+}
+
+/// `column` when the table has it, else NULL, for a SELECT list.
+fn or_null(have: &HashSet<String>, column: &'static str) -> &'static str {
+    if have.contains(column) {
+        column
+    } else {
+        "NULL"
+    }
+}
+
+fn read_services(conn: &Connection) -> rusqlite::Result<Vec<PythonService>> {
+    let have = columns(conn, "services")?;
+    if have.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT name, url, {}, {}, {}, {} FROM services ORDER BY rowid",
+        or_null(&have, "type"),
+        or_null(&have, "purl"),
+        or_null(&have, "auth"),
+        or_null(&have, "_verify"),
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(PythonService {
+            name: r.get(0)?,
+            url: r.get(1)?,
+            kind: r.get(2)?,
+            purl: r.get(3)?,
+            auth: r.get(4)?,
+            verify: r.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+fn read_clients(conn: &Connection) -> rusqlite::Result<Vec<PythonClient>> {
+    let have = columns(conn, "client")?;
+    if have.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT client_id, client_secret, {}, {}, {} FROM client ORDER BY rowid",
+        or_null(&have, "name"),
+        or_null(&have, "default_scope"),
+        or_null(&have, "_redirect_uris"),
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(PythonClient {
+            client_id: r.get(0)?,
+            secret: r.get(1)?,
+            name: r.get(2)?,
+            scope: r.get(3)?,
+            redirect_uris: r.get(4)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// SQLAlchemy writes `expires` as naive UTC text, `2026-12-06 21:54:53.679203`, which
+/// sorts as it compares.
+fn count_live_tokens(conn: &Connection) -> rusqlite::Result<u64> {
+    let have = columns(conn, "token")?;
+    if !have.contains("access_token") || !have.contains("expires") {
+        return Ok(0);
+    }
+    let n: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM token WHERE access_token IS NOT NULL \
+         AND expires > strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
