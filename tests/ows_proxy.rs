@@ -554,6 +554,46 @@ fn backend_failures_are_502_and_504() {
     s.server.wait_log("did not answer in time");
 }
 
+/// A backend whose host never completes the handshake (a firewall that drops packets,
+/// a host gone from the network) is unreachable, 502, once the connect timeout is over;
+/// 504 is for a backend that took the request and stayed silent.
+#[test]
+fn a_backend_that_never_completes_the_handshake_is_502() {
+    use std::os::fd::AsRawFd;
+    let s = setup_with(Launch::default().env("TWITCHER_PROXY_CONNECT_TIMEOUT", "1"));
+    // Linux lets `listen` shrink the backlog of a listening socket: with 0, one connection
+    // waits in the accept queue and, as nothing accepts it, every later SYN is dropped.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: the descriptor belongs to `silent`, alive for the whole test.
+    assert_eq!(unsafe { libc::listen(silent.as_raw_fd(), 0) }, 0);
+    let addr = silent.local_addr().unwrap();
+    let mut queued = Vec::new();
+    let full = (0..8).any(|_| {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(c) => {
+                queued.push(c);
+                false
+            }
+            Err(_) => true,
+        }
+    });
+    assert!(full, "the accept queue did not fill");
+    register(
+        &s.server,
+        "unanswering",
+        &format!("http://{addr}/wps"),
+        "WPS",
+        "token",
+    );
+    let r = get(
+        &s.proxy("unanswering?service=WPS&request=GetCapabilities"),
+        None,
+    );
+    assert_exception(&r, 502, "NoApplicableCode", "NoApplicableCode");
+    s.server
+        .wait_log("no connection within the connect timeout");
+}
+
 #[test]
 fn the_wps_content_type_list_applies_to_operations_only() {
     let s = setup();

@@ -238,6 +238,11 @@ impl Upstream {
             }
         };
         let resp = sent.map_err(|e| match e {
+            // No connection in time is an unreachable backend (502); 504 is for one
+            // that was reached and then stayed silent.
+            ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+                Failure::Unreachable("no connection within the connect timeout".into())
+            }
             ureq::Error::Timeout(_) => Failure::Timeout,
             ureq::Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => Failure::Timeout,
             ureq::Error::BadUri(m) => Failure::BadRequest(m),
