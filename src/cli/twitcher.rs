@@ -69,10 +69,10 @@ static TUI_FLAGS: &[Flag] = &[SERVERURL, USERNAME, PASSWORD, INSECURE];
 static COMMANDS: &[Command] = &[
     Command {
         name: "serve",
-        args: "",
-        about: "Run the server: registry API, OAuth2 token service and OWS proxy.",
+        args: "[CONFIG.ini]",
+        about: "Run the server: registry API, OAuth2 token service and OWS proxy. CONFIG.ini is the same as --config.",
         flags: SERVER_FLAGS,
-        positionals: (0, 0),
+        positionals: (0, 1),
     },
     Command {
         name: "config check",
@@ -244,12 +244,16 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Resul
     }
     let mut over = overrides(&m);
     Ok(match cmd.name {
-        "serve" => Cmd::Serve(over),
-        "config check" => {
+        "serve" | "config check" => {
+            // As with `pserve development.ini`: a file given here wins over --config.
             if let Some(file) = m.positionals.first() {
                 over.config = Some(PathBuf::from(file));
             }
-            Cmd::ConfigCheck(over)
+            if cmd.name == "serve" {
+                Cmd::Serve(over)
+            } else {
+                Cmd::ConfigCheck(over)
+            }
         }
         "db migrate" => Cmd::DbMigrate(over),
         "db check" => Cmd::DbCheck(over),
@@ -366,7 +370,11 @@ mod tests {
         assert!(
             matches!(parse_str(&["serve", "--help"]).unwrap(), Cmd::Help(Some(c)) if c.name == "serve")
         );
-        assert!(parse_str(&["serve", "extra"]).is_err());
+        let Cmd::Serve(o) = parse_str(&["serve", "prod.ini"]).unwrap() else {
+            panic!("serve")
+        };
+        assert_eq!(o.config, Some(PathBuf::from("prod.ini")));
+        assert!(parse_str(&["serve", "a.ini", "b.ini"]).is_err());
     }
 
     /// The committed man page is what the flag table renders; regenerate it with
