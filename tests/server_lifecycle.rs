@@ -421,7 +421,7 @@ fn the_original_development_ini_starts_the_server() {
         .in_dir(dir.clone())
         .default_db()
         .generated_password()
-        .arg("--config")
+        // As `pserve development.ini`: the file as the argument (the test below uses --config).
         .arg("development.ini")
         .start();
     // [app:main] of the unchanged file: demo/demo, the DB under %(here)s.
