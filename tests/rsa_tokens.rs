@@ -195,6 +195,128 @@ fn signed_tokens_are_rs256_and_refuse_forgeries() {
     assert_eq!(r.json()["error"], "unsupported_grant_type");
 }
 
+/// signed_token publishes its keys (RFC 7517) and rotates them: the new key signs, the
+/// retired one still checks what it signed, and both are in the JWKS.
+#[test]
+fn signed_token_keys_are_published_and_rotate() {
+    use rsa::pkcs8::DecodePrivateKey;
+    let dir = Arc::new(TempDir::new("jwks"));
+    let (key_a, public_a) = gencert(&dir, "a");
+    let (key_b, _) = gencert(&dir, "b");
+    let signed = |key: &str| {
+        Launch::default()
+            .env("TWITCHER_TOKEN_TYPE", "signed_token")
+            .env("TWITCHER_TOKEN_KEYFILE", key)
+    };
+    let jwks = |s: &Server| {
+        let r = get(&format!("{}/oauth/jwks", s.url), None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("Cache-Control"), Some("public, max-age=300"));
+        let well_known = get(&format!("{}/.well-known/jwks.json", s.url), None).json();
+        assert_eq!(well_known, r.json());
+        r.json()
+    };
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+
+    let a = signed(&key_a).start();
+    let (id, secret) = new_client(&a, "compute+register");
+    let token_a = issue(&a, &id, &secret).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set = jwks(&a);
+    let keys = set["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{set}");
+    assert_eq!(keys[0]["kid"], kid(&token_a).as_str());
+    assert_eq!(
+        (keys[0]["kty"].as_str(), keys[0]["alg"].as_str()),
+        (Some("RSA"), Some("RS256"))
+    );
+    // What the JWKS publishes checks the token, as a service holding only the JWKS would.
+    let published = jsonwebtoken::DecodingKey::from_rsa_components(
+        keys[0]["n"].as_str().unwrap(),
+        keys[0]["e"].as_str().unwrap(),
+    )
+    .unwrap();
+    let mut v = jsonwebtoken::Validation::new(Algorithm::RS256);
+    v.set_issuer(&["twitcher"]);
+    let claims = jsonwebtoken::decode::<Value>(&token_a, &published, &v)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["client_id"], id.as_str());
+
+    // Rotation: B signs, A is retired and still accepted.
+    let b = signed(&key_b)
+        .env("TWITCHER_TOKEN_RETIRED_CERTFILES", &public_a)
+        .in_dir(a.dir.clone())
+        .start();
+    assert_eq!(status(&b, &token_a), 200, "a token of the retired key");
+    let token_b = issue(&b, &id, &secret).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(kid(&token_b), kid(&token_a));
+    assert_eq!(status(&b, &token_b), 200);
+    let kids: Vec<String> = jwks(&b)["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kids,
+        [kid(&token_b), kid(&token_a)],
+        "the signing key first"
+    );
+    // A token from before key ids (no `kid`) is checked against every key.
+    let pem_a = std::fs::read_to_string(&key_a).unwrap();
+    let old = TestKey {
+        key: PrivateKey::from_pkcs8_pem(&pem_a).unwrap(),
+        kid: String::new(),
+    };
+    let claims =
+        json!({"iss": "twitcher", "exp": now() + 600, "scope": "register", "client_id": id});
+    assert_eq!(
+        status(&b, &old.mint_as(Algorithm::RS256, None, &claims)),
+        200
+    );
+    let stranger = TestKey::new("stranger");
+    assert_eq!(
+        status(&b, &stranger.mint_as(Algorithm::RS256, None, &claims)),
+        401
+    );
+    assert_eq!(
+        status(
+            &b,
+            &stranger.mint_as(Algorithm::RS256, Some(&kid(&token_a)), &claims)
+        ),
+        401
+    );
+
+    // Once A is dropped from the retired list, its tokens stop working.
+    let only_b = signed(&key_b).in_dir(a.dir.clone()).start();
+    assert_eq!(status(&only_b, &token_a), 401);
+    assert_eq!(status(&only_b, &token_b), 200);
+
+    // Another server that only has the JWKS URL checks the tokens (keycloak_token is
+    // the kind that takes keys from a JWKS).
+    let gateway = Launch::default()
+        .env("TWITCHER_TOKEN_TYPE", "keycloak_token")
+        .env("KEYCLOAK_JWKS_URL", &format!("{}/oauth/jwks", b.url))
+        .env("KEYCLOAK_AUDIENCE", "")
+        .env("KEYCLOAK_ISSUER", "twitcher")
+        .start();
+    assert_eq!(status(&gateway, &token_b), 200);
+    assert_eq!(status(&gateway, &token_a), 200);
+    assert_eq!(status(&gateway, &tampered(&token_b)), 401);
+
+    // Kinds without a public key have no JWKS.
+    let random = Server::start();
+    let r = get(&format!("{}/oauth/jwks", random.url), None);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"], "not_found");
+}
+
 #[test]
 fn signed_tokens_expire() {
     let dir = Arc::new(TempDir::new("signedexp"));

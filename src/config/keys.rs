@@ -230,6 +230,13 @@ pub const KEYS: &[Key] = &[
         "PEM public key or X.509 certificate that checks signed_token JWTs. Empty: derived from the keyfile. Alone, without a keyfile: this server only checks tokens.",
     ),
     key(
+        "twitcher.token.retired_certfiles",
+        "TWITCHER_TOKEN_RETIRED_CERTFILES",
+        "",
+        Kind::Text,
+        "Public keys (PEM files, separated by spaces or newlines) of former signed_token keys: tokens they signed are still accepted, and they stay in the JWKS. For key rotation; drop a file once its tokens have expired.",
+    ),
+    key(
         "twitcher.token.leeway",
         "TWITCHER_TOKEN_LEEWAY",
         "30",

@@ -309,6 +309,8 @@ pub struct TokenSettings {
     pub issuer: String,
     pub keyfile: Option<PathBuf>,
     pub certfile: Option<PathBuf>,
+    /// Public keys of former signing keys, still accepted and published.
+    pub retired_certfiles: Vec<PathBuf>,
     pub leeway: u64,
     pub keycloak: KeycloakSettings,
 }
@@ -599,6 +601,12 @@ fn token_settings(c: &mut Checker) -> TokenSettings {
     let secret = non_empty(c.raw.get("twitcher.token.secret").to_string());
     let keyfile = non_empty(c.text("twitcher.token.keyfile")).map(PathBuf::from);
     let certfile = non_empty(c.text("twitcher.token.certfile")).map(PathBuf::from);
+    // A list, one path per line or separated by spaces, as Pyramid's `aslist`.
+    let retired_certfiles = c
+        .text("twitcher.token.retired_certfiles")
+        .split_whitespace()
+        .map(PathBuf::from)
+        .collect();
     let realm = c.text("keycloak.realm");
     if realm.is_empty()
         || !realm
@@ -647,6 +655,7 @@ fn token_settings(c: &mut Checker) -> TokenSettings {
         issuer: c.text("twitcher.token.issuer"),
         keyfile,
         certfile,
+        retired_certfiles,
         leeway: c.int("twitcher.token.leeway"),
         keycloak,
     }

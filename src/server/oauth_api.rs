@@ -37,6 +37,22 @@ impl Form {
     }
 }
 
+/// `/oauth/jwks` and `/.well-known/jwks.json`: the public keys of signed_token, for
+/// services and gateways that check this server's tokens themselves (RFC 7517).
+pub fn jwks(app: &App, _: &mut Request, _: &Params) -> Response {
+    match app.tokens.jwks() {
+        Some(doc) => Response::json(200, doc).header("Cache-Control", "public, max-age=300"),
+        None => oauth_error(
+            404,
+            "not_found",
+            Some(&format!(
+                "this server's tokens ({}) are not signed with a public key; only signed_token publishes keys",
+                app.tokens.kind().name()
+            )),
+        ),
+    }
+}
+
 /// RFC 6749 §5.2 error: `{"error": code[, "error_description": ...]}`, never cached.
 fn oauth_error(status: u16, code: &str, description: Option<&str>) -> Response {
     let body = match description {

@@ -83,6 +83,15 @@ fn oauth_paths() -> Value {
         "401": oauth_err("invalid_client; with `WWW-Authenticate: Basic` when the client used Basic"),
         "413": oauth_err("Body over 64 KiB")
     });
+    let jwks = json!({
+        "summary": "The public keys of signed_token (RFC 7517 JWKS)",
+        "description": "Served at /oauth/jwks and /.well-known/jwks.json. The signing key first, then those of twitcher.token.retired_certfiles. Each token names its key in its `kid` header, the key's RFC 7638 thumbprint.",
+        "tags": ["oauth"],
+        "responses": {
+            "200": {"description": "The key set", "content": {"application/json": {"schema": {"type": "object", "properties": {"keys": {"type": "array", "items": {"type": "object"}}}}}}},
+            "404": oauth_err("not_found: the token kind has no public key")
+        }
+    });
     let token_form = json!({
         "type": "object",
         "required": ["token"],
@@ -174,6 +183,8 @@ fn oauth_paths() -> Value {
                 "401": oauth_err("invalid_client")
             }
         }},
+        "/oauth/jwks": {"get": jwks.clone()},
+        "/.well-known/jwks.json": {"get": jwks},
         "/oauth/introspect": {"post": {
             "summary": "Introspect a token (RFC 7662)",
             "description": format!("{CLIENT_AUTH} The admin (HTTP Basic) may also ask."),

@@ -156,6 +156,8 @@ pub fn table(test_hooks: bool, ows_prefix: Option<&str>) -> Vec<Route> {
             ],
         ),
         route("/oauth/revoke", &[(Post, Public, oauth_api::revoke)]),
+        route("/oauth/jwks", &[(Get, Public, oauth_api::jwks)]),
+        route("/.well-known/jwks.json", &[(Get, Public, oauth_api::jwks)]),
         route(
             "/oauth/introspect",
             &[(Post, Public, oauth_api::introspect)],

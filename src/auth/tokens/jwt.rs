@@ -49,6 +49,12 @@ impl Signer {
         }
     }
 
+    /// Names the key in each token's header, so checkers pick it from a JWKS.
+    pub fn with_kid(mut self, kid: &str) -> Signer {
+        self.header.kid = Some(kid.to_string());
+        self
+    }
+
     pub fn sign(
         &self,
         client_id: &str,
@@ -125,6 +131,9 @@ impl From<ReadClaims> for Claims {
 /// Where the key that checks a JWT comes from.
 pub enum Keys {
     Fixed(DecodingKey),
+    /// This server's signed_token keys by id, the signing one first: a token names its
+    /// key; one without a name (issued before keys had ids) may have been signed by any.
+    Own(Vec<(String, DecodingKey)>),
     Jwks(Jwks),
 }
 
@@ -182,6 +191,16 @@ impl Checker {
         let jwk_key: Arc<DecodingKey>;
         let key = match &self.keys {
             Keys::Fixed(k) => k,
+            Keys::Own(keys) => match header.kid.as_deref() {
+                Some(kid) => {
+                    &keys
+                        .iter()
+                        .find(|(id, _)| id == kid)
+                        .ok_or("unknown signing key")?
+                        .1
+                }
+                None => return self.check_with_any(token, keys),
+            },
             Keys::Jwks(jwks) => {
                 jwk_key = jwks
                     .key(header.kid.as_deref())
@@ -192,6 +211,28 @@ impl Checker {
         jsonwebtoken::decode::<ReadClaims>(token, key, &self.validation)
             .map(|data| data.claims.into())
             .map_err(|e| reason(e.kind()))
+    }
+}
+
+impl Checker {
+    /// The first key whose signature holds decides; a bad signature under every key is
+    /// a bad signature.
+    fn check_with_any(
+        &self,
+        token: &str,
+        keys: &[(String, DecodingKey)],
+    ) -> Result<Claims, &'static str> {
+        let mut last = "unknown signing key";
+        for (_, key) in keys {
+            match jsonwebtoken::decode::<ReadClaims>(token, key, &self.validation) {
+                Ok(data) => return Ok(data.claims.into()),
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => {
+                    last = reason(e.kind());
+                }
+                Err(e) => return Err(reason(e.kind())),
+            }
+        }
+        Err(last)
     }
 }
 

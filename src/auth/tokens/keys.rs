@@ -8,7 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rsa::pkcs1::{
     DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey, EncodeRsaPublicKey,
@@ -37,13 +37,65 @@ fn decoding_key(public: &PublicKey) -> Result<DecodingKey, String> {
     Ok(DecodingKey::from_rsa_der(der.as_bytes()))
 }
 
+/// A public key that checks signed_token JWTs, with what the JWKS publishes of it.
+pub struct RsaPublic {
+    pub decoding: DecodingKey,
+    /// RFC 7638 thumbprint: the same key gets the same id on every server and restart,
+    /// with nothing to configure.
+    pub kid: String,
+    /// Modulus and exponent, unsigned big-endian in base64url (RFC 7518 §6.3.1).
+    pub n: String,
+    pub e: String,
+}
+
+impl std::fmt::Debug for RsaPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaPublic").field("kid", &self.kid).finish()
+    }
+}
+
+impl RsaPublic {
+    fn of(public: &PublicKey) -> Result<RsaPublic, String> {
+        let b64 = |bytes: Vec<u8>| URL_SAFE_NO_PAD.encode(bytes);
+        let n = b64(public.n_bytes().to_vec());
+        let e = b64(public.e_bytes().to_vec());
+        Ok(RsaPublic {
+            decoding: decoding_key(public)?,
+            kid: thumbprint(&n, &e),
+            n,
+            e,
+        })
+    }
+
+    /// The key as a JWK for the JWKS document.
+    pub fn jwk(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": self.kid,
+            "n": self.n,
+            "e": self.e,
+        })
+    }
+}
+
+/// SHA-256 of the key's required members in lexicographic order, without whitespace.
+fn thumbprint(n: &str, e: &str) -> String {
+    let canonical = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
+}
+
 fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
 /// A PEM private key (PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`), for signing,
 /// with the public key that checks its signatures.
-pub fn read_private(path: &Path) -> Result<(EncodingKey, DecodingKey), String> {
+pub fn read_private(path: &Path) -> Result<(EncodingKey, RsaPublic), String> {
     let pem = read(path)?;
     let key = PrivateKey::from_pkcs8_pem(&pem)
         .or_else(|_| PrivateKey::from_pkcs1_pem(&pem))
@@ -53,12 +105,12 @@ pub fn read_private(path: &Path) -> Result<(EncodingKey, DecodingKey), String> {
     let der = key.to_pkcs1_der().map_err(|e| e.to_string())?;
     Ok((
         EncodingKey::from_rsa_der(der.as_bytes()),
-        decoding_key(&public)?,
+        RsaPublic::of(&public)?,
     ))
 }
 
 /// A PEM public key (`PUBLIC KEY` or `RSA PUBLIC KEY`) or X.509 `CERTIFICATE`.
-pub fn read_public(path: &Path) -> Result<DecodingKey, String> {
+pub fn read_public(path: &Path) -> Result<RsaPublic, String> {
     let pem = read(path)?;
     let not_rsa = || {
         format!(
@@ -70,14 +122,14 @@ pub fn read_public(path: &Path) -> Result<DecodingKey, String> {
         PublicKey::from_public_key_pem(&pem).or_else(|_| PublicKey::from_pkcs1_pem(&pem))
     {
         strong_enough(&public).map_err(|e| format!("{} {e}", path.display()))?;
-        return decoding_key(&public);
+        return RsaPublic::of(&public);
     }
     // A certificate: jsonwebtoken finds the key in it; the rsa crate then checks it.
     let key = DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| not_rsa())?;
     let der = key.try_get_as_bytes().map_err(|_| not_rsa())?;
     let public = PublicKey::from_pkcs1_der(der).map_err(|_| not_rsa())?;
     strong_enough(&public).map_err(|e| format!("{} {e}", path.display()))?;
-    Ok(key)
+    RsaPublic::of(&public)
 }
 
 /// Keycloak's realm public key as its admin console shows it: base64 DER without armour.
@@ -130,6 +182,16 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The example of RFC 7638 §3.1.
+    #[test]
+    fn key_ids_are_rfc7638_thumbprints() {
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(
+            thumbprint(n, "AQAB"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
 
     #[test]
     fn junk_is_refused_with_the_file_named() {

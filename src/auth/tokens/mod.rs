@@ -105,6 +105,25 @@ pub struct TokenService {
     signer: Option<Signer>,
     /// None for random_token.
     checker: Option<Checker>,
+    /// signed_token's public keys as a JWKS document, the signing key first.
+    jwks: Option<serde_json::Value>,
+}
+
+/// What a token kind signs and checks with, and the public keys it publishes.
+struct KindKeys {
+    signer: Option<Signer>,
+    checker: Option<Checker>,
+    jwks: Option<serde_json::Value>,
+}
+
+impl KindKeys {
+    fn unpublished(signer: Option<Signer>, checker: Option<Checker>) -> KindKeys {
+        KindKeys {
+            signer,
+            checker,
+            jwks: None,
+        }
+    }
 }
 
 fn named(key: &str, e: impl std::fmt::Display) -> String {
@@ -116,7 +135,7 @@ impl TokenService {
     /// warnings are logged.
     pub fn new(s: &TokenSettings, store: Arc<dyn Store>) -> Result<TokenService, StartError> {
         install_crypto().map_err(|e| StartError::Settings(vec![e]))?;
-        let (signer, checker) = Self::kind_keys(s).map_err(StartError::Settings)?;
+        let keys = Self::kind_keys(s).map_err(StartError::Settings)?;
         let digester = Digester::from_store(store.as_ref())
             .map_err(|e| StartError::Store(format!("cannot read the secret digest key: {e}")))?;
         let revoked = store
@@ -130,8 +149,9 @@ impl TokenService {
             digester,
             deny: DenyList::new(revoked),
             recent: RecentTokens::default(),
-            signer,
-            checker,
+            signer: keys.signer,
+            checker: keys.checker,
+            jwks: keys.jwks,
         })
     }
 
@@ -141,9 +161,9 @@ impl TokenService {
         Self::kind_keys(s).map(|_| ())
     }
 
-    fn kind_keys(s: &TokenSettings) -> Result<(Option<Signer>, Option<Checker>), Vec<String>> {
+    fn kind_keys(s: &TokenSettings) -> Result<KindKeys, Vec<String>> {
         Ok(match s.kind {
-            TokenKind::Random => (None, None),
+            TokenKind::Random => KindKeys::unpublished(None, None),
             TokenKind::Custom => {
                 let secret = s.secret.as_deref().unwrap_or_default();
                 if secret.len() < 32 {
@@ -155,11 +175,17 @@ impl TokenService {
                 let signing = EncodingKey::from_secret(secret.as_bytes()).map_err(bad)?;
                 let signer = Signer::new(signing, Algorithm::HS256, &s.issuer);
                 let key = DecodingKey::from_secret(secret.as_bytes()).map_err(bad)?;
-                (Some(signer), Some(own_checker(key, HS, s)))
+                KindKeys::unpublished(Some(signer), Some(own_checker(Keys::Fixed(key), HS, s)))
             }
             TokenKind::Signed => signed(s)?,
-            TokenKind::Keycloak => (None, Some(keycloak(s)?)),
+            TokenKind::Keycloak => KindKeys::unpublished(None, Some(keycloak(s)?)),
         })
+    }
+
+    /// The JWKS document of signed_token's keys; None for the other kinds, whose keys
+    /// are secret or someone else's.
+    pub fn jwks(&self) -> Option<&serde_json::Value> {
+        self.jwks.as_ref()
     }
 
     pub fn kind(&self) -> TokenKind {
@@ -365,9 +391,9 @@ impl TokenService {
 }
 
 /// The checker of this server's own JWTs: its issuer, no audience.
-fn own_checker(key: DecodingKey, algorithms: &[Algorithm], s: &TokenSettings) -> Checker {
+fn own_checker(keys: Keys, algorithms: &[Algorithm], s: &TokenSettings) -> Checker {
     Checker::new(
-        Keys::Fixed(key),
+        keys,
         Rules {
             algorithms,
             leeway: s.leeway,
@@ -377,7 +403,7 @@ fn own_checker(key: DecodingKey, algorithms: &[Algorithm], s: &TokenSettings) ->
     )
 }
 
-fn signed(s: &TokenSettings) -> Result<(Option<Signer>, Option<Checker>), Vec<String>> {
+fn signed(s: &TokenSettings) -> Result<KindKeys, Vec<String>> {
     let private = match &s.keyfile {
         Some(p) => {
             Some(keys::read_private(p).map_err(|e| vec![named("twitcher.token.keyfile", e)])?)
@@ -390,20 +416,35 @@ fn signed(s: &TokenSettings) -> Result<(Option<Signer>, Option<Checker>), Vec<St
         }
         None => None,
     };
-    let (signer, derived) = match private {
-        Some((enc, dec)) => (
-            Some(Signer::new(enc, Algorithm::RS256, &s.issuer)),
-            Some(dec),
-        ),
+    let (encoding, derived) = match private {
+        Some((enc, public)) => (Some(enc), Some(public)),
         None => (None, None),
     };
-    let Some(key) = public.or(derived) else {
+    let Some(current) = public.or(derived) else {
         return Err(vec![named(
             "twitcher.token.keyfile",
             "signed_token needs a key",
         )]);
     };
-    let checker = own_checker(key, RS, s);
+    let signer =
+        encoding.map(|enc| Signer::new(enc, Algorithm::RS256, &s.issuer).with_kid(&current.kid));
+    // Retired keys still check the tokens they signed until those expire, and stay in
+    // the JWKS for the services that check tokens themselves.
+    let mut all = vec![current];
+    for p in &s.retired_certfiles {
+        let key =
+            keys::read_public(p).map_err(|e| vec![named("twitcher.token.retired_certfiles", e)])?;
+        if !all.iter().any(|k| k.kid == key.kid) {
+            all.push(key);
+        }
+    }
+    let jwks =
+        serde_json::json!({"keys": all.iter().map(keys::RsaPublic::jwk).collect::<Vec<_>>()});
+    let checker = own_checker(
+        Keys::Own(all.into_iter().map(|k| (k.kid, k.decoding)).collect()),
+        RS,
+        s,
+    );
     if let Some(signer) = &signer {
         // The certificate must check what the key signs, or every token would fail.
         let probe = signer
@@ -420,7 +461,11 @@ fn signed(s: &TokenSettings) -> Result<(Option<Signer>, Option<Checker>), Vec<St
             "signed_token without twitcher.token.keyfile: this server checks tokens but does not issue them",
         );
     }
-    Ok((signer, Some(checker)))
+    Ok(KindKeys {
+        signer,
+        checker: Some(checker),
+        jwks: Some(jwks),
+    })
 }
 
 fn keycloak(s: &TokenSettings) -> Result<Checker, Vec<String>> {
