@@ -554,6 +554,66 @@ fn backend_failures_are_502_and_504() {
     s.server.wait_log("did not answer in time");
 }
 
+/// With `twitcher.proxy.pass_identity` the backend learns who a token let through, under
+/// oauth2-proxy's header names, and a client cannot claim an identity itself. /ows/verify
+/// answers the same for nginx's `auth_request_set`, whatever the setting.
+#[test]
+fn who_passed_reaches_the_backend_only_from_twitcher() {
+    let s = setup_with(Launch::default().env("TWITCHER_PROXY_PASS_IDENTITY", "true"));
+    let (id, secret) = new_client(&s.server, "compute");
+    let token = client_token(&s.server, &id, &secret, "compute");
+    let claim = [
+        ("X-Forwarded-User", "admin"),
+        ("X-Forwarded-Scope", "compute register"),
+    ];
+    let execute = "emu?service=WPS&version=1.0.0&request=Execute&identifier=hello";
+    let auth = bearer(&token);
+    let with_token = [claim[0], claim[1], ("Authorization", auth.as_str())];
+    let r = request_with("GET", &s.proxy(execute), &with_token, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = s.backend.last();
+    assert_eq!(seen.header("X-Forwarded-User"), Some(id.as_str()));
+    assert_eq!(seen.header("X-Forwarded-Scope"), Some("compute"));
+    assert_eq!(
+        seen.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("x-forwarded-user"))
+            .count(),
+        1,
+        "{:?}",
+        seen.headers
+    );
+    // A public request checks no token: no identity, and the client's claim is dropped.
+    let r = request_with(
+        "GET",
+        &s.proxy("emu?service=WPS&request=GetCapabilities"),
+        &claim,
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let seen = s.backend.last();
+    assert_eq!(seen.header("X-Forwarded-User"), None);
+    assert_eq!(seen.header("X-Forwarded-Scope"), None);
+
+    let r = get(&s.verify(execute), Some(&auth));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("X-Auth-Request-User"), Some(id.as_str()));
+    assert_eq!(r.header("X-Auth-Request-Scope"), Some("compute"));
+    let r = get(&s.verify("emu?service=WPS&request=GetCapabilities"), None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("X-Auth-Request-User"), None);
+
+    // Off (the default), twitcher adds nothing and passes the headers as the original did.
+    let plain = setup();
+    let plain_auth = bearer(&plain.compute);
+    let plain_headers = [claim[0], claim[1], ("Authorization", plain_auth.as_str())];
+    let r = request_with("GET", &plain.proxy(execute), &plain_headers, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = plain.backend.last();
+    assert_eq!(seen.header("X-Forwarded-User"), Some("admin"));
+    assert_eq!(seen.header("X-Forwarded-Scope"), Some("compute register"));
+}
+
 /// A backend whose host never completes the handshake (a firewall that drops packets,
 /// a host gone from the network) is unreachable, 502, once the connect timeout is over;
 /// 504 is for a backend that took the request and stayed silent.

@@ -160,6 +160,13 @@ pub const KEYS: &[Key] = &[
         "Forward the client's `Authorization: Bearer` header to the backend. false: the token stays with twitcher.",
     ),
     key(
+        "twitcher.proxy.pass_identity",
+        "TWITCHER_PROXY_PASS_IDENTITY",
+        "false",
+        Kind::Bool,
+        "Tell the backend who passed: X-Forwarded-User (the token's client id) and X-Forwarded-Scope on requests a token let through; the client's own values of these headers are dropped.",
+    ),
+    key(
         "twitcher.proxy.connect_timeout",
         "TWITCHER_PROXY_CONNECT_TIMEOUT",
         "5",

@@ -265,6 +265,7 @@ pub struct Settings {
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
     pub forward_authorization: bool,
+    pub pass_identity: bool,
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub rewrite_max_size: u64,
@@ -541,6 +542,7 @@ impl Settings {
             });
         let proxy = ProxySettings {
             forward_authorization: c.bool("twitcher.proxy.forward_authorization"),
+            pass_identity: c.bool("twitcher.proxy.pass_identity"),
             connect_timeout: Duration::from_secs(c.int("twitcher.proxy.connect_timeout")),
             timeout: Duration::from_secs(c.int("twitcher.proxy.timeout")),
             rewrite_max_size: c.size("twitcher.proxy.rewrite_max_size"),

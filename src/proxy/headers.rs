@@ -30,6 +30,11 @@ const SET_HERE: &[&str] = &[
 /// The headers the proxy adds itself (and so never copies from the client).
 pub const FORWARDED: [&str; 3] = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"];
 
+/// Who the proxy let through, for the backend when `twitcher.proxy.pass_identity` is
+/// on (oauth2-proxy's names). A client's own values are dropped then, so a backend can
+/// trust them.
+pub const IDENTITY: [&str; 2] = ["x-forwarded-user", "x-forwarded-scope"];
+
 /// Headers only a trusted front proxy may set; from anyone else they are dropped.
 const FRONT_PROXY_ONLY: &[&str] = &[
     "x-ssl-client-verify",
@@ -64,6 +69,7 @@ pub struct Forwarding<'a> {
     /// Scheme of the public URL, for `X-Forwarded-Proto` when no trusted proxy set one.
     pub scheme: &'a str,
     pub forward_authorization: bool,
+    pub pass_identity: bool,
 }
 
 /// The headers to send the backend.
@@ -84,6 +90,9 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
             continue;
         }
         if !f.peer_trusted && listed(FRONT_PROXY_ONLY, k) {
+            continue;
+        }
+        if f.pass_identity && listed(&IDENTITY, k) {
             continue;
         }
         if k.eq_ignore_ascii_case("authorization")
@@ -205,6 +214,7 @@ mod tests {
             peer_trusted: false,
             scheme: "https",
             forward_authorization: false,
+            pass_identity: false,
         };
         let out = request_headers(&incoming, &untrusted);
         assert_eq!(
@@ -232,6 +242,17 @@ mod tests {
         let basic = h(&[("Authorization", "Basic dTpw")]);
         let out = request_headers(&basic, &untrusted);
         assert_eq!(value(&out, "authorization"), Some("Basic dTpw"), "not ours");
+        // A client's identity headers pass, unless the proxy sets its own.
+        let claimed = h(&[("X-Forwarded-User", "admin"), ("x-forwarded-scope", "all")]);
+        let out = request_headers(&claimed, &untrusted);
+        assert_eq!(value(&out, "x-forwarded-user"), Some("admin"));
+        let owned = Forwarding {
+            pass_identity: true,
+            ..untrusted
+        };
+        let out = request_headers(&claimed, &owned);
+        assert_eq!(value(&out, "x-forwarded-user"), None);
+        assert_eq!(value(&out, "x-forwarded-scope"), None);
     }
 
     #[test]

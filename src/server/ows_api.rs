@@ -14,7 +14,7 @@ use super::http::{
 };
 use super::rewrite_bases::{Named, public_url};
 use super::routes::Params;
-use crate::auth::bearer::{challenge, form_token, token_in};
+use crate::auth::bearer::{Grant, challenge, form_token, token_in};
 use crate::log;
 use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
@@ -219,6 +219,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
                 "http"
             },
             forward_authorization: app.settings.proxy.forward_authorization,
+            pass_identity: app.settings.proxy.pass_identity,
         };
         request_headers(&req.headers(), &forwarding)
     } else {
@@ -251,21 +252,39 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         Some(r) if extra.is_empty() && r.service.is_public(r.operation) => Class::PublicOperation,
         _ => Class::Protected,
     };
+    let mut grant = None;
     let decision = decide(
         app.settings.ows_security,
         auth,
         class,
         cert_verified,
-        |scope| app.authorize(token.as_deref(), scope).map(|_| ()),
+        |scope| {
+            app.authorize(token.as_deref(), scope)
+                .map(|g| grant = Some(g))
+        },
     );
     if let Err(r) = decision {
         return refusal(mode, r);
     }
     if mode == Mode::Verify {
-        return Response::json(
+        let allowed = Response::json(
             200,
             &json!({"description": "Access to service is allowed.", "access": true}),
         );
+        // For nginx's `auth_request_set`, as oauth2-proxy's `--set-xauthrequest`.
+        return match grant.as_ref().and_then(identity) {
+            Some((user, scope)) => allowed
+                .header("X-Auth-Request-User", user)
+                .header("X-Auth-Request-Scope", scope),
+            None => allowed,
+        };
+    }
+    let mut headers = headers;
+    if app.settings.proxy.pass_identity
+        && let Some((user, scope)) = grant.as_ref().and_then(identity)
+    {
+        headers.push(("X-Forwarded-User".into(), user));
+        headers.push(("X-Forwarded-Scope".into(), scope));
     }
 
     let wps_operation = ows.as_ref().is_some_and(|r| r.service == ServiceType::Wps);
@@ -383,6 +402,14 @@ fn failure_error(name: &str, f: Failure) -> OwsError {
         }
         Failure::BadRequest(m) => OwsError::other(400, "NoApplicableCode", m),
     }
+}
+
+/// Who a token let through, as header values: its client id and its scopes; None when
+/// they cannot be header values (a foreign issuer's odd `azp`).
+fn identity(g: &Grant) -> Option<(String, String)> {
+    let scopes = g.scopes.join(" ");
+    (valid_header_value(g.client_id.as_bytes()) && valid_header_value(scopes.as_bytes()))
+        .then(|| (g.client_id.clone(), scopes))
 }
 
 /// At most `limit` bytes of `r`. `read_to_end` would zero its whole spare capacity
