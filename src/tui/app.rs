@@ -128,7 +128,10 @@ pub const KEYS_FORM: Keys = &[
 ];
 pub const KEYS_CONFIRM: Keys = &[("y", "yes"), ("n Esc", "no")];
 pub const KEYS_POPUP: Keys = &[("Enter Esc q", "close")];
-pub const KEYS_HELP: Keys = &[("any key", "close help")];
+pub const KEYS_HELP: Keys = &[
+    ("↑↓ jk PgUp PgDn", "scroll"),
+    ("any other key", "close help"),
+];
 
 /// The help overlay's sections.
 pub const HELP: &[(&str, Keys)] = &[
@@ -142,6 +145,12 @@ pub const HELP: &[(&str, Keys)] = &[
     ("Confirmations", KEYS_CONFIRM),
     ("Popups", KEYS_POPUP),
 ];
+
+/// How many lines the help takes in one column: a title and a blank line per section.
+pub fn help_lines() -> u16 {
+    let n: usize = HELP.iter().map(|(_, keys)| keys.len() + 2).sum();
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
 
 /// A list with a filter and a selection within what the filter lets through.
 #[derive(Debug, Clone)]
@@ -313,7 +322,8 @@ pub struct Confirm {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     None,
-    Help,
+    /// The help, scrolled down this many lines (it may not fit a small terminal).
+    Help(u16),
     Form(Form),
     Confirm(Confirm),
     Popup(Popup),
@@ -479,7 +489,7 @@ impl App {
     /// The keys that work now, for the footer.
     pub fn keys(&self) -> Vec<(&'static str, &'static str)> {
         let own: Keys = match &self.overlay {
-            Overlay::Help => return KEYS_HELP.to_vec(),
+            Overlay::Help(_) => return KEYS_HELP.to_vec(),
             Overlay::Form(_) => return KEYS_FORM.to_vec(),
             Overlay::Confirm(_) => return KEYS_CONFIRM.to_vec(),
             Overlay::Popup(_) => return KEYS_POPUP.to_vec(),
@@ -553,7 +563,20 @@ impl App {
         }
         match std::mem::replace(&mut self.overlay, Overlay::None) {
             Overlay::None => {}
-            Overlay::Help => return Vec::new(),
+            Overlay::Help(top) => {
+                let last = help_lines().saturating_sub(1);
+                let scrolled = match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => Some(top.saturating_sub(1)),
+                    KeyCode::Down | KeyCode::Char('j') => Some(top.saturating_add(1).min(last)),
+                    KeyCode::PageUp => Some(top.saturating_sub(10)),
+                    KeyCode::PageDown => Some(top.saturating_add(10).min(last)),
+                    _ => None,
+                };
+                if let Some(top) = scrolled {
+                    self.overlay = Overlay::Help(top);
+                }
+                return Vec::new();
+            }
             Overlay::Popup(p) => {
                 if !matches!(key.code, KeyCode::Enter | KeyCode::Esc | KeyCode::Char('q')) {
                     self.overlay = Overlay::Popup(p);
@@ -635,7 +658,7 @@ impl App {
                 self.tab = Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
             }
             KeyCode::Char(c @ '1'..='5') => self.tab = Tab::ALL[c as usize - '1' as usize],
-            KeyCode::Char('?') => self.overlay = Overlay::Help,
+            KeyCode::Char('?') => self.overlay = Overlay::Help(0),
             KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
             KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
             KeyCode::PageUp => self.move_by(-10),
@@ -1701,11 +1724,29 @@ mod tests {
     }
 
     #[test]
-    fn help_overlay_lists_keys_and_any_key_closes_it() {
+    fn help_overlay_lists_keys_scrolls_and_any_other_key_closes_it() {
         let mut a = app();
         press(&mut a, "?");
-        assert_eq!(a.overlay, Overlay::Help);
+        assert_eq!(a.overlay, Overlay::Help(0));
         assert_eq!(a.keys(), KEYS_HELP.to_vec());
+        press(&mut a, "jj");
+        assert_eq!(a.overlay, Overlay::Help(2));
+        a.update(key(KeyCode::Up));
+        assert_eq!(a.overlay, Overlay::Help(1));
+        for _ in 0..100 {
+            a.update(key(KeyCode::PageDown));
+        }
+        assert_eq!(
+            a.overlay,
+            Overlay::Help(help_lines() - 1),
+            "not past the end"
+        );
+        press(&mut a, "kkkk");
+        assert_eq!(a.overlay, Overlay::Help(help_lines() - 5));
+        for _ in 0..100 {
+            a.update(key(KeyCode::PageUp));
+        }
+        assert_eq!(a.overlay, Overlay::Help(0), "not before the start");
         press(&mut a, "q");
         assert_eq!(a.overlay, Overlay::None);
         assert!(!a.quit, "the key that closes help does nothing else");

@@ -54,7 +54,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     f.render_widget(Paragraph::new(keys), foot);
     match &app.overlay {
         Overlay::None => {}
-        Overlay::Help => help(f, area),
+        Overlay::Help(top) => help(f, area, *top),
         Overlay::Form(form) => form_popup(f, area, form),
         Overlay::Confirm(c) => confirm(f, area, &c.question),
         Overlay::Popup(p) => popup(f, area, p),
@@ -912,28 +912,17 @@ fn overlay_area(f: &mut Frame, area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-fn help(f: &mut Frame, area: Rect) {
+/// The help in two columns when they fit; otherwise in one, scrolled down `top` lines.
+fn help(f: &mut Frame, area: Rect, top: u16) {
     let r = overlay_area(
         f,
         area,
         area.width.saturating_sub(4),
         area.height.saturating_sub(2),
     );
-    let block = Block::bordered()
-        .title(" Keys (any key closes) ")
-        .border_style(Style::new().fg(Color::Yellow));
-    let inner = block.inner(r);
-    f.render_widget(block, r);
-    let columns =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).split(inner);
-    // Sections fill the left column, then the right.
-    let total: usize = HELP.iter().map(|(_, k)| k.len() + 2).sum();
-    let mut cols: [Vec<Line>; 2] = [Vec::new(), Vec::new()];
-    let mut used = 0;
+    let mut sections: Vec<Vec<Line>> = Vec::new();
     for (title, keys) in HELP {
-        let col = usize::from(used >= total.div_ceil(2));
-        let lines = &mut cols[col];
-        lines.push(Line::from(Span::styled(*title, BOLD.fg(Color::Cyan))));
+        let mut lines = vec![Line::from(Span::styled(*title, BOLD.fg(Color::Cyan)))];
         for (k, what) in *keys {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {k:<16}"), BOLD.fg(Color::Yellow)),
@@ -941,11 +930,42 @@ fn help(f: &mut Frame, area: Rect) {
             ]));
         }
         lines.push(Line::from(""));
-        used += keys.len() + 2;
+        sections.push(lines);
     }
-    for (lines, area) in cols.into_iter().zip(columns.iter()) {
-        f.render_widget(Paragraph::new(lines), *area);
+    let total: usize = sections.iter().map(Vec::len).sum();
+    let inner = Block::bordered().inner(r);
+    // Sections fill the left column, then the right.
+    let mut cols: [Vec<Line>; 2] = [Vec::new(), Vec::new()];
+    for lines in sections {
+        let col = usize::from(cols[0].len() >= total.div_ceil(2));
+        cols[col].extend(lines);
     }
+    let two_fit =
+        inner.width >= 80 && cols[0].len().max(cols[1].len()) <= usize::from(inner.height);
+    let fits = two_fit || total <= usize::from(inner.height);
+    let title = if fits {
+        " Keys (any key closes) "
+    } else {
+        " Keys (↑↓ PgUp PgDn scroll, any other key closes) "
+    };
+    let block = Block::bordered()
+        .title(title)
+        .border_style(Style::new().fg(Color::Yellow));
+    f.render_widget(block, r);
+    if two_fit {
+        let columns = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .split(inner);
+        for (lines, area) in cols.into_iter().zip(columns.iter()) {
+            f.render_widget(Paragraph::new(lines), *area);
+        }
+        return;
+    }
+    let [left, right] = cols;
+    let all: Vec<Line> = left.into_iter().chain(right).collect();
+    // The last page stays full: no scrolling past the end.
+    let last_top =
+        u16::try_from(total.saturating_sub(usize::from(inner.height))).unwrap_or(u16::MAX);
+    f.render_widget(Paragraph::new(all).scroll((top.min(last_top), 0)), inner);
 }
 
 /// The text shown for a field's value, the cursor's column in it, and its style.
@@ -1525,6 +1545,32 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// On a terminal too small for the help, it is one column that scrolls, and every
+    /// key is on some page.
+    #[test]
+    fn the_help_scrolls_on_a_small_terminal() {
+        let mut a = app();
+        key(&mut a, '?');
+        let first = screen(&a, 60, 16);
+        assert!(first.contains("scroll, any other key closes"), "{first}");
+        assert!(
+            first.contains("Everywhere") && !first.contains("Popups"),
+            "{first}"
+        );
+        let mut seen = first.clone();
+        for _ in 0..crate::tui::app::help_lines() {
+            key(&mut a, 'j');
+            seen.push_str(&screen(&a, 60, 16));
+        }
+        assert!(seen.contains("Popups"), "{seen}");
+        for (_, keys) in HELP {
+            for (k, what) in *keys {
+                assert!(seen.contains(what), "{k} {what} on no page");
+            }
+        }
+        assert_eq!(a.overlay, Overlay::Help(crate::tui::app::help_lines() - 1));
     }
 
     #[test]
