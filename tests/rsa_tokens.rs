@@ -361,6 +361,13 @@ fn signed_token_key_problems_stop_the_start() {
         "twitcher.token.keyfile",
     );
     fail(Launch::default(), "twitcher.token.keyfile");
+    fail(
+        Launch::default().env("TWITCHER_TOKEN_KEYFILE", &key).env(
+            "TWITCHER_TOKEN_RETIRED_CERTFILES",
+            &format!("{other_public} /nonexistent/old.pem"),
+        ),
+        "twitcher.token.retired_certfiles",
+    );
     // `config check` loads the keys too.
     let out = std::process::Command::new(BIN)
         .args(["config", "check"])
