@@ -89,7 +89,18 @@ fn oauth_paths() -> Value {
         "tags": ["oauth"],
         "responses": {
             "200": {"description": "The key set", "content": {"application/json": {"schema": {"type": "object", "properties": {"keys": {"type": "array", "items": {"type": "object"}}}}}}},
-            "404": oauth_err("not_found: the token kind has no public key")
+            // Not one of RFC 6749's codes, so not the OAuthError schema.
+            "404": {
+                "description": "The token kind has no public key",
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["error", "error_description"],
+                    "properties": {
+                        "error": {"type": "string", "enum": ["not_found"]},
+                        "error_description": {"type": "string"}
+                    }
+                }}}
+            }
         }
     });
     let token_form = json!({
