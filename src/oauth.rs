@@ -115,6 +115,42 @@ pub fn client_scopes(requested: Option<&str>) -> Result<Vec<String>, String> {
     }
 }
 
+/// A client's name, redirect URI and scopes, trimmed and checked as registration takes
+/// them, through `/oauth/client` or `twitcher db import`.
+pub struct ClientFields<'a> {
+    pub name: &'a str,
+    pub redirect_uri: &'a str,
+    pub scopes: Vec<String>,
+}
+
+/// The fields, or the one that is wrong (`name`, `redirect_uri` or `scope`) and why.
+pub fn client_fields<'a>(
+    name: &'a str,
+    redirect_uri: &'a str,
+    scope: Option<&str>,
+) -> Result<ClientFields<'a>, (&'static str, String)> {
+    let name = name.trim();
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err((
+            "name",
+            format!("must have at most {MAX_NAME_LEN} characters"),
+        ));
+    }
+    let redirect_uri = redirect_uri.trim();
+    if redirect_uri.len() > MAX_REDIRECT_URI_LEN || redirect_uri.chars().any(char::is_control) {
+        return Err((
+            "redirect_uri",
+            format!("must be a URI of at most {MAX_REDIRECT_URI_LEN} characters"),
+        ));
+    }
+    let scopes = client_scopes(scope).map_err(|m| ("scope", m))?;
+    Ok(ClientFields {
+        name,
+        redirect_uri,
+        scopes,
+    })
+}
+
 pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -124,6 +160,28 @@ pub fn now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One check for `/oauth/client` and `db import`: trimmed, bounded, known scopes.
+    #[test]
+    fn client_fields_are_trimmed_and_the_wrong_one_named() {
+        let f = client_fields(" app ", " http://x/cb ", Some("compute register")).unwrap();
+        assert_eq!((f.name, f.redirect_uri), ("app", "http://x/cb"));
+        assert_eq!(f.scopes, ["compute", "register"]);
+        assert_eq!(client_fields("", "", None).unwrap().scopes, [DEFAULT_SCOPE]);
+        let long = "n".repeat(MAX_NAME_LEN + 1);
+        assert_eq!(client_fields(&long, "", None).err().unwrap().0, "name");
+        assert_eq!(
+            client_fields("app", "http://x/\u{7}", None)
+                .err()
+                .unwrap()
+                .0,
+            "redirect_uri"
+        );
+        assert_eq!(
+            client_fields("app", "", Some("root")).err().unwrap().0,
+            "scope"
+        );
+    }
 
     #[test]
     fn scopes() {

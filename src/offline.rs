@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::auth::secrets::Digester;
 use crate::config::{self, Overrides, Settings};
 use crate::log;
-use crate::oauth::{self, Client, MAX_NAME_LEN};
+use crate::oauth::{self, Client};
 use crate::registry::{self, Service};
 use crate::server;
 use crate::store::Store;
@@ -336,22 +336,23 @@ fn client_from(row: &PythonClient, digester: &Digester) -> Result<Client, String
     if row.secret.is_empty() {
         return Err("it has no secret".into());
     }
-    let name = row.name.as_deref().unwrap_or("").trim();
-    if name.chars().count() > MAX_NAME_LEN {
-        return Err(format!("its name is longer than {MAX_NAME_LEN} characters"));
-    }
-    let scopes = oauth::client_scopes(row.scope.as_deref())?;
-    let redirect_uri = row
+    let first_redirect_uri = row
         .redirect_uris
         .as_deref()
         .and_then(|u| u.split_whitespace().next())
         .unwrap_or("");
+    let fields = oauth::client_fields(
+        row.name.as_deref().unwrap_or(""),
+        first_redirect_uri,
+        row.scope.as_deref(),
+    )
+    .map_err(|(field, m)| format!("{field}: {m}"))?;
     Ok(Client {
         client_id: id.to_string(),
-        name: name.to_string(),
+        name: fields.name.to_string(),
         secret_digest: digester.digest(&row.secret),
-        redirect_uri: redirect_uri.to_string(),
-        scopes,
+        redirect_uri: fields.redirect_uri.to_string(),
+        scopes: fields.scopes,
         created_at: oauth::now(),
     })
 }

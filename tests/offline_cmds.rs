@@ -247,7 +247,7 @@ fn db_import_carries_a_python_twitcher_database_over() {
         "service My Maps: imported as my_maps (https://maps.example.org/wms)",
         "service ftp: not imported: url: must be an http:// or https:// URL with a host",
         "client 58c0240a305c4920a15a77cec097971d (demo_app): imported, its secret unchanged",
-        "client c2: not imported: unknown scope `superpowers`; known scopes are compute, register",
+        "client c2: not imported: scope: unknown scope `superpowers`; known scopes are compute, register",
         "tokens: 1 not yet expired in py.sqlite, not imported: clients ask for new ones with the same credentials",
         "twitcher.sqlite: 3 of 4 services and 1 of 2 clients imported from py.sqlite (alembic revision d9cff565b8db)",
     ] {

@@ -12,7 +12,7 @@ use super::http::{Method, Request, Response};
 use super::routes::Params;
 use crate::auth::admin::parse_basic;
 use crate::auth::tokens::{IssueError, RevokeError, Revoker};
-use crate::oauth::{self, MAX_NAME_LEN, MAX_REDIRECT_URI_LEN, split_scopes};
+use crate::oauth::{self, split_scopes};
 use crate::store::StoreError;
 
 /// The OAuth endpoints read small forms; larger bodies are refused unread.
@@ -173,27 +173,14 @@ pub fn register_client(app: &App, req: &mut Request, _: &Params) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let name = p.get("name").unwrap_or("").trim();
-    if name.chars().count() > MAX_NAME_LEN {
-        return errors::one(
-            400,
-            "querystring",
-            "name",
-            format!("must have at most {MAX_NAME_LEN} characters"),
-        );
-    }
-    let redirect_uri = p.get("redirect_uri").unwrap_or("").trim();
-    if redirect_uri.len() > MAX_REDIRECT_URI_LEN || redirect_uri.chars().any(char::is_control) {
-        return errors::one(
-            400,
-            "querystring",
-            "redirect_uri",
-            format!("must be a URI of at most {MAX_REDIRECT_URI_LEN} characters"),
-        );
-    }
-    let scopes = match oauth::client_scopes(p.get("scope")) {
-        Ok(s) => s,
-        Err(m) => return errors::one(400, "querystring", "scope", m),
+    let fields = oauth::client_fields(
+        p.get("name").unwrap_or(""),
+        p.get("redirect_uri").unwrap_or(""),
+        p.get("scope"),
+    );
+    let (name, redirect_uri, scopes) = match fields {
+        Ok(f) => (f.name, f.redirect_uri, f.scopes),
+        Err((field, m)) => return errors::one(400, "querystring", field, m),
     };
     match app.tokens.new_client(name, redirect_uri, scopes) {
         Ok((c, secret)) => no_store(Response::json(

@@ -85,29 +85,32 @@ fn columns(conn: &Connection, table: &str) -> rusqlite::Result<HashSet<String>> 
     names.collect()
 }
 
-/// `column` when the table has it, else NULL, for a SELECT list.
-fn or_null(have: &HashSet<String>, column: &'static str) -> &'static str {
-    if have.contains(column) {
-        column
-    } else {
-        "NULL"
-    }
-}
-
-fn read_services(conn: &Connection) -> rusqlite::Result<Vec<PythonService>> {
-    let have = columns(conn, "services")?;
+/// The rows of `table` in insertion order, each `required` column and each `optional`
+/// one (NULL where this alembic revision lacks it); none when the table is missing.
+fn select<T>(
+    conn: &Connection,
+    table: &str,
+    required: &[&str],
+    optional: &[&str],
+    row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let have = columns(conn, table)?;
     if have.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT name, url, {}, {}, {}, {} FROM services ORDER BY rowid",
-        or_null(&have, "type"),
-        or_null(&have, "purl"),
-        or_null(&have, "auth"),
-        or_null(&have, "_verify"),
-    );
+    let optional = optional
+        .iter()
+        .map(|&c| if have.contains(c) { c } else { "NULL" });
+    let list: Vec<&str> = required.iter().copied().chain(optional).collect();
+    let sql = format!("SELECT {} FROM {table} ORDER BY rowid", list.join(", "));
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
+    let rows = stmt.query_map([], row)?;
+    rows.collect()
+}
+
+fn read_services(conn: &Connection) -> rusqlite::Result<Vec<PythonService>> {
+    let optional = ["type", "purl", "auth", "_verify"];
+    select(conn, "services", &["name", "url"], &optional, |r| {
         Ok(PythonService {
             name: r.get(0)?,
             url: r.get(1)?,
@@ -116,23 +119,13 @@ fn read_services(conn: &Connection) -> rusqlite::Result<Vec<PythonService>> {
             auth: r.get(4)?,
             verify: r.get(5)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 fn read_clients(conn: &Connection) -> rusqlite::Result<Vec<PythonClient>> {
-    let have = columns(conn, "client")?;
-    if have.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT client_id, client_secret, {}, {}, {} FROM client ORDER BY rowid",
-        or_null(&have, "name"),
-        or_null(&have, "default_scope"),
-        or_null(&have, "_redirect_uris"),
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], |r| {
+    let required = ["client_id", "client_secret"];
+    let optional = ["name", "default_scope", "_redirect_uris"];
+    select(conn, "client", &required, &optional, |r| {
         Ok(PythonClient {
             client_id: r.get(0)?,
             secret: r.get(1)?,
@@ -140,8 +133,7 @@ fn read_clients(conn: &Connection) -> rusqlite::Result<Vec<PythonClient>> {
             scope: r.get(3)?,
             redirect_uris: r.get(4)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 /// SQLAlchemy writes `expires` as naive UTC text, `2026-12-06 21:54:53.679203`, which

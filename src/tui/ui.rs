@@ -13,6 +13,7 @@ use ratatui::widgets::{
 
 use super::app::{
     App, Emphasis, HELP, Level, Link, Origin, Overlay, Popup, Tab, TokenEntry, check_line,
+    help_lines,
 };
 use super::fmt;
 use super::form::{Form, Input, Verdict};
@@ -920,9 +921,12 @@ fn help(f: &mut Frame, area: Rect, top: u16) {
         area.width.saturating_sub(4),
         area.height.saturating_sub(2),
     );
-    let mut sections: Vec<Vec<Line>> = Vec::new();
+    let total = usize::from(help_lines());
+    // Sections fill the left column, then the right.
+    let mut cols: [Vec<Line>; 2] = [Vec::new(), Vec::new()];
     for (title, keys) in HELP {
-        let mut lines = vec![Line::from(Span::styled(*title, BOLD.fg(Color::Cyan)))];
+        let lines = &mut cols[usize::from(cols[0].len() >= total.div_ceil(2))];
+        lines.push(Line::from(Span::styled(*title, BOLD.fg(Color::Cyan))));
         for (k, what) in *keys {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {k:<16}"), BOLD.fg(Color::Yellow)),
@@ -930,16 +934,8 @@ fn help(f: &mut Frame, area: Rect, top: u16) {
             ]));
         }
         lines.push(Line::from(""));
-        sections.push(lines);
     }
-    let total: usize = sections.iter().map(Vec::len).sum();
     let inner = Block::bordered().inner(r);
-    // Sections fill the left column, then the right.
-    let mut cols: [Vec<Line>; 2] = [Vec::new(), Vec::new()];
-    for lines in sections {
-        let col = usize::from(cols[0].len() >= total.div_ceil(2));
-        cols[col].extend(lines);
-    }
     let two_fit =
         inner.width >= 80 && cols[0].len().max(cols[1].len()) <= usize::from(inner.height);
     let fits = two_fit || total <= usize::from(inner.height);
@@ -1560,7 +1556,7 @@ mod tests {
             "{first}"
         );
         let mut seen = first.clone();
-        for _ in 0..crate::tui::app::help_lines() {
+        for _ in 0..help_lines() {
             key(&mut a, 'j');
             seen.push_str(&screen(&a, 60, 16));
         }
@@ -1570,7 +1566,7 @@ mod tests {
                 assert!(seen.contains(what), "{k} {what} on no page");
             }
         }
-        assert_eq!(a.overlay, Overlay::Help(crate::tui::app::help_lines() - 1));
+        assert_eq!(a.overlay, Overlay::Help(help_lines() - 1));
     }
 
     #[test]

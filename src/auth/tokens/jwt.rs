@@ -212,9 +212,7 @@ impl Checker {
             .map(|data| data.claims.into())
             .map_err(|e| reason(e.kind()))
     }
-}
 
-impl Checker {
     /// The first key whose signature holds decides; a bad signature under every key is
     /// a bad signature.
     fn check_with_any(

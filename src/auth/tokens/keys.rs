@@ -56,9 +56,8 @@ impl std::fmt::Debug for RsaPublic {
 
 impl RsaPublic {
     fn of(public: &PublicKey) -> Result<RsaPublic, String> {
-        let b64 = |bytes: Vec<u8>| URL_SAFE_NO_PAD.encode(bytes);
-        let n = b64(public.n_bytes().to_vec());
-        let e = b64(public.e_bytes().to_vec());
+        let n = URL_SAFE_NO_PAD.encode(public.n_bytes());
+        let e = URL_SAFE_NO_PAD.encode(public.e_bytes());
         Ok(RsaPublic {
             decoding: decoding_key(public)?,
             kid: thumbprint(&n, &e),
