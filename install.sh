@@ -11,12 +11,14 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# Where the script was started: a relative --prefix and the server's state are there.
+caller="$PWD"
 if [ "$(id -u)" = 0 ]; then prefix=/usr/local; else prefix="$HOME/.local"; fi
 static=1
 run=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --prefix) prefix="${2:?--prefix needs a folder}"; shift 2 ;;
+    --prefix) [ $# -ge 2 ] || set -- "$1" ""; prefix="$2"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
     --no-static) static=0; shift ;;
     --run) run=1; shift ;;
@@ -26,8 +28,20 @@ while [ $# -gt 0 ]; do
 done
 
 say() { printf 'install.sh: %s\n' "$*" >&2; }
+[ -n "$prefix" ] || { say "--prefix needs a folder"; exit 2; }
+case "$prefix" in
+  /*) ;;
+  *) prefix="$caller/$prefix" ;;
+esac
 command -v cargo >/dev/null || { say "cargo is missing: install Rust from https://rustup.rs"; exit 1; }
 cd "$here"
+
+# build [cargo args]: builds the release binary and prints its path, wherever the
+# target folder is (CARGO_TARGET_DIR, .cargo/config.toml).
+build() {
+  cargo build --release --locked --bin twitcher --message-format=json-render-diagnostics "$@" \
+    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1 | grep .
+}
 
 bin=""
 if [ "$static" = 1 ]; then
@@ -44,8 +58,8 @@ if [ "$static" = 1 ]; then
     if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$target"; then
       rustup target add "$target" >/dev/null 2>&1 || say "could not add the $target target"
     fi
-    if cargo build --release --locked --target "$target"; then
-      bin="target/$target/release/twitcher"
+    if bin=$(build --target "$target"); then
+      :
     else
       say "the static $target build failed"
     fi
@@ -55,8 +69,7 @@ if [ "$static" = 1 ]; then
   [ -n "$bin" ] || say "falling back to a build for the host target: the binary links to the system's libc"
 fi
 if [ -z "$bin" ]; then
-  cargo build --release --locked
-  bin="target/release/twitcher"
+  bin=$(build)
 fi
 
 install -d "$prefix/bin" "$prefix/share/man/man1"
@@ -87,6 +100,7 @@ case ":$PATH:" in
   *) say "note: $prefix/bin is not on your PATH" ;;
 esac
 if [ "$run" = 1 ]; then
-  say "starting: $prefix/bin/twitcher serve (state in $(pwd)/twitcher.sqlite; Ctrl-C stops it)"
+  cd "$caller"
+  say "starting: $prefix/bin/twitcher serve (state in $caller/twitcher.sqlite; Ctrl-C stops it)"
   exec "$prefix/bin/twitcher" serve
 fi
