@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -105,9 +106,9 @@ fn tampered(t: &str) -> String {
     t
 }
 
+/// `gencert --dir` into a folder that does not exist yet, which it makes (0700).
 fn gencert(dir: &TempDir, sub: &str) -> (String, String) {
     let d = dir.path(sub);
-    std::fs::create_dir_all(&d).unwrap();
     let out = std::process::Command::new(BIN)
         .args(["gencert", "--dir"])
         .arg(&d)
@@ -123,6 +124,8 @@ fn gencert(dir: &TempDir, sub: &str) -> (String, String) {
         stdout.contains("twitcher.token.type = signed_token"),
         "{stdout}"
     );
+    let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the folder gencert made");
     (
         d.join("key.pem").to_string_lossy().into_owned(),
         d.join("pubkey.pem").to_string_lossy().into_owned(),

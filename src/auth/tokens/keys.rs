@@ -2,9 +2,9 @@
 //! pair `twitcher gencert` writes. Every key is parsed with the `rsa` crate first, so a
 //! broken or weak key is refused at start rather than on the first token.
 
-use std::fs::OpenOptions;
+use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
@@ -144,8 +144,16 @@ pub fn keycloak_realm_key(b64: &str) -> Result<DecodingKey, String> {
 }
 
 /// Writes a new RSA key pair to `dir/key.pem` (PKCS#8, mode 0600) and `dir/pubkey.pem`,
-/// refusing to overwrite either.
+/// refusing to overwrite either. A missing `dir` is made (mode 0700), as a rotation to
+/// a new folder (`gencert --dir new/`) needs.
 pub fn generate_pair(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    if !dir.as_os_str().is_empty() {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
+    }
     let key_path = dir.join("key.pem");
     let pub_path = dir.join("pubkey.pem");
     for p in [&key_path, &pub_path] {
