@@ -31,6 +31,7 @@ use cli::completions::{self, Delegate, Shell};
 use cli::twitcher::{Cmd, PROGRAM};
 
 fn main() {
+    sigpipe(libc::SIG_DFL);
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let args: Vec<OsString> = args.collect();
@@ -44,6 +45,17 @@ fn main() {
     std::process::exit(code);
 }
 
+/// A command whose output is piped into `head` ends quietly when the pipe closes, as
+/// Unix tools do (Rust's default, SIGPIPE ignored, makes `println!` panic there). The
+/// server and the TUI keep it ignored: a peer gone is an error to handle there, not
+/// the end of the process.
+fn sigpipe(action: libc::sighandler_t) {
+    // SAFETY: called while the process has one thread, with a disposition libc defines.
+    unsafe {
+        libc::signal(libc::SIGPIPE, action);
+    }
+}
+
 fn twitcher(args: Vec<OsString>) -> i32 {
     let cmd = match cli::twitcher::parse(args, &|k| std::env::var(k).ok()) {
         Ok(c) => c,
@@ -54,7 +66,10 @@ fn twitcher(args: Vec<OsString>) -> i32 {
     };
     match cmd {
         Cmd::Serve(over) => match offline::settings(&over) {
-            Ok((raw, settings)) => server::serve(&raw, settings),
+            Ok((raw, settings)) => {
+                sigpipe(libc::SIG_IGN);
+                server::serve(&raw, settings)
+            }
             Err(code) => code,
         },
         Cmd::ConfigCheck(over) => offline::config_check(&over),
@@ -65,7 +80,10 @@ fn twitcher(args: Vec<OsString>) -> i32 {
         Cmd::DbResetPassword(over) => offline::db_reset_password(&over),
         Cmd::GenCert(dir) => offline::gencert(&dir),
         Cmd::GenSecret => offline::gensecret(),
-        Cmd::Tui(conn) => tui::run(conn),
+        Cmd::Tui(conn) => {
+            sigpipe(libc::SIG_IGN);
+            tui::run(conn)
+        }
         Cmd::Completions(shell, program) => print_completions(&shell, program.as_deref()),
         Cmd::Man(page) => match page.as_str() {
             "twitcher" => {

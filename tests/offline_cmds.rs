@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
@@ -201,6 +202,37 @@ fn usage_errors_exit_2_and_help_exits_0() {
         text(&out.stdout).trim(),
         format!("twitcher {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// `twitcher config check | head -1`: the reader is gone before the output is written
+/// (here: a pipe whose read end is already closed). The command ends on SIGPIPE, as Unix
+/// tools do, instead of panicking with "failed printing to stdout".
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = TempDir::new("pipe");
+    for args in [
+        &["config", "check"][..],
+        &["man", "twitcherctl"],
+        &["ctl", "--help"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(&dir.0)
+            .env_remove("TWITCHER_CONFIG")
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGPIPE),
+            "{args:?}: {:?}, stderr: {}",
+            out.status,
+            text(&out.stderr)
+        );
+        assert!(!text(&out.stderr).contains("panicked"), "{args:?}");
+    }
 }
 
 /// A database written by Python Twitcher 0.11.3 itself (`tests/fixtures`), with the
