@@ -754,6 +754,78 @@ fn wms_requests_may_leave_service_out() {
     );
 }
 
+/// A backend may act on the body rather than the query (PyWPS reads the body of every
+/// POST), so a public operation in the query does not open a body that asks for more.
+#[test]
+fn a_public_query_does_not_open_the_body() {
+    let s = setup();
+    let execute = r#"<wps:Execute service="WPS" version="1.0.0" xmlns:wps="http://www.opengis.net/wps/1.0.0"><ows:Identifier xmlns:ows="http://www.opengis.net/ows/1.1">hello</ows:Identifier></wps:Execute>"#;
+    let form_execute = "service=WPS&version=1.0.0&request=Execute&identifier=hello";
+    let describe = "emu?service=WPS&version=1.0.0&request=DescribeProcess&identifier=hello";
+    for (query, content_type, body) in [
+        (GETCAPS, "text/xml", execute),
+        (GETCAPS, "application/octet-stream", execute),
+        (GETCAPS, "application/json", "{}"),
+        (describe, "text/xml", execute),
+        (GETCAPS, "application/x-www-form-urlencoded", form_execute),
+        (GETCAPS, "application/x-www-form-urlencoded", "a=b"),
+    ] {
+        let headers = [("Content-Type", content_type)];
+        let r = request_with("POST", &s.proxy(query), &headers, Some(body.as_bytes()));
+        assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+        let r = request_with("POST", &s.verify(query), &headers, Some(body.as_bytes()));
+        assert_eq!(r.status, 401, "verify {query} {content_type}");
+        let auth = bearer(&s.compute);
+        let with_token = [("Content-Type", content_type), ("Authorization", &auth)];
+        let r = request_with("POST", &s.proxy(query), &with_token, Some(body.as_bytes()));
+        assert_eq!(r.status, 200, "{query} {content_type}: {}", r.text());
+    }
+    assert_eq!(
+        s.backend.count(),
+        6,
+        "only the requests with a token went on"
+    );
+
+    // Query and body both public: public.
+    let caps = r#"<GetCapabilities service="WPS"/>"#;
+    let r = request_with(
+        "POST",
+        &s.proxy(GETCAPS),
+        &[("Content-Type", "text/xml")],
+        Some(caps.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // nginx's auth_request sends the method without the body: a POST is not judged by
+    // its query alone.
+    assert_eq!(request("POST", &s.verify(GETCAPS), None, None).status, 401);
+    assert_eq!(get(&s.verify(GETCAPS), None).status, 200);
+}
+
+/// The backend counts bytes by Content-Length: a cut-off document must not reach it
+/// whole, or it would act on it before the upload is stopped.
+#[test]
+fn a_cut_off_xml_body_is_refused_before_it_arrives_whole() {
+    let s = setup();
+    let auth = bearer(&s.compute);
+    let with_token = [("Content-Type", "text/xml"), ("Authorization", &auth)];
+    for cut_off in [
+        r#"<wps:Execute service="WPS" version="1.0.0" xmlns:wps="x"><a>"#,
+        "<Execute service=\"WPS\" version=\"1.0.0\"><a>x\u{1}y</a></Execute>",
+    ] {
+        let r = request_with(
+            "POST",
+            &s.proxy("emu"),
+            &with_token,
+            Some(cut_off.as_bytes()),
+        );
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("ExceptionReport"));
+        for seen in s.backend.requests() {
+            assert!(seen.body_len < cut_off.len() as u64, "it arrived whole");
+        }
+    }
+}
+
 #[test]
 fn forms_carry_parameters_and_tokens() {
     let s = setup();

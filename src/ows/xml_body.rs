@@ -170,10 +170,19 @@ impl<R: Read> XmlBody<R> {
             Ok(Event::Text(t)) => {
                 if self.depth == 0 && !t.chars().all(|c| c.is_ascii_whitespace()) {
                     self.fail(Fault::Invalid("text outside the root element".into()));
+                } else if has_control_char(t.as_bytes()) {
+                    self.fail(Fault::Invalid(
+                        "a control character XML does not allow".into(),
+                    ));
                 }
             }
             Ok(Event::CData(_)) if self.depth == 0 => {
                 self.fail(Fault::Invalid("CDATA outside the root element".into()));
+            }
+            Ok(Event::CData(c)) if has_control_char(c.as_bytes()) => {
+                self.fail(Fault::Invalid(
+                    "a control character XML does not allow".into(),
+                ));
             }
             Ok(Event::Eof) => {
                 if self.root_seen && !self.root_closed {
@@ -205,6 +214,13 @@ impl<R: Read> XmlBody<R> {
     }
 }
 
+/// XML 1.0 allows no C0 control characters but tab, line feed and carriage return.
+fn has_control_char(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+}
+
 fn read_root(e: &BytesStart) -> Result<Root, Fault> {
     let name = e.local_name().as_ref().to_string();
     let mut attributes = Vec::new();
@@ -228,12 +244,14 @@ impl<R: Read> Read for XmlBody<R> {
                     format!("request body refused: {f:?}"),
                 ));
             }
-            // Bytes go on only once the parser has passed them, so a refused document
-            // never reaches the backend whole.
+            // Bytes go on only once the parser has passed them, and the last one only
+            // once the end was checked: a refused document never reaches the backend
+            // whole, even when the backend counts the bytes (Content-Length) and would
+            // act on them before the upload is cut.
             let checked = if self.ended {
                 u64::MAX
             } else {
-                self.parser.buffer_position()
+                self.parser.buffer_position().saturating_sub(1)
             };
             {
                 let mut seen = self.seen.borrow_mut();
@@ -296,12 +314,34 @@ mod tests {
             "<x>".to_string(),
             "not xml".to_string(),
             "".to_string(),
+            "<x>a\u{0}b</x>".to_string(),
+            "<x><![CDATA[\u{1}]]></x>".to_string(),
             deep,
         ];
         for c in &cases {
             let r = pass(c);
             assert!(matches!(r, Err(Fault::Invalid(_))), "{c:?} gave {r:?}");
         }
+    }
+
+    /// The backend counts bytes: had it got all of a cut-off document, it would act on
+    /// it before the upload is stopped.
+    #[test]
+    fn a_cut_off_document_never_goes_on_whole() {
+        let doc = r#"<wps:Execute xmlns:wps="x" service="WPS"><a>"#;
+        let mut b = XmlBody::new(doc.as_bytes());
+        assert_eq!(b.root().unwrap().name, "Execute");
+        let mut handed = Vec::new();
+        let mut buf = [0u8; 4096];
+        let err = loop {
+            match b.read(&mut buf) {
+                Ok(0) => panic!("the cut-off document ended cleanly"),
+                Ok(n) => handed.extend_from_slice(&buf[..n]),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(handed.len() < doc.len(), "{} bytes handed on", handed.len());
     }
 
     #[test]

@@ -168,15 +168,18 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let query_token = token_in(req.header("Authorization"), query.iter().cloned());
 
     // Only a protected service needs to know what is asked; a public one gets the
-    // request as it is, OWS or not.
+    // request as it is, OWS or not. The query and the body are each read for a request,
+    // since a backend may act on either (PyWPS reads the body of every POST).
     let mut form: Option<Vec<u8>> = None;
-    let mut ows: Option<OwsRequest> = None;
+    let mut query_ows: Option<OwsRequest> = None;
+    let mut body_ows: Option<OwsRequest> = None;
     if checked && has_ows_params(&query) {
         match from_kvp(&query, registered) {
-            Ok(r) => ows = Some(r),
+            Ok(r) => query_ows = Some(r),
             Err(e) => return refuse(mode, &e),
         }
-    } else if checked && matches!(kind, BodyKind::Form) {
+    }
+    if checked && matches!(kind, BodyKind::Form) {
         let body = match req.read_body() {
             Ok(b) => b,
             Err(e) => return refuse(mode, &body_error(e)),
@@ -184,7 +187,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         let pairs: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(&body).collect();
         if has_ows_params(&pairs) {
             match from_kvp(&pairs, registered) {
-                Ok(r) => ows = Some(r),
+                Ok(r) => body_ows = Some(r),
                 Err(e) => return refuse(mode, &e),
             }
         }
@@ -202,11 +205,8 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let length = req.content_length();
     let has_body = req.has_body();
     let url = target_url(&service.url, extra, &req.query);
-    let parse_xml = checked
-        && ows.is_none()
-        && form.is_none()
-        && method == Method::Post
-        && matches!(kind, BodyKind::Xml);
+    let parse_xml =
+        checked && form.is_none() && method == Method::Post && matches!(kind, BodyKind::Xml);
 
     // Made while the request's headers can still be borrowed; /ows/verify sends none.
     let headers = if mode == Mode::Proxy {
@@ -240,7 +240,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         let mut body = XmlBody::new(&mut raw);
         match body.root() {
             Ok(root) => match from_xml(&root, registered) {
-                Ok(r) => ows = Some(r),
+                Ok(r) => body_ows = Some(r),
                 Err(e) => return refuse(mode, &e),
             },
             Err(f) => return refuse(mode, &fault_error(&f)),
@@ -248,10 +248,16 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         plan = Plan::Xml(body);
     }
 
-    let class = match &ows {
-        Some(r) if extra.is_empty() && r.service.is_public(r.operation) => Class::PublicOperation,
-        _ => Class::Protected,
-    };
+    // A body not read as an OWS request could still be one to the backend; /ows/verify
+    // gets none from nginx's auth_request, so there a method with a body is unknown too.
+    let body_unjudged = body_ows.is_none()
+        && (has_body || (mode == Mode::Verify && !matches!(method, Method::Get | Method::Head)));
+    let class = classify(
+        extra.is_empty() && !body_unjudged,
+        query_ows.as_ref(),
+        body_ows.as_ref(),
+    );
+    let ows = body_ows.or(query_ows);
     let mut grant = None;
     let decision = decide(
         app.settings.ows_security,
@@ -349,6 +355,17 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         Err(f) => return refuse(mode, &failure_error(name, f)),
     };
     respond(app, &service, incoming, method, wps_operation)
+}
+
+/// Public only when something was asked and everything asked is public: a
+/// GetCapabilities query does not open an Execute body.
+fn classify(judged: bool, query: Option<&OwsRequest>, body: Option<&OwsRequest>) -> Class {
+    let public = |r: Option<&OwsRequest>| r.is_none_or(|r| r.service.is_public(r.operation));
+    if judged && (query.is_some() || body.is_some()) && public(query) && public(body) {
+        Class::PublicOperation
+    } else {
+        Class::Protected
+    }
 }
 
 fn body_error(e: super::http::BodyError) -> OwsError {
