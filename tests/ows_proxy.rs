@@ -552,6 +552,32 @@ fn backend_failures_are_502_and_504() {
     let r = get(&s.proxy("emu/slow"), Some(&bearer(&s.compute)));
     assert_exception(&r, 504, "NoApplicableCode", "NoApplicableCode");
     s.server.wait_log("did not answer in time");
+
+    // Silent in the middle of an XML answer (read whole for rewriting): also 504.
+    let stalls = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stalls_url = format!(
+        "http://127.0.0.1:{}/wps",
+        stalls.local_addr().unwrap().port()
+    );
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let held = std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let (conn, _) = stalls.accept().unwrap();
+        let mut head = std::io::BufReader::new(conn.try_clone().unwrap());
+        let mut line = String::new();
+        while head.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let mut conn = conn;
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: 1000\r\n\r\n<wps:Capabilities>")
+            .unwrap();
+        let _ = wait.recv_timeout(Duration::from_secs(30));
+    });
+    register(&s.server, "stalls", &stalls_url, "WPS", "token");
+    let r = get(&s.proxy("stalls?service=WPS&request=GetCapabilities"), None);
+    assert_exception(&r, 504, "NoApplicableCode", "NoApplicableCode");
+    done.send(()).unwrap();
+    held.join().unwrap();
 }
 
 /// With `twitcher.proxy.pass_identity` the backend learns who a token let through, under

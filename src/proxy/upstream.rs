@@ -83,6 +83,15 @@ pub struct Incoming {
     pub body: ureq::Body,
 }
 
+/// Whether reading a backend's body failed because it stayed silent past the timeout
+/// (ureq wraps its own timeout in an `io::Error` of kind Other).
+pub fn silent_too_long(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::TimedOut
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+            .is_some_and(|u| matches!(u, ureq::Error::Timeout(_)))
+}
+
 #[derive(Debug)]
 pub enum Failure {
     /// No connection, or it broke (502).

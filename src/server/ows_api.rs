@@ -24,7 +24,7 @@ use crate::ows::rewrite::{Base, Form, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
 use crate::proxy::headers::{Forwarding, request_headers, response_headers};
 use crate::proxy::target::{check_extra, target_url};
-use crate::proxy::upstream::{Failure, Incoming, Outbody, Target};
+use crate::proxy::upstream::{Failure, Incoming, Outbody, Target, silent_too_long};
 use crate::registry::Service;
 
 /// What a WPS operation may answer with: Twitcher's list, with its missing comma
@@ -568,6 +568,9 @@ fn respond(
                     reader: Box::new(chained),
                     length: incoming.length,
                 });
+            }
+            Err(e) if silent_too_long(&e) => {
+                return refuse(Mode::Proxy, &failure_error(&service.name, Failure::Timeout));
             }
             Err(e) => {
                 log::warn(&format!(
