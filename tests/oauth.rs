@@ -209,21 +209,33 @@ fn token_endpoint_answers_like_the_original() {
         &format!("grant_type=client_credentials&client_id={id}&client_secret=wrong"),
     );
     err(&r, 401, json!({"error": "invalid_client"}));
-    assert!(r.header("www-authenticate").is_none());
+    // Every 401 names a scheme (RFC 7235), wherever the credentials were: Basic.
+    let challenged = |r: &Resp| {
+        assert!(
+            r.header("www-authenticate")
+                .is_some_and(|c| c.starts_with("Basic ")),
+            "{:?}",
+            r.header("www-authenticate")
+        );
+    };
+    challenged(&r);
     let r = post_form(
         &url,
         None,
         "grant_type=client_credentials&client_id=nope&client_secret=wrong",
     );
     err(&r, 401, json!({"error": "invalid_client"}));
-    // ... and with Basic, the challenge RFC 6749 asks for.
-    let r = post_form(
-        &url,
-        Some(&basic(&id, "wrong")),
-        "grant_type=client_credentials",
-    );
-    err(&r, 401, json!({"error": "invalid_client"}));
-    assert!(r.header("www-authenticate").unwrap().starts_with("Basic "));
+    challenged(&r);
+    // ... with Basic, the challenge RFC 6749 asks for; with a malformed Basic, or none.
+    for auth in [
+        Some(basic(&id, "wrong")),
+        Some("Basic !!!".to_string()),
+        None,
+    ] {
+        let r = post_form(&url, auth.as_deref(), "grant_type=client_credentials");
+        err(&r, 401, json!({"error": "invalid_client"}));
+        challenged(&r);
+    }
     // 20: a scope the client does not have.
     let r = post_form(
         &url,
@@ -466,6 +478,7 @@ fn revocation_works_for_each_kind_and_survives_a_restart() {
         );
         assert_eq!(r.status, 401);
         assert_eq!(r.json()["error"], "invalid_client");
+        assert!(r.header("www-authenticate").is_some());
         assert_eq!(services_with(&s, &t).status, 200);
         // Its own client may, with the credentials in the form too.
         let r = post_form(

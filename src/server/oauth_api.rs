@@ -158,13 +158,11 @@ fn client_credentials(req: &Request, p: &Form) -> Result<Option<(String, String,
     Ok(Some((id, secret, true)))
 }
 
-fn invalid_client(basic: bool) -> Response {
-    let r = oauth_error(401, "invalid_client", None);
-    if basic {
-        r.header("WWW-Authenticate", errors::BASIC_CHALLENGE)
-    } else {
-        r
-    }
+/// With the Basic challenge also when the credentials came in the body or not at all:
+/// every 401 names a scheme (RFC 7235 §3.1), and RFC 6749 §2.3.1 makes Basic the one
+/// every server supports.
+fn invalid_client() -> Response {
+    oauth_error(401, "invalid_client", None).header("WWW-Authenticate", errors::BASIC_CHALLENGE)
 }
 
 /// `/oauth/client`: registers a client application and shows its secret, once.
@@ -252,14 +250,14 @@ pub fn token(app: &App, req: &mut Request, _: &Params) -> Response {
             )),
         );
     }
-    let (id, secret, basic) = match client_credentials(req, &p) {
+    let (id, secret, _) = match client_credentials(req, &p) {
         Ok(Some(c)) => c,
-        Ok(None) => return invalid_client(false),
+        Ok(None) => return invalid_client(),
         Err(r) => return r,
     };
     let client = match app.tokens.authenticate_client(&id, &secret) {
         Ok(Some(c)) => c,
-        Ok(None) => return invalid_client(basic),
+        Ok(None) => return invalid_client(),
         Err(e) => return store_error(e),
     };
     let asked = split_scopes(p.get("scope").unwrap_or(""));
@@ -298,12 +296,12 @@ fn caller(app: &App, req: &Request, p: &Form) -> Result<Revoker, Response> {
     }
     let (id, secret, basic) = match client_credentials(req, p)? {
         Some(c) => c,
-        None => return Err(invalid_client(false)),
+        None => return Err(invalid_client()),
     };
     match app.tokens.authenticate_client(&id, &secret) {
         Ok(Some(c)) => Ok(Revoker::Client(c.client_id)),
         Ok(None) if basic && app.require_password(req).is_ok() => Ok(Revoker::Admin),
-        Ok(None) => Err(invalid_client(basic)),
+        Ok(None) => Err(invalid_client()),
         Err(e) => Err(store_error(e)),
     }
 }
