@@ -580,6 +580,32 @@ fn backend_failures_are_502_and_504() {
     held.join().unwrap();
 }
 
+/// A service registered at a URL that leads back to the proxy: each pass adds the
+/// proxy's name to `Via` (RFC 9110 §7.6.3), so the second pass is refused (508) at once
+/// instead of every worker waiting on another until the timeouts.
+#[test]
+fn a_service_that_leads_back_here_is_refused_as_a_loop() {
+    let s = setup_with(Launch::default().env("TWITCHER_WORKERS", "2"));
+    let r = get(&s.proxy(GETCAPS), None);
+    assert_eq!(r.status, 200);
+    let via = s.backend.last().header("via").unwrap().to_string();
+    assert!(via.starts_with("1.1 twitcher-"), "{via}");
+
+    let looped = format!("{}/ows/proxy/loop", s.server.url);
+    register(&s.server, "loop", &looped, "WPS", "public");
+    for _ in 0..3 {
+        let r = get(&s.proxy("loop?service=WPS&request=GetCapabilities"), None);
+        assert_exception(&r, 508, "NoApplicableCode", "NoApplicableCode");
+    }
+    s.server.wait_log("leads here");
+    assert_eq!(get(&format!("{}/info", s.server.url), None).status, 200);
+    // A client's own Via is kept, and names another proxy: no loop.
+    let r = request_with("GET", &s.proxy(GETCAPS), &[("Via", "1.1 edge")], None);
+    assert_eq!(r.status, 200);
+    let via = s.backend.last().header("via").unwrap().to_string();
+    assert!(via.starts_with("1.1 edge, 1.1 twitcher-"), "{via}");
+}
+
 /// With `twitcher.proxy.pass_identity` the backend learns who a token let through, under
 /// oauth2-proxy's header names, and a client cannot claim an identity itself. /ows/verify
 /// answers the same for nginx's `auth_request_set`, whatever the setting.

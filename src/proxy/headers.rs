@@ -70,6 +70,8 @@ pub struct Forwarding<'a> {
     pub scheme: &'a str,
     pub forward_authorization: bool,
     pub pass_identity: bool,
+    /// This proxy's name in `Via`.
+    pub via_name: &'a str,
 }
 
 /// The headers to send the backend.
@@ -86,7 +88,11 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
     );
     for (k, v) in incoming {
         let (k, v) = (k.as_ref(), v.as_ref());
-        if is_hop_by_hop(k, &named) || listed(SET_HERE, k) || listed(&FORWARDED, k) {
+        if is_hop_by_hop(k, &named)
+            || listed(SET_HERE, k)
+            || listed(&FORWARDED, k)
+            || k.eq_ignore_ascii_case("via")
+        {
             continue;
         }
         if !f.peer_trusted && listed(FRONT_PROXY_ONLY, k) {
@@ -154,7 +160,21 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
     if !host.is_empty() {
         out.push(("X-Forwarded-Host".into(), host));
     }
+    let mut via = given("Via");
+    if !via.is_empty() {
+        via.push_str(", ");
+    }
+    via.push_str("1.1 ");
+    via.push_str(f.via_name);
+    out.push(("Via".into(), via));
     out
+}
+
+/// Whether a request's `Via` headers name this proxy: it has been here before.
+pub fn passed<'a>(via_values: impl Iterator<Item = &'a str>, via_name: &str) -> bool {
+    via_values
+        .flat_map(|v| v.split(','))
+        .any(|hop| hop.split_whitespace().nth(1) == Some(via_name))
 }
 
 /// The backend's response headers to pass on: all but hop-by-hop ones and the length,
@@ -207,6 +227,8 @@ mod tests {
             ("Accept-Encoding", "gzip"),
             ("Content-Length", "5"),
             ("Accept", "text/xml"),
+            ("Via", "1.0 fred"),
+            ("via", "1.1 nginx"),
         ]);
         let peer = Some("10.0.0.9".parse().unwrap());
         let untrusted = Forwarding {
@@ -215,6 +237,7 @@ mod tests {
             scheme: "https",
             forward_authorization: false,
             pass_identity: false,
+            via_name: "twitcher-ab12",
         };
         let out = request_headers(&incoming, &untrusted);
         assert_eq!(
@@ -224,9 +247,18 @@ mod tests {
                 "accept",
                 "x-forwarded-for",
                 "x-forwarded-proto",
-                "x-forwarded-host"
+                "x-forwarded-host",
+                "via"
             ]
         );
+        assert_eq!(
+            value(&out, "via"),
+            Some("1.0 fred, 1.1 nginx, 1.1 twitcher-ab12")
+        );
+        let vias = || ["1.0 fred, 1.1 twitcher-ab12 (comment)"].into_iter();
+        assert!(passed(vias(), "twitcher-ab12"));
+        assert!(!passed(vias(), "twitcher-ab1"));
+        assert!(!passed(vias(), "1.0"));
         assert_eq!(value(&out, "x-forwarded-for"), Some("10.0.0.9"));
         assert_eq!(value(&out, "x-forwarded-proto"), Some("https"));
         assert_eq!(value(&out, "x-forwarded-host"), Some("tw:8000"));

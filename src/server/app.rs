@@ -37,6 +37,9 @@ pub struct App {
     /// Serialised `GET /settings`: the effective settings, secrets masked, as
     /// `config check` prints them.
     pub settings_report: Vec<u8>,
+    /// This process's name in `Via` (RFC 9110 §7.6.3): a request that already passed
+    /// it came back round a loop of registrations.
+    pub via_name: String,
 }
 
 impl App {

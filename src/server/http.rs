@@ -95,6 +95,15 @@ impl<'a> Request<'a> {
             .map(|h| h.value.as_str())
     }
 
+    /// Every value of one header, in order.
+    pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> {
+        self.inner
+            .headers()
+            .iter()
+            .filter(move |h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
     /// Every header as sent, in order.
     pub fn headers(&self) -> Vec<(&str, &str)> {
         self.inner

@@ -132,6 +132,7 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         serde_json::to_vec(&front::settings_report(raw, &settings.derived(Some(local))))
             .unwrap_or_default();
     let app = Arc::new(App {
+        via_name: format!("twitcher-{}", crate::auth::secrets::random_hex(4)),
         openapi,
         settings_report,
         url,

@@ -22,7 +22,7 @@ use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
 use crate::ows::request::{OwsRequest, Registered, from_kvp, from_xml, has_ows_params};
 use crate::ows::rewrite::{Base, Form, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
-use crate::proxy::headers::{Forwarding, request_headers, response_headers};
+use crate::proxy::headers::{Forwarding, passed, request_headers, response_headers};
 use crate::proxy::target::{check_extra, target_url};
 use crate::proxy::upstream::{Failure, Incoming, Outbody, Target, silent_too_long};
 use crate::registry::Service;
@@ -159,6 +159,17 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     if let Err(m) = check_extra(extra) {
         return refuse(mode, &OwsError::invalid("path", m));
     }
+    if passed(req.header_values("Via"), &app.via_name) {
+        log::warn(&format!(
+            "service {name}: a request came back to this proxy; the service's URL leads here"
+        ));
+        let e = OwsError::other(
+            508,
+            "NoApplicableCode",
+            format!("Service {name} leads back to this proxy"),
+        );
+        return refuse(mode, &e);
+    }
     let auth = ServiceAuth::of(&service.auth);
     let checked = app.settings.ows_security && auth != ServiceAuth::Public;
     let registered = Registered::of(&service.kind);
@@ -220,6 +231,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             },
             forward_authorization: app.settings.proxy.forward_authorization,
             pass_identity: app.settings.proxy.pass_identity,
+            via_name: &app.via_name,
         };
         request_headers(&req.headers(), &forwarding)
     } else {
