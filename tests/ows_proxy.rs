@@ -1003,6 +1003,59 @@ fn bodies_over_the_limit_get_413_as_exception_reports() {
     let r = r.unwrap();
     assert_eq!(r.status(), 413);
     assert!(s.backend.requests().iter().all(|r| r.body_len < 2 << 20));
+
+    // /ows/verify keeps its own JSON, and /oauth its RFC 6749 errors, also for 413.
+    let r = request("PUT", &s.verify("emu/up"), Some(&auth), Some(&big));
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["access"], false);
+    let r = request(
+        "POST",
+        &format!("{}/oauth/token", s.server.url),
+        None,
+        Some(&big),
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["error"], "invalid_request");
+    assert_eq!(r.header("Cache-Control"), Some("no-store"));
+}
+
+/// Errors answered before a handler runs (404, 405) come in the format of the endpoint
+/// they are under, as the handler's own would.
+#[test]
+fn early_errors_speak_each_endpoints_format() {
+    let s = setup();
+    let base = &s.server.url;
+    for (method, path, status) in [
+        ("TRACE", "/ows/proxy/emu", 405),
+        ("GET", "/ows/proxy/%ff", 404),
+        ("GET", "/ows/proxy", 404),
+        ("GET", "/ows/proxy/", 404),
+    ] {
+        let r = request(method, &format!("{base}{path}"), None, None);
+        assert_exception(&r, status, "NoApplicableCode", "NoApplicableCode");
+        if status == 405 {
+            assert!(r.header("Allow").unwrap().contains("POST"));
+        }
+    }
+    for (method, path, status) in [
+        ("TRACE", "/ows/verify/emu", 405),
+        ("GET", "/ows/verify", 404),
+    ] {
+        let r = request(method, &format!("{base}{path}"), None, None);
+        assert_eq!(r.status, status, "{path}");
+        assert_eq!(r.json()["access"], false, "{path}");
+    }
+    for (method, path, status) in [("PUT", "/oauth/token", 405), ("GET", "/oauth/nope", 404)] {
+        let r = request(method, &format!("{base}{path}"), None, None);
+        assert_eq!(r.status, status, "{path}");
+        assert_eq!(r.json()["error"], "invalid_request", "{path}");
+        assert_eq!(r.header("Cache-Control"), Some("no-store"), "{path}");
+    }
+    // The REST API keeps its own shape.
+    let r = request("PUT", &format!("{base}/services"), None, None);
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json()["status"], "error");
+    assert_eq!(get(&format!("{base}/nope"), None).json()["status"], "error");
 }
 
 #[test]

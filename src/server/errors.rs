@@ -30,14 +30,8 @@ pub fn not_found(path: &str) -> Response {
     one(404, "url", "", format!("Not Found: {path}"))
 }
 
-pub fn method_not_allowed(method: &str, allow: &str) -> Response {
-    one(
-        405,
-        "method",
-        "",
-        format!("The method {method} is not allowed for this resource"),
-    )
-    .header("Allow", allow)
+pub fn method_not_allowed(text: &str) -> Response {
+    one(405, "method", "", text)
 }
 
 pub fn unauthorized() -> Response {

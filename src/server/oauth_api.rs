@@ -54,7 +54,7 @@ pub fn jwks(app: &App, _: &mut Request, _: &Params) -> Response {
 }
 
 /// RFC 6749 §5.2 error: `{"error": code[, "error_description": ...]}`, never cached.
-fn oauth_error(status: u16, code: &str, description: Option<&str>) -> Response {
+pub fn oauth_error(status: u16, code: &str, description: Option<&str>) -> Response {
     let body = match description {
         Some(d) => json!({"error": code, "error_description": d}),
         None => json!({"error": code}),

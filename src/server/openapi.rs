@@ -80,7 +80,7 @@ fn oauth_paths() -> Value {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}}
         },
         "400": oauth_err("invalid_request, unsupported_grant_type or invalid_scope"),
-        "401": oauth_err("invalid_client; with `WWW-Authenticate: Basic` when the client used Basic"),
+        "401": oauth_err("invalid_client, with a `WWW-Authenticate: Basic` challenge"),
         "413": oauth_err("Body over 64 KiB")
     });
     let jwks = json!({

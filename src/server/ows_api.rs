@@ -58,6 +58,11 @@ pub fn verify(app: &App, req: &mut Request, params: &Params) -> Response {
 }
 
 /// A refusal: an ExceptionReport from the proxy, Twitcher's JSON from verify.
+/// An error answered before the handler runs (404, 405, 413), in the endpoint's format.
+pub fn refuse_early(verify: bool, e: &OwsError) -> Response {
+    refuse(if verify { Mode::Verify } else { Mode::Proxy }, e)
+}
+
 fn refuse(mode: Mode, e: &OwsError) -> Response {
     match mode {
         Mode::Proxy => Response::bytes(e.status, "text/xml; charset=utf-8", e.to_xml()),

@@ -41,8 +41,21 @@ pub struct Route {
     /// The pattern split once, so matching a request allocates nothing until it fits.
     segments: Vec<Segment>,
     pub methods: Vec<(Method, Access, Handler)>,
-    /// Errors before the handler runs are OWS ExceptionReports, not JSON.
-    pub ows: bool,
+    pub family: Family,
+}
+
+/// Which protocol a path speaks, so that the errors answered before a handler runs
+/// (404, 405, 413) come in that protocol's own format, as the handler's would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// The REST API's JSON errors.
+    Rest,
+    /// RFC 6749 JSON errors, not to be cached.
+    OAuth,
+    /// OWS ExceptionReports.
+    OwsProxy,
+    /// Twitcher's `{"description", "access"}` JSON.
+    OwsVerify,
 }
 
 enum Segment {
@@ -74,7 +87,11 @@ fn route(pattern: &str, methods: &[(Method, Access, Handler)]) -> Route {
         pattern: pattern.to_string(),
         segments: segments(pattern),
         methods: methods.to_vec(),
-        ows: false,
+        family: if pattern.starts_with("/oauth/") {
+            Family::OAuth
+        } else {
+            Family::Rest
+        },
     }
 }
 
@@ -88,7 +105,7 @@ pub const OWS_METHODS: [Method; 6] = [
     Method::Options,
 ];
 
-fn ows_route(pattern: String, handler: Handler) -> Route {
+fn ows_route(pattern: String, handler: Handler, family: Family) -> Route {
     Route {
         segments: segments(&pattern),
         pattern,
@@ -96,7 +113,7 @@ fn ows_route(pattern: String, handler: Handler) -> Route {
             .iter()
             .map(|m| (*m, Access::Public, handler))
             .collect(),
-        ows: true,
+        family,
     }
 }
 
@@ -164,14 +181,19 @@ pub fn table(test_hooks: bool, ows_prefix: Option<&str>) -> Vec<Route> {
         ),
     ];
     if let Some(p) = ows_prefix {
-        for (kind, handler) in [
-            ("proxy", ows_api::proxy as Handler),
-            ("verify", ows_api::verify),
+        for (kind, handler, family) in [
+            ("proxy", ows_api::proxy as Handler, Family::OwsProxy),
+            ("verify", ows_api::verify, Family::OwsVerify),
         ] {
-            t.push(ows_route(format!("{p}/{kind}/{{service}}"), handler));
+            t.push(ows_route(
+                format!("{p}/{kind}/{{service}}"),
+                handler,
+                family,
+            ));
             t.push(ows_route(
                 format!("{p}/{kind}/{{service}}/{{extra*}}"),
                 handler,
+                family,
             ));
         }
     }
@@ -249,19 +271,7 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
             continue;
         };
         if too_large {
-            return if r.ows {
-                let e = OwsError::other(
-                    413,
-                    "NoApplicableCode",
-                    format!(
-                        "The request body is larger than the limit of {} bytes",
-                        req.max_body()
-                    ),
-                );
-                Response::bytes(413, "text/xml; charset=utf-8", e.to_xml())
-            } else {
-                errors::body(super::http::BodyError::TooLarge(req.max_body()))
-            };
+            return too_large_error(r.family, req.max_body());
         }
         let wanted = if req.method == Method::Head {
             Method::Get
@@ -283,12 +293,71 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
         if allow.contains(&"GET") {
             allow.push("HEAD");
         }
-        return errors::method_not_allowed(req.method.as_str(), &allow.join(", "));
+        let text = format!(
+            "The method {} is not allowed for this resource",
+            req.method.as_str()
+        );
+        return match r.family {
+            Family::Rest => errors::method_not_allowed(&text),
+            family => early_error(family, 405, "invalid_request", text),
+        }
+        .header("Allow", allow.join(", "));
     }
+    let family = family_of(routes, &req.path);
     if too_large {
-        return errors::body(super::http::BodyError::TooLarge(req.max_body()));
+        return too_large_error(family, req.max_body());
     }
-    errors::not_found(&req.path)
+    match family {
+        Family::Rest => errors::not_found(&req.path),
+        family => early_error(
+            family,
+            404,
+            "invalid_request",
+            format!("Not Found: {}", req.path),
+        ),
+    }
+}
+
+/// The family of a path no route fits: that of the OAuth or OWS endpoints it is under.
+fn family_of(routes: &[Route], path: &str) -> Family {
+    if path.starts_with("/oauth/") {
+        return Family::OAuth;
+    }
+    let under = |base: &str| {
+        path.strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    routes
+        .iter()
+        .filter(|r| matches!(r.family, Family::OwsProxy | Family::OwsVerify))
+        .find(|r| r.pattern.split("/{").next().is_some_and(under))
+        .map_or(Family::Rest, |r| r.family)
+}
+
+fn too_large_error(family: Family, limit: u64) -> Response {
+    match family {
+        Family::Rest => errors::body(super::http::BodyError::TooLarge(limit)),
+        family => early_error(
+            family,
+            413,
+            "invalid_request",
+            format!("The request body is larger than the limit of {limit} bytes"),
+        ),
+    }
+}
+
+/// An error in the family's format; `oauth_code` is the RFC 6749 code.
+fn early_error(family: Family, status: u16, oauth_code: &str, text: String) -> Response {
+    match family {
+        Family::OAuth => oauth_api::oauth_error(status, oauth_code, Some(&text)),
+        Family::OwsProxy => {
+            ows_api::refuse_early(false, &OwsError::other(status, "NoApplicableCode", text))
+        }
+        Family::OwsVerify => {
+            ows_api::refuse_early(true, &OwsError::other(status, "NoApplicableCode", text))
+        }
+        Family::Rest => errors::one(status, "request", "", text),
+    }
 }
 
 #[cfg(test)]
