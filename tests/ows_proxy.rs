@@ -1058,6 +1058,23 @@ fn early_errors_speak_each_endpoints_format() {
     assert_eq!(get(&format!("{base}/nope"), None).json()["status"], "error");
 }
 
+/// With every place taken by a request waiting on a slow backend, the liveness probe
+/// still answers: it does not queue.
+#[test]
+fn healthz_answers_while_every_place_waits_on_a_backend() {
+    let s = setup_with(Launch::default().env("TWITCHER_WORKERS", "1"));
+    let slow_url = s.proxy("emu/slow");
+    let auth = bearer(&s.compute);
+    let slow = std::thread::spawn(move || get(&slow_url, Some(&auth)).status);
+    wait_for(10, "the slow request at the backend", || {
+        (s.backend.count() == 1).then_some(())
+    });
+    let r = get(&format!("{}/healthz", s.server.url), None);
+    assert_eq!(r.status, 200);
+    assert!(!slow.is_finished(), "/healthz waited for the slow request");
+    assert_eq!(slow.join().unwrap(), 200);
+}
+
 #[test]
 fn traffic_counters_and_health_endpoints() {
     let s = setup();

@@ -148,14 +148,21 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
     let gate = Arc::new(gate::Gate::new(workers));
     let handler: tiny_http::Handler = {
         let (app, routes, gate) = (app.clone(), routes.clone(), gate.clone());
-        Arc::new(move |rq| match gate.enter() {
-            Some(_inside) => handle(&app, &routes, rq),
-            None => {
-                let _ = rq.respond(to_tiny(
-                    errors::shutting_down(),
-                    "-",
-                    Arc::new(AtomicU64::new(0)),
-                ));
+        Arc::new(move |rq| {
+            // A liveness probe does not queue behind slow backends: the process is alive
+            // while every place is taken by a request waiting on one.
+            if rq.url() == "/healthz" {
+                return handle(&app, &routes, rq);
+            }
+            match gate.enter() {
+                Some(_inside) => handle(&app, &routes, rq),
+                None => {
+                    let _ = rq.respond(to_tiny(
+                        errors::shutting_down(),
+                        "-",
+                        Arc::new(AtomicU64::new(0)),
+                    ));
+                }
             }
         })
     };
