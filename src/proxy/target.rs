@@ -49,6 +49,29 @@ fn push_forwarded_query(url: &mut String, query: &str) {
     }
 }
 
+/// A form body without twitcher's own parameters, as the query loses them: the token
+/// stays with the proxy. The other pairs keep their bytes and order.
+pub fn forwarded_form(body: Vec<u8>) -> Vec<u8> {
+    let own = |pair: &&[u8]| {
+        let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
+        query_key_in(&String::from_utf8_lossy(key), OWN_PARAMS)
+    };
+    if !body.split(|&b| b == b'&').any(|p| own(&p)) {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    for pair in body
+        .split(|&b| b == b'&')
+        .filter(|p| !p.is_empty() && !own(p))
+    {
+        if !out.is_empty() {
+            out.push(b'&');
+        }
+        out.extend_from_slice(pair);
+    }
+    out
+}
+
 /// `service_url[/extra][?query]`; `extra` must have passed `check_extra`.
 pub fn target_url(service_url: &str, extra: &str, query: &str) -> String {
     let mut url = if extra.is_empty() {
@@ -124,5 +147,11 @@ mod tests {
             "?ACCESS+TOKEN=y"
         );
         assert_eq!(forwarded("access_token=x"), "");
+        assert_eq!(
+            forwarded_form(b"a=1&access_token=t&b=%20".to_vec()),
+            b"a=1&b=%20"
+        );
+        assert_eq!(forwarded_form(b"a=1&&b".to_vec()), b"a=1&&b", "untouched");
+        assert_eq!(forwarded_form(b"Access%5FToken=t".to_vec()), b"");
     }
 }

@@ -23,7 +23,7 @@ use crate::ows::request::{OwsRequest, Registered, from_kvp, from_xml, has_ows_pa
 use crate::ows::rewrite::{Base, Form, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
 use crate::proxy::headers::{Forwarding, passed, request_headers, response_headers};
-use crate::proxy::target::{check_extra, target_url};
+use crate::proxy::target::{check_extra, forwarded_form, target_url};
 use crate::proxy::upstream::{Failure, Incoming, Outbody, Target, silent_too_long};
 use crate::registry::Service;
 
@@ -249,7 +249,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         failed: None,
     };
     let mut plan = match form {
-        Some(bytes) => Plan::Buffered(bytes),
+        Some(bytes) => Plan::Buffered(forwarded_form(bytes)),
         None if has_body => Plan::Raw,
         None => Plan::Empty,
     };
