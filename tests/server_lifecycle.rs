@@ -261,6 +261,40 @@ fn pipelined_requests_are_answered_in_order() {
     );
 }
 
+/// RFC 9112 §3.2: exactly one Host, which HTTP/1.1 requires.
+#[test]
+fn host_must_be_given_once() {
+    let s = Server::start();
+    let two = raw(
+        s.port,
+        b"GET /info HTTP/1.1\r\nHost: x\r\nHost: evil\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(two.starts_with("HTTP/1.1 400"), "{two}");
+    let none = raw(
+        s.port,
+        b"GET /info HTTP/1.1\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(none.starts_with("HTTP/1.1 400"), "{none}");
+    let old = raw(
+        s.port,
+        b"GET /info HTTP/1.0\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(old.contains(" 200 "), "HTTP/1.0 needs no Host: {old}");
+    // On the proxy, the refusal is an ExceptionReport.
+    let ows = raw(
+        s.port,
+        b"GET /ows/proxy/emu HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(
+        ows.starts_with("HTTP/1.1 400") && ows.contains("ExceptionReport"),
+        "{ows}"
+    );
+}
+
 /// A header's value is taken trimmed from its line, and a line that is no header
 /// refuses the request.
 #[test]

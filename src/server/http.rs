@@ -95,6 +95,12 @@ impl<'a> Request<'a> {
             .map(|h| h.value.as_str())
     }
 
+    /// Whether the request line said HTTP/1.1 (or later), which makes `Host` required.
+    pub fn http_11(&self) -> bool {
+        let v = self.inner.http_version();
+        (v.0, v.1) >= (1, 1)
+    }
+
     /// Every value of one header, in order.
     pub fn header_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> {
         self.inner

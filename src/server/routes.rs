@@ -265,6 +265,17 @@ fn matches<'r>(route: &'r [Segment], path: &str) -> Option<Params<'r>> {
 }
 
 pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
+    // RFC 9112 §3.2: one Host, and in HTTP/1.1 always one; two would let the host a
+    // backend sees (X-Forwarded-Host) differ from the one this server read.
+    let hosts = req.header_values("Host").count();
+    if hosts > 1 || (hosts == 0 && req.http_11()) {
+        return early_error(
+            family_of(routes, &req.path),
+            400,
+            "invalid_request",
+            "A request needs exactly one Host header".into(),
+        );
+    }
     let too_large = req.content_length().is_some_and(|len| len > req.max_body());
     for r in routes {
         let Some(params) = matches(&r.segments, &req.path) else {
