@@ -280,8 +280,30 @@ mod tests {
         );
         let e = service_from_body(&json!({"name": "ok", "url": "ftp://h/x"})).unwrap_err();
         assert_eq!(e[0].name, "url");
-        let e = service_from_body(&json!({"name": "ok", "url": "http:///nohost"})).unwrap_err();
-        assert_eq!(e[0].name, "url");
+        for bad in [
+            "http:///nohost",
+            "http://h:99999/wps",
+            "http://h:0/wps",
+            "http://h:80x/wps",
+            "http://h:/wps",
+            "http://[::1/wps",
+            "http://[::1]x/wps",
+            "http://u:p@:80/wps",
+        ] {
+            let e = service_from_body(&json!({"name": "ok", "url": bad})).unwrap_err();
+            assert_eq!(e[0].name, "url", "{bad}");
+        }
+        for good in [
+            "http://h:65535/wps",
+            "http://[::1]:8080/wps",
+            "http://[::1]/wps",
+            "https://u:p@h/wps",
+        ] {
+            assert!(
+                service_from_body(&json!({"name": "ok", "url": good})).is_ok(),
+                "{good}"
+            );
+        }
         assert!(service_from_body(&json!([1])).is_err());
         let e = service_from_body(&json!({"name": 5, "url": "http://h"})).unwrap_err();
         assert_eq!(e.len(), 1);

@@ -669,12 +669,37 @@ pub fn valid_http_url(url: &str) -> bool {
         .or_else(|| url.strip_prefix("https://"));
     match rest {
         Some(r) => {
-            let host = r.split(['/', '?', '#']).next().unwrap_or("");
-            let host = host.rsplit('@').next().unwrap_or("");
-            !host.is_empty() && !host.starts_with(':') && !host.chars().any(char::is_whitespace)
+            let authority = r.split(['/', '?', '#']).next().unwrap_or("");
+            let host_port = authority.rsplit('@').next().unwrap_or("");
+            !host_port.chars().any(char::is_whitespace) && host_and_port_ok(host_port)
         }
         None => false,
     }
+}
+
+/// `host`, `host:port` or `[v6]:port`, with a port from 1 to 65535 when one is given: a
+/// URL that no connection can be made to is refused when it is stored, not at each use.
+fn host_and_port_ok(host_port: &str) -> bool {
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, "")) => (h, None),
+            Some((h, after)) => match after.strip_prefix(':') {
+                Some(p) => (h, Some(p)),
+                None => return false,
+            },
+            None => return false,
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        },
+    };
+    let port_ok = |p: &str| {
+        p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n))
+    };
+    !host.is_empty() && port.is_none_or(port_ok)
 }
 
 fn check_bind(bind: &str) -> Result<(), String> {
