@@ -374,6 +374,117 @@ fn an_unread_body_does_not_become_the_next_request() {
     assert_eq!(names(&s.url), ["keepme"]);
 }
 
+/// Sends `head` then `body` on a fresh connection; the answer up to the server's close,
+/// and how long that took.
+fn exchange(port: u16, head: &str, body: &[u8]) -> (String, Duration) {
+    let start = std::time::Instant::now();
+    let mut bytes = head.as_bytes().to_vec();
+    bytes.extend_from_slice(body);
+    let out = raw(port, &bytes, Duration::from_secs(10));
+    (out, start.elapsed())
+}
+
+/// Exactly one response with this status, which closes the connection, at once.
+fn assert_refused(out: &str, took: Duration, status: &str, what: &str) {
+    assert!(
+        out.starts_with(&format!("HTTP/1.1 {status}")),
+        "{what}: {out}"
+    );
+    assert_eq!(
+        out.matches("HTTP/1.").count(),
+        1,
+        "{what}: one response: {out}"
+    );
+    assert!(out.contains("\r\nConnection: close\r\n"), "{what}: {out}");
+    assert!(took < Duration::from_secs(5), "{what}: took {took:?}");
+}
+
+/// A request that the body of another one would smuggle in, were that body taken as
+/// the next request.
+fn smuggled() -> String {
+    format!(
+        "GET /services HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        admin_auth()
+    )
+}
+
+/// A Content-Length that was not plain digits was read as 0, and of two different ones
+/// the first was taken: the body then ran as a second request.
+#[test]
+fn invalid_or_conflicting_content_lengths_are_refused() {
+    let s = Server::start();
+    let body = smuggled();
+    let n = body.len();
+    for framing in [
+        format!("Content-Length: 0x{n:x}"),
+        "Content-Length: -1".into(),
+        format!("Content-Length: +{n}"),
+        format!("Content-Length: {n}, 2"),
+        format!("Content-Length: {n} {n}"),
+        "Content-Length: ".into(),
+        "Content-Length: 100000000000000000000000".into(),
+        format!("Content-Length: 2\r\nContent-Length: {n}"),
+    ] {
+        let head = format!("POST /info HTTP/1.1\r\nHost: x\r\n{framing}\r\n\r\n");
+        let (out, took) = exchange(s.port, &head, body.as_bytes());
+        assert_refused(&out, took, "400", &framing);
+    }
+    // The same length repeated, in a list or in two fields, is one length.
+    for framing in [
+        format!("Content-Length: {n}, {n}"),
+        format!("Content-Length: {n}\r\nContent-Length: {n}"),
+    ] {
+        let head =
+            format!("POST /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{framing}\r\n\r\n");
+        let (out, _) = exchange(s.port, &head, body.as_bytes());
+        assert!(!out.starts_with("HTTP/1.1 400"), "{framing}: {out}");
+        assert_eq!(out.matches("HTTP/1.1").count(), 1, "{framing}: {out}");
+    }
+}
+
+/// Any Transfer-Encoding was taken for chunked, `xchunked` too; `gzip` waited for chunks
+/// until the idle timeout. Only a coding list that ends with chunked frames a body, and
+/// only chunked alone can be decoded.
+#[test]
+fn transfer_codings_other_than_chunked_are_refused_at_once() {
+    let s = Server::start();
+    let chunked = format!("{:x}\r\n{}\r\n0\r\n\r\n", smuggled().len(), smuggled());
+    for (coding, status) in [
+        ("xchunked", "400"),
+        ("gzip", "400"),
+        ("chunked, gzip", "400"),
+        ("chunked, chunked", "400"),
+        ("", "400"),
+        ("gzip, chunked", "501"),
+    ] {
+        let head = format!("POST /info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {coding}\r\n\r\n");
+        let (out, took) = exchange(s.port, &head, chunked.as_bytes());
+        assert_refused(&out, took, status, coding);
+    }
+    // An HTTP/1.0 message cannot be chunked: its framing is faulty whatever it says.
+    let head = "POST /info HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let (out, took) = exchange(s.port, head, chunked.as_bytes());
+    assert!(out.starts_with("HTTP/1.0 400"), "{out}");
+    assert!(took < Duration::from_secs(5));
+    // The coding's name is compared without regard to case.
+    let head =
+        "POST /info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n";
+    let (out, _) = exchange(s.port, head, chunked.as_bytes());
+    assert!(!out.starts_with("HTTP/1.1 400"), "{out}");
+    assert_eq!(out.matches("HTTP/1.1").count(), 1, "{out}");
+}
+
+/// Both framings at once were both kept: the proxy forwarded the Content-Length with a
+/// body chunked away from it.
+#[test]
+fn content_length_with_transfer_encoding_is_refused() {
+    let s = Server::start();
+    let head =
+        "POST /info HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let (out, took) = exchange(s.port, head, b"3\r\nabc\r\n0\r\n\r\n");
+    assert_refused(&out, took, "400", "Content-Length with chunked");
+}
+
 #[test]
 fn first_start_without_any_config_generates_a_password_once() {
     let dir = Arc::new(TempDir::new("first"));

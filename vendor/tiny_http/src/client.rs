@@ -14,8 +14,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use crate::connection::Connection;
-use crate::util::{BodyState, COMPLETE};
-use std::time::Instant;
+use crate::util::{discard, BodyState, COMPLETE};
+use crate::Response;
+use std::io::Write;
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
 
 /// Room for a response head and a small body together: with 1 KiB, a write of the body
 /// (8 KiB at a time from `io::copy`) flushed the head on its own first, so every response
@@ -64,6 +67,10 @@ enum ReadError {
     HeadTooLarge,
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
+    /// the head does not say unambiguously where the body ends
+    BadFraming(HTTPVersion, &'static str),
+    /// the body is in a transfer coding other than chunked
+    UnknownTransferCoding(HTTPVersion),
     ReadIoError(IoError),
 }
 
@@ -177,6 +184,24 @@ impl ClientConnection {
         }
     }
 
+    /// Answers a request that cannot be served and ends the connection, as nobody knows
+    /// where the next request would start. Our side is shut first and what the client
+    /// still sends is drained (bounded), so the close does not reset the answer away.
+    fn refuse(&mut self, status: u16, version: HTTPVersion, why: &str) {
+        let mut response = Response::from_string(why).with_status_code(status);
+        response.force_connection_close();
+        let mut writer = self.sink.next().unwrap();
+        let _ = response.raw_print(&mut writer, version, &[], false, None);
+        let _ = writer.flush();
+        drop(writer);
+        if let Some(socket) = &self.closer {
+            let _ = socket.shutdown(Shutdown::Write);
+            let _ = socket.set_read_timeout(Some(Duration::from_secs(1)));
+            discard(self.next_header_source.buffered());
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
@@ -243,6 +268,12 @@ impl ClientConnection {
                 request::RequestCreationError::ExpectationFailed => {
                     ReadError::ExpectationFailed(version)
                 }
+                request::RequestCreationError::BadFraming(why) => {
+                    ReadError::BadFraming(version, why)
+                }
+                request::RequestCreationError::UnknownTransferCoding => {
+                    ReadError::UnknownTransferCoding(version)
+                }
             }
         })?;
 
@@ -275,99 +306,73 @@ impl Iterator for ClientConnection {
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
     fn next(&mut self) -> Option<Request> {
-        use crate::{Response, StatusCode};
-
         // the client sent a "connection: close" header in this previous request
         //  or is using HTTP 1.0, meaning that no new request will come
         if self.no_more_requests {
             return None;
         }
 
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::HeadTooLarge) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(431));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // the rest of the head is still unread
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(rq) => rq,
-            };
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
+        let rq = match self.read() {
+            Ok(rq) => rq,
+            Err(ReadError::WrongRequestLine) => {
+                self.refuse(400, HTTPVersion(1, 1), "Bad request line");
+                return None;
             }
+            Err(ReadError::WrongHeader(ver)) => {
+                self.refuse(400, ver, "Bad header line");
+                return None;
+            }
+            Err(ReadError::HeadTooLarge) => {
+                self.refuse(431, HTTPVersion(1, 1), "Request head too large");
+                return None;
+            }
+            Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
+                self.refuse(408, HTTPVersion(1, 1), "Request head too slow");
+                return None;
+            }
+            Err(ReadError::ExpectationFailed(ver)) => {
+                self.refuse(417, ver, "Only 100-continue is supported in Expect");
+                return None;
+            }
+            Err(ReadError::BadFraming(ver, why)) => {
+                self.refuse(400, ver, why);
+                return None;
+            }
+            Err(ReadError::UnknownTransferCoding(ver)) => {
+                self.refuse(501, ver, "Only the chunked transfer coding is supported");
+                return None;
+            }
+            Err(ReadError::ReadIoError(_)) => return None,
+        };
 
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
-
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
-
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                // HTTP/1.0 is never kept alive, so a body of unknown length can end with the
-                // connection instead of being buffered whole (see response.rs).
-                _ if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
-
-            // returning the request
-            return Some(rq);
+        if *rq.http_version() > (1, 1) {
+            self.refuse(
+                505,
+                HTTPVersion(1, 1),
+                "This server only supports HTTP versions 1.0 and 1.1",
+            );
+            return None;
         }
+
+        // updating the status of the connection
+        let connection_header = rq
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("Connection"))
+            .map(|h| h.value.as_str());
+
+        let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
+
+        match lowercase {
+            Some(ref val) if val.contains("close") => self.no_more_requests = true,
+            Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
+            // HTTP/1.0 is never kept alive, so a body of unknown length can end with the
+            // connection instead of being buffered whole (see response.rs).
+            _ if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
+            _ => (),
+        };
+
+        Some(rq)
     }
 }
 

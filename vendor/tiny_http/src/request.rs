@@ -3,7 +3,6 @@ use std::io::{self, Cursor, ErrorKind, Read, Write};
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
@@ -117,6 +116,86 @@ pub enum RequestCreationError {
 
     /// Error while reading data from the socket during the creation of the `Request`.
     CreationIoError(IoError),
+
+    /// The headers do not say unambiguously where the body ends (400).
+    BadFraming(&'static str),
+
+    /// The body comes in a transfer coding that tiny-http cannot decode (501).
+    UnknownTransferCoding,
+}
+
+/// Where the body ends, as RFC 9112 section 6.3 has it: a length, chunked, or neither.
+///
+/// Upstream took the first `Content-Length` and read any value that was not a number
+/// as 0, and took any `Transfer-Encoding` (even `xchunked` or `gzip`) as chunked, with
+/// a `Content-Length` beside it kept: each way a body could be parsed as a further
+/// request, one that a front proxy framing the message correctly never saw. Every
+/// ambiguous head is refused, and the connection closed, instead.
+fn body_framing(
+    version: &HTTPVersion,
+    headers: &[Header],
+) -> Result<(Option<usize>, bool), RequestCreationError> {
+    let values = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |h| h.field.equiv(name))
+            .map(|h| h.value.as_str())
+    };
+    let content_length = content_length(values("Content-Length"))?;
+    if values("Transfer-Encoding").next().is_none() {
+        return Ok((content_length, false));
+    }
+    if content_length.is_some() {
+        return Err(RequestCreationError::BadFraming(
+            "Content-Length and Transfer-Encoding together",
+        ));
+    }
+    if *version < (1, 1) {
+        return Err(RequestCreationError::BadFraming(
+            "Transfer-Encoding in an HTTP/1.0 request",
+        ));
+    }
+    // Codings without their parameters; a list may have empty members.
+    let codings: Vec<&str> = values("Transfer-Encoding")
+        .flat_map(|v| v.split(','))
+        .map(|c| c.split(';').next().unwrap_or("").trim_matches([' ', '\t']))
+        .filter(|c| !c.is_empty())
+        .collect();
+    match codings.split_last() {
+        Some((last, before)) if last.eq_ignore_ascii_case("chunked") => {
+            if before.iter().any(|c| c.eq_ignore_ascii_case("chunked")) {
+                Err(RequestCreationError::BadFraming("chunked applied twice"))
+            } else if !before.is_empty() {
+                Err(RequestCreationError::UnknownTransferCoding)
+            } else {
+                Ok((None, true))
+            }
+        }
+        _ => Err(RequestCreationError::BadFraming(
+            "Transfer-Encoding does not end with chunked",
+        )),
+    }
+}
+
+/// The length every `Content-Length` field and list member agrees on: each must be
+/// digits only (no sign, no hex, no space inside), and fit a `usize`.
+fn content_length<'a>(
+    values: impl Iterator<Item = &'a str>,
+) -> Result<Option<usize>, RequestCreationError> {
+    let bad = || RequestCreationError::BadFraming("invalid Content-Length");
+    let mut length = None;
+    for member in values.flat_map(|v| v.split(',')) {
+        let member = member.trim_matches([' ', '\t']);
+        if member.is_empty() || !member.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let n: usize = member.parse().map_err(|_| bad())?;
+        if length.is_some_and(|l| l != n) {
+            return Err(bad());
+        }
+        length = Some(n);
+    }
+    Ok(length)
 }
 
 impl From<IoError> for RequestCreationError {
@@ -151,23 +230,7 @@ where
     R: Read + Send + 'static,
     W: Write + Send + 'static,
 {
-    // finding the transfer-encoding header
-    let transfer_encoding = headers
-        .iter()
-        .find(|h: &&Header| h.field.equiv("Transfer-Encoding"))
-        .map(|h| h.value.clone());
-
-    // finding the content-length header
-    let content_length = if transfer_encoding.is_some() {
-        // if transfer-encoding is specified, the Content-Length
-        // header must be ignored (RFC2616 #4.4)
-        None
-    } else {
-        headers
-            .iter()
-            .find(|h: &&Header| h.field.equiv("Content-Length"))
-            .and_then(|h| FromStr::from_str(h.value.as_str()).ok())
-    };
+    let (content_length, chunked) = body_framing(&version, &headers)?;
 
     // true if the client sent a `Expect: 100-continue` header
     let expects_continue = {
@@ -231,9 +294,7 @@ where
                 body_state.clone(),
             )) as Box<dyn Read + Send + 'static>
         }
-    } else if transfer_encoding.is_some() {
-        // if a transfer-encoding was specified, then "chunked" is ALWAYS applied
-        // over the message (RFC2616 #3.6)
+    } else if chunked {
         Box::new(BodyGuard::new(
             FusedReader::new(Decoder::new(source_data)),
             body_state.clone(),

@@ -41,12 +41,21 @@ impl<R: Read> BodyGuard<R> {
     }
 }
 
+impl<R: Read> BodyGuard<R> {
+    /// Only a pending body becomes complete: a verdict given otherwise stands.
+    fn ended(&mut self) {
+        self.ended = true;
+        let _ = self
+            .state
+            .compare_exchange(PENDING, COMPLETE, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
 impl<R: Read> Read for BodyGuard<R> {
     fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
         let n = self.inner.read(buf)?;
         if n == 0 && !buf.is_empty() && !self.ended {
-            self.ended = true;
-            self.state.store(COMPLETE, Ordering::Release);
+            self.ended();
         }
         Ok(n)
     }
@@ -54,21 +63,29 @@ impl<R: Read> Read for BodyGuard<R> {
 
 impl<R: Read> Drop for BodyGuard<R> {
     fn drop(&mut self) {
-        if self.state.load(Ordering::Acquire) == ABANDONED {
+        if self.ended || self.state.load(Ordering::Acquire) == ABANDONED {
             return;
         }
-        let mut buf = [0u8; 8192];
-        let mut budget = MAX_DRAIN;
-        let deadline = Instant::now() + MAX_DRAIN_TIME;
-        while !self.ended && budget > 0 && Instant::now() < deadline {
-            match self.inner.read(&mut buf) {
-                Ok(0) => self.ended = true,
-                Ok(n) => budget = budget.saturating_sub(n),
-                Err(_) => break,
-            }
-        }
-        if self.ended {
-            self.state.store(COMPLETE, Ordering::Release);
+        if discard(&mut self.inner) {
+            self.ended();
         }
     }
+}
+
+/// Reads and throws away what `reader` still has, at most `MAX_DRAIN` bytes for
+/// `MAX_DRAIN_TIME`; true if it reached the end. Before a connection is closed with
+/// bytes still coming, so the close does not turn into a reset that destroys the
+/// response in the client's buffers.
+pub fn discard<R: Read + ?Sized>(reader: &mut R) -> bool {
+    let mut buf = [0u8; 8192];
+    let mut budget = MAX_DRAIN;
+    let deadline = Instant::now() + MAX_DRAIN_TIME;
+    while budget > 0 && Instant::now() < deadline {
+        match reader.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => budget = budget.saturating_sub(n),
+            Err(_) => break,
+        }
+    }
+    false
 }
