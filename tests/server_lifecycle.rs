@@ -485,6 +485,61 @@ fn content_length_with_transfer_encoding_is_refused() {
     assert_refused(&out, took, "400", "Content-Length with chunked");
 }
 
+/// HTTP/2.0 and 3.0 request lines (the HTTP/2 preface among them) got no answer and
+/// held their connection with no timeout at all, so a few of them locked every other
+/// client out; HTTP/0.9 was answered under an `HTTP/0.9` status line.
+#[test]
+fn other_http_versions_get_505_and_are_closed_at_once() {
+    let s = Launch::default()
+        .env("TWITCHER_MAX_CONNECTIONS", "20")
+        .start();
+    for line in [
+        "GET /info HTTP/2.0",
+        "GET /info HTTP/3.0",
+        "GET /info HTTP/0.9",
+        "PRI * HTTP/2.0",
+    ] {
+        let (out, took) = exchange(s.port, &format!("{line}\r\nHost: x\r\n\r\n"), b"");
+        assert_refused(&out, took, "505", line);
+    }
+    // More HTTP/2 clients than the server takes connections, each keeping its own open.
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let held: Vec<TcpStream> = (0..25)
+        .map(|_| {
+            let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+            c.write_all(preface).unwrap();
+            c
+        })
+        .collect();
+    wait_for(10, "an answer beside the HTTP/2 clients", || {
+        let out = raw(
+            s.port,
+            b"GET /info HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            Duration::from_secs(5),
+        );
+        out.starts_with("HTTP/1.1 200").then_some(())
+    });
+    drop(held);
+}
+
+/// A byte outside ASCII in the request line or a header closed the connection without
+/// a word. A header's value is kept as ASCII, so such a request gets 400, said.
+#[test]
+fn non_ascii_request_heads_get_400() {
+    let s = Server::start();
+    for head in [
+        &b"GET /info HTTP/1.1\r\nHost: x\r\nUser-Agent: caf\xc3\xa9\r\n\r\n"[..],
+        b"GET /info?q=caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /info HTTP/1.1\r\nHost: x\r\nX-Name: \xe9\r\n\r\n",
+    ] {
+        let start = std::time::Instant::now();
+        let out = raw(s.port, head, Duration::from_secs(10));
+        let what = String::from_utf8_lossy(head);
+        assert_refused(&out, start.elapsed(), "400", &what);
+        assert!(out.contains("ASCII"), "{what}: the reason is given: {out}");
+    }
+}
+
 #[test]
 fn first_start_without_any_config_generates_a_password_once() {
     let dir = Arc::new(TempDir::new("first"));

@@ -65,6 +65,11 @@ enum ReadError {
     WrongHeader(HTTPVersion),
     /// a line too long, too many headers, or a head that took too long
     HeadTooLarge,
+    /// an HTTP version other than 1.x: HTTP/0.9 has no head to answer with, and HTTP/2
+    /// and 3 do not start with a request line
+    VersionNotSupported,
+    /// a byte outside ASCII in the request line or a header line
+    NotAscii,
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
     /// the head does not say unambiguously where the body ends
@@ -174,12 +179,9 @@ impl ClientConnection {
             source.consume(taken);
             if end.is_some() {
                 buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf).map_err(|_| {
-                    ReadError::ReadIoError(IoError::new(
-                        ErrorKind::InvalidInput,
-                        "Header is not in ASCII",
-                    ))
-                });
+                // A header value may have such bytes (obs-text), but a header's value
+                // is an `AsciiString` here: refused rather than dropped without a word.
+                return AsciiString::from_ascii(buf).map_err(|_| ReadError::NotAscii);
             }
         }
     }
@@ -326,6 +328,22 @@ impl Iterator for ClientConnection {
                 self.refuse(431, HTTPVersion(1, 1), "Request head too large");
                 return None;
             }
+            Err(ReadError::VersionNotSupported) => {
+                self.refuse(
+                    505,
+                    HTTPVersion(1, 1),
+                    "This server only supports HTTP versions 1.0 and 1.1",
+                );
+                return None;
+            }
+            Err(ReadError::NotAscii) => {
+                self.refuse(
+                    400,
+                    HTTPVersion(1, 1),
+                    "Non-ASCII byte in the request line or a header",
+                );
+                return None;
+            }
             Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
                 self.refuse(408, HTTPVersion(1, 1), "Request head too slow");
                 return None;
@@ -344,15 +362,6 @@ impl Iterator for ClientConnection {
             }
             Err(ReadError::ReadIoError(_)) => return None,
         };
-
-        if *rq.http_version() > (1, 1) {
-            self.refuse(
-                505,
-                HTTPVersion(1, 1),
-                "This server only supports HTTP versions 1.0 and 1.1",
-            );
-            return None;
-        }
 
         // updating the status of the connection
         let connection_header = rq
@@ -377,31 +386,37 @@ impl Iterator for ClientConnection {
 }
 
 /// Parses a "HTTP/1.1" string.
+///
+/// Upstream also took HTTP/0.9, 2.0 and 3.0: it answered 0.9 with a 1.x-style head under
+/// `HTTP/0.9`, and for 2.0 and 3.0 (the HTTP/2 preface, `PRI * HTTP/2.0`, among them)
+/// queued a 505 without sending it and waited for the next request, with no timeout.
 fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
-    let (major, minor) = match version {
-        "HTTP/0.9" => (0, 9),
-        "HTTP/1.0" => (1, 0),
-        "HTTP/1.1" => (1, 1),
-        "HTTP/2.0" => (2, 0),
-        "HTTP/3.0" => (3, 0),
-        _ => return Err(ReadError::WrongRequestLine),
-    };
-
-    Ok(HTTPVersion(major, minor))
+    match version.as_bytes() {
+        b"HTTP/1.0" => Ok(HTTPVersion(1, 0)),
+        b"HTTP/1.1" => Ok(HTTPVersion(1, 1)),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && *major != b'1' && minor.is_ascii_digit() =>
+        {
+            Err(ReadError::VersionNotSupported)
+        }
+        [b'H', b'T', b'T', b'P', b'/', major] if major.is_ascii_digit() && *major != b'1' => {
+            Err(ReadError::VersionNotSupported)
+        }
+        _ => Err(ReadError::WrongRequestLine),
+    }
 }
 
 /// Parses the request line of the request.
 /// eg. GET / HTTP/1.1
 fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
     let mut parts = line.split(' ');
-
     let method = parts.next().and_then(|w| w.parse().ok());
     let path = parts.next().map(ToOwned::to_owned);
-    let version = parts.next().and_then(|w| parse_http_version(w).ok());
-
-    method
-        .and_then(|method| Some((method, path?, version?)))
-        .ok_or(ReadError::WrongRequestLine)
+    let version = parse_http_version(parts.next().unwrap_or(""))?;
+    match (method, path) {
+        (Some(method), Some(path)) => Ok((method, path, version)),
+        _ => Err(ReadError::WrongRequestLine),
+    }
 }
 
 #[cfg(test)]
@@ -416,5 +431,15 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+        for other in ["HTTP/0.9", "HTTP/2.0", "HTTP/3.0", "HTTP/2"] {
+            assert!(matches!(
+                super::parse_request_line(&format!("GET / {other}")),
+                Err(super::ReadError::VersionNotSupported)
+            ));
+        }
+        assert!(matches!(
+            super::parse_request_line("GET / HTTP/1.2"),
+            Err(super::ReadError::WrongRequestLine)
+        ));
     }
 }
