@@ -981,6 +981,68 @@ fn large_bodies_stream_both_ways() {
     assert_eq!(seen.header("Transfer-Encoding"), Some("chunked"));
 }
 
+/// A backend on raw TCP that answers each request with `answer` and closes: a
+/// response cut off mid-body. Returns the service URL.
+fn cut_off_backend(answer: &'static [u8]) -> String {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/wps", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { return };
+            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = c.write_all(answer);
+        }
+    });
+    url
+}
+
+/// A backend that broke off mid-body reached the client as a complete response: the
+/// chunked body got its last chunk from the proxy, and the connection went on to the
+/// next request. The client now sees the connection end before the body does.
+#[test]
+fn a_body_the_backend_cuts_off_is_not_passed_on_as_complete() {
+    let s = setup();
+    let chunked = cut_off_backend(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+          Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n10\r\nonly8by",
+    );
+    let sized = cut_off_backend(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+          Content-Length: 100\r\n\r\nhello, but not 100 bytes",
+    );
+    register(&s.server, "chunks", &chunked, "WPS", "public");
+    register(&s.server, "sized", &sized, "WPS", "public");
+    // A second request right behind the first must not be answered on that connection.
+    let next = "GET /info HTTP/1.1\r\nHost: x\r\n\r\n";
+    let ask = |service: &str| {
+        let start = std::time::Instant::now();
+        let two = format!("GET /ows/proxy/{service} HTTP/1.1\r\nHost: x\r\n\r\n{next}");
+        let out = raw(s.server.port, two.as_bytes(), Duration::from_secs(10));
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert_eq!(out.matches("HTTP/1.1").count(), 1, "one response: {out}");
+        assert!(start.elapsed() < Duration::from_secs(5), "closed at once");
+        out
+    };
+    let out = ask("chunks");
+    assert!(out.contains("Transfer-Encoding: chunked\r\n"), "{out}");
+    assert!(out.contains("hello"), "what came is passed on: {out}");
+    assert!(!out.ends_with("0\r\n\r\n"), "no last chunk: {out}");
+    let out = ask("sized");
+    assert!(out.contains("Content-Length: 100\r\n"), "{out}");
+    let body = &out[out.find("\r\n\r\n").unwrap() + 4..];
+    assert!(body.len() < 100, "{out}");
+    s.server.wait_log("sending the response failed");
+}
+
 #[test]
 fn bodies_over_the_limit_get_413_as_exception_reports() {
     let s = setup_with(Launch::default().env("TWITCHER_MAX_BODY_SIZE", "1M"));

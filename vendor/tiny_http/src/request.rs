@@ -9,7 +9,10 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 
 use crate::connection::Connection;
-use crate::util::{BodyGuard, BodyState, EqualReader, FusedReader, ABANDONED, COMPLETE};
+use crate::response::PrintError;
+use crate::util::{
+    BodyGuard, BodyState, EqualReader, FusedReader, ABANDONED, BROKEN, COMPLETE,
+};
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
@@ -541,16 +544,33 @@ impl Request {
 
         let do_not_send_body = self.method == Method::Head;
 
-        Self::ignore_client_closing_errors(response.raw_print(
+        let printed = response.print(
             writer.by_ref(),
             self.http_version.clone(),
             &self.headers,
             do_not_send_body,
             None,
-        ))?;
+        );
+        // A body that failed part-way leaves the client a response that looks complete
+        // only if the connection goes on: it must end, and carry no further request.
+        let broken = match printed {
+            Err(PrintError::Body(e)) => Some(e),
+            Err(PrintError::Write(e)) => {
+                Self::ignore_client_closing_errors(Err(e))?;
+                None
+            }
+            Ok(()) => None,
+        };
+        if broken.is_some() {
+            let _ = self
+                .body_state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                    (s != ABANDONED).then_some(BROKEN)
+                });
+        }
 
         let flushed = Self::ignore_client_closing_errors(writer.flush());
-        if close {
+        if close || broken.is_some() {
             // Lingering close: end our side, drain what the client still sends (bounded),
             // then close, so the client reads the response before any reset.
             if let Some(socket) = &self.closer {
@@ -562,7 +582,10 @@ impl Request {
                 let _ = socket.shutdown(std::net::Shutdown::Both);
             }
         }
-        flushed
+        match broken {
+            Some(e) => Err(e),
+            None => flushed,
+        }
     }
 
     fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {

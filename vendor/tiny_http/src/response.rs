@@ -74,6 +74,7 @@ impl FromStr for TransferEncoding {
 }
 
 /// How the body is framed, as the head says.
+#[derive(Clone, Copy)]
 enum Framing {
     Chunked,
     Length(usize),
@@ -127,25 +128,102 @@ fn write_date<W: Write>(writer: &mut W) -> IoResult<()> {
     })
 }
 
-/// `io::copy` through a buffer kept per thread: std's copy zeroes its 8 KiB stack
-/// buffer for every body read through `dyn Read`, which has no `read_buf` of its own.
-fn copy_body<R: Read + ?Sized, W: Write>(reader: &mut R, writer: &mut W) -> IoResult<()> {
+/// Why a response could not be written out.
+pub(crate) enum PrintError {
+    /// Writing to the client failed.
+    Write(io::Error),
+    /// The body's reader failed part-way: what went out is incomplete, and only ending
+    /// the connection tells the client so.
+    Body(io::Error),
+}
+
+impl From<io::Error> for PrintError {
+    fn from(e: io::Error) -> PrintError {
+        PrintError::Write(e)
+    }
+}
+
+impl PrintError {
+    pub(crate) fn into_inner(self) -> io::Error {
+        match self {
+            PrintError::Write(e) | PrintError::Body(e) => e,
+        }
+    }
+}
+
+/// `n` in hexadecimal, in the end of `buf`.
+fn hexadecimal(mut n: usize, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789ABCDEF"[n % 16];
+        n /= 16;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Copies the body as framed, through a buffer kept per thread: std's copy zeroes its
+/// 8 KiB stack buffer for every body read through `dyn Read`, which has no `read_buf`.
+///
+/// A failing reader is `PrintError::Body`, and nothing more is written: upstream's
+/// chunk encoder wrote the last chunk as it was dropped, so a body cut off by its
+/// source (a backend gone mid-response) reached the client as complete. A body shorter
+/// than its `Content-Length` fails the same way; one longer is cut at that length.
+fn copy_body<R: Read + ?Sized, W: Write>(
+    reader: &mut R,
+    writer: &mut W,
+    framing: Framing,
+) -> Result<(), PrintError> {
     thread_local! {
         static BUFFER: RefCell<Box<[u8]>> = RefCell::new(vec![0; 8192].into_boxed_slice());
     }
     BUFFER.with(|buffer| {
-        let Ok(mut buf) = buffer.try_borrow_mut() else {
-            // A body whose reader writes a response itself: std's copy, then.
-            return io::copy(reader, writer).map(|_| ());
-        };
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => writer.write_all(&buf[..n])?,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+        // A body whose reader writes a response itself finds the buffer taken.
+        let mut own;
+        let mut kept = buffer.try_borrow_mut();
+        let buf: &mut [u8] = match &mut kept {
+            Ok(kept) => kept,
+            Err(_) => {
+                own = vec![0; 8192];
+                &mut own
             }
+        };
+        let mut left = match framing {
+            Framing::Length(n) => n,
+            _ => usize::MAX,
+        };
+        let mut digits = [0u8; 20];
+        while left > 0 {
+            let want = buf.len().min(left);
+            let n = match reader.read(&mut buf[..want]) {
+                Ok(0) if matches!(framing, Framing::Length(_)) => {
+                    let short = "the body ended before its Content-Length";
+                    return Err(PrintError::Body(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        short,
+                    )));
+                }
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(PrintError::Body(e)),
+            };
+            if let Framing::Chunked = framing {
+                writer.write_all(hexadecimal(n, &mut digits))?;
+                writer.write_all(b"\r\n")?;
+                writer.write_all(&buf[..n])?;
+                writer.write_all(b"\r\n")?;
+            } else {
+                writer.write_all(&buf[..n])?;
+            }
+            left -= n;
         }
+        if let Framing::Chunked = framing {
+            writer.write_all(b"0\r\n\r\n")?;
+        }
+        Ok(())
     })
 }
 
@@ -439,13 +517,26 @@ where
     ///
     /// Note: does not flush the writer.
     pub fn raw_print<W: Write>(
+        self,
+        writer: W,
+        http_version: HTTPVersion,
+        request_headers: &[Header],
+        do_not_send_body: bool,
+        upgrade: Option<&str>,
+    ) -> IoResult<()> {
+        self.print(writer, http_version, request_headers, do_not_send_body, upgrade)
+            .map_err(PrintError::into_inner)
+    }
+
+    /// `raw_print`, telling a failed body from a failed write.
+    pub(crate) fn print<W: Write>(
         mut self,
         mut writer: W,
         http_version: HTTPVersion,
         request_headers: &[Header],
         do_not_send_body: bool,
         upgrade: Option<&str>,
-    ) -> IoResult<()> {
+    ) -> Result<(), PrintError> {
         let mut transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
             request_headers,
@@ -509,23 +600,8 @@ where
         )?;
 
         // sending the body
-        if !do_not_send_body {
-            match transfer_encoding {
-                Some(TransferEncoding::Chunked) => {
-                    use chunked_transfer::Encoder;
-
-                    let mut writer = Encoder::new(writer);
-                    copy_body(&mut reader, &mut writer)?;
-                }
-
-                Some(TransferEncoding::Identity) => {
-                    if data_length != Some(0) {
-                        copy_body(&mut reader, &mut writer)?;
-                    }
-                }
-
-                _ => (),
-            }
+        if !do_not_send_body && transfer_encoding.is_some() {
+            copy_body(&mut reader, &mut writer, framing)?;
         }
 
         Ok(())

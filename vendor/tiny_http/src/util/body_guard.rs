@@ -13,6 +13,9 @@ pub const PENDING: u8 = 0;
 pub const COMPLETE: u8 = 1;
 /// The client still waits for `100 Continue`, so the body never comes: do not drain.
 pub const ABANDONED: u8 = 2;
+/// The response broke off part-way, so the client cannot tell where the next one would
+/// start: the connection must not carry another request.
+pub const BROKEN: u8 = 3;
 
 /// Shared between a request's body reader, the request and its connection.
 pub type BodyState = Arc<AtomicU8>;

@@ -1,4 +1,4 @@
-pub use self::body_guard::{discard, BodyGuard, BodyState, ABANDONED, COMPLETE};
+pub use self::body_guard::{discard, BodyGuard, BodyState, ABANDONED, BROKEN, COMPLETE};
 pub use self::custom_stream::CustomStream;
 pub use self::equal_reader::EqualReader;
 pub use self::fused_reader::FusedReader;
