@@ -540,6 +540,55 @@ fn non_ascii_request_heads_get_400() {
     }
 }
 
+/// Reads from `c` until the end of a response head, at most 10 s.
+fn read_head(c: &mut TcpStream) -> String {
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && c.read(&mut byte).unwrap_or(0) == 1 {
+        head.push(byte[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// `100 Continue` went out with `Server` and `Content-Length: 0` (which RFC 9110 forbids
+/// on a 1xx), and as soon as the handler took the body reader, before it decided
+/// anything: a request refused with 401 still made the client upload its body.
+#[test]
+fn continue_is_a_bare_status_line_sent_when_the_body_is_read() {
+    let s = Server::start();
+    let body = json!({"name": "expected", "url": "http://backend/wps"}).to_string();
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let head = format!(
+        "POST /services HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nExpect: 100-continue\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        admin_auth(),
+        body.len()
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    assert_eq!(read_head(&mut c), "HTTP/1.1 100 Continue\r\n\r\n");
+    c.write_all(body.as_bytes()).unwrap();
+    let mut rest = String::new();
+    let _ = c.read_to_string(&mut rest);
+    assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
+
+    // Refused before its body is read: no 100 at all, and the connection closes.
+    common::register(&s, "guarded", "http://127.0.0.1:9/wps", "WPS", "token");
+    let mut c = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    c.write_all(
+        b"POST /ows/proxy/guarded HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\
+          Content-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n",
+    )
+    .unwrap();
+    let head = read_head(&mut c);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(head.contains("\r\nConnection: close\r\n"), "{head}");
+    let mut rest = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(!rest.contains("HTTP/1.1"), "{rest}");
+}
+
 #[test]
 fn first_start_without_any_config_generates_a_password_once() {
     let dir = Arc::new(TempDir::new("first"));

@@ -4,16 +4,16 @@ use std::io::{self, Cursor, ErrorKind, Read, Write};
 use std::fmt;
 use std::net::SocketAddr;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::connection::Connection;
 use crate::response::PrintError;
 use crate::util::{
     BodyGuard, BodyState, EqualReader, FusedReader, ABANDONED, BROKEN, COMPLETE,
 };
-use crate::{HTTPVersion, Header, Method, Response, StatusCode};
+use crate::{HTTPVersion, Header, Method, Response};
 use chunked_transfer::Decoder;
 
 /// Represents an HTTP request made by a client.
@@ -74,8 +74,8 @@ pub struct Request {
 
     body_length: Option<usize>,
 
-    // true if a `100 Continue` response must be sent when `as_reader()` is called
-    must_send_continue: bool,
+    // whether `100 Continue` went out; `None` when the client does not wait for one
+    continue_sent: Option<Arc<AtomicBool>>,
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
@@ -108,6 +108,62 @@ impl<R: Write> Write for NotifyOnDrop<R> {
 impl<R> Drop for NotifyOnDrop<R> {
     fn drop(&mut self) {
         self.sender.send(()).unwrap();
+    }
+}
+
+/// A request's response writer, shared with its body reader while that may still send
+/// `100 Continue`.
+type SharedWriter = Arc<Mutex<Option<Box<dyn Write + Send + 'static>>>>;
+
+/// The response side of a `SharedWriter`. Dropping it drops the writer, so the
+/// next response on the connection does not wait for the body reader to go too, and
+/// the reader can no longer send `100 Continue` once a response has begun.
+struct ResponseWriter(SharedWriter);
+
+impl ResponseWriter {
+    fn with<T>(&self, f: impl FnOnce(&mut dyn Write) -> io::Result<T>) -> io::Result<T> {
+        match self.0.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            Some(writer) => f(writer),
+            None => Err(ErrorKind::BrokenPipe.into()),
+        }
+    }
+}
+
+impl Write for ResponseWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.with(|w| w.write(buf))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.with(|w| w.flush())
+    }
+}
+
+impl Drop for ResponseWriter {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+    }
+}
+
+/// Sends `100 Continue` on the first read of the body. Upstream sent it when the handler
+/// asked for the reader, before deciding anything, so a request then refused (401)
+/// still made the client upload its body. It is exactly the status line: RFC 9110
+/// forbids a `Content-Length` on a 1xx response, which upstream sent with it.
+struct ContinueReader<R> {
+    inner: R,
+    writer: Option<SharedWriter>,
+    sent: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for ContinueReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(shared) = self.writer.take() {
+            if let Some(writer) = shared.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+                writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+                writer.flush()?;
+                self.sent.store(true, Ordering::Release);
+            }
+        }
+        self.inner.read(buf)
     }
 }
 
@@ -243,7 +299,8 @@ where
             .map(|h| h.value.as_str())
         {
             None => false,
-            Some(v) if v.eq_ignore_ascii_case("100-continue") => true,
+            // An HTTP/1.0 client cannot take a 1xx answer (RFC 9110 section 10.1.1).
+            Some(v) if v.eq_ignore_ascii_case("100-continue") => version >= (1, 1),
             _ => return Err(RequestCreationError::ExpectationFailed),
         }
     };
@@ -309,9 +366,31 @@ where
         Box::new(io::empty()) as Box<dyn Read + Send + 'static>
     };
 
+    let has_body = chunked || content_length.is_some_and(|n| n > 0);
+    let (reader, writer, continue_sent) = if expects_continue && has_body && !connection_upgrade {
+        let writer: SharedWriter = Arc::new(Mutex::new(Some(Box::new(writer))));
+        let sent = Arc::new(AtomicBool::new(false));
+        let reader = ContinueReader {
+            inner: reader,
+            writer: Some(writer.clone()),
+            sent: sent.clone(),
+        };
+        (
+            Box::new(reader) as Box<dyn Read + Send + 'static>,
+            Box::new(ResponseWriter(writer)) as Box<dyn Write + Send + 'static>,
+            Some(sent),
+        )
+    } else {
+        (
+            reader,
+            Box::new(writer) as Box<dyn Write + Send + 'static>,
+            None,
+        )
+    };
+
     Ok(Request {
         data_reader: Some(reader),
-        response_writer: Some(Box::new(writer) as Box<dyn Write + Send + 'static>),
+        response_writer: Some(writer),
         remote_addr,
         secure,
         method,
@@ -319,7 +398,7 @@ where
         http_version: version,
         headers,
         body_length: content_length,
-        must_send_continue: expects_continue,
+        continue_sent,
         notify_when_responded: None,
         body_state,
         closer,
@@ -440,24 +519,10 @@ impl Request {
     /// # }
     /// ```
     ///
-    /// If the client sent a `Expect: 100-continue` header with the request, calling this
-    ///  function will send back a `100 Continue` response.
+    /// If the client sent a `Expect: 100-continue` header with the request, the first
+    ///  read from the reader sends back a `100 Continue` response.
     #[inline]
     pub fn as_reader(&mut self) -> &mut dyn Read {
-        if self.must_send_continue {
-            let msg = Response::new_empty(StatusCode(100));
-            msg.raw_print(
-                self.response_writer.as_mut().unwrap().by_ref(),
-                self.http_version.clone(),
-                &self.headers,
-                true,
-                None,
-            )
-            .ok();
-            self.response_writer.as_mut().unwrap().flush().ok();
-            self.must_send_continue = false;
-        }
-
         self.data_reader.as_mut().unwrap()
     }
 
@@ -532,7 +597,11 @@ impl Request {
         // A body left unread means the connection cannot carry another request: the
         // response says so and the socket is closed after it. A client still waiting for
         // `100 Continue` has sent no body, so there is nothing to drain.
-        if self.must_send_continue {
+        if self
+            .continue_sent
+            .as_ref()
+            .is_some_and(|sent| !sent.load(Ordering::Acquire))
+        {
             self.body_state.store(ABANDONED, Ordering::Release);
         }
         let close = self.body_state.load(Ordering::Acquire) != COMPLETE;
