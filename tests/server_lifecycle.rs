@@ -589,6 +589,37 @@ fn continue_is_a_bare_status_line_sent_when_the_body_is_read() {
     assert!(!rest.contains("HTTP/1.1"), "{rest}");
 }
 
+/// The HTTP layer's own answers said `Server: tiny-http (Rust)`, twitcher's own ones
+/// `Server: twitcher`.
+#[test]
+fn the_http_layers_own_answers_name_twitcher_too() {
+    let s = Server::start();
+    for head in [
+        &b"GET /info HTTP/2.0\r\n\r\n"[..],
+        b"GET /info\r\n\r\n",
+        b"GET /info HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+    ] {
+        let out = raw(s.port, head, Duration::from_secs(10));
+        assert!(out.contains("\r\nServer: twitcher\r\n"), "{out}");
+        assert!(!out.contains("tiny-http"), "{out}");
+    }
+    // A server of its own: connections closed just before may still be counted.
+    let capped = Launch::default()
+        .env("TWITCHER_MAX_CONNECTIONS", "2")
+        .start();
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", capped.port)).unwrap())
+        .collect();
+    // The 503 goes out on accept; a request sent with it would be left unread, and the
+    // close would then reset the connection, 503 and all.
+    let out = wait_for(10, "a 503 over the cap", || {
+        let out = raw(capped.port, b"", Duration::from_secs(5));
+        out.starts_with("HTTP/1.1 503").then_some(out)
+    });
+    assert!(out.contains("\r\nServer: twitcher\r\n"), "{out}");
+    drop(held);
+}
+
 #[test]
 fn first_start_without_any_config_generates_a_password_once() {
     let dir = Arc::new(TempDir::new("first"));

@@ -126,6 +126,7 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
     let workers = settings.workers;
     let limits = tiny_http::Limits {
         max_connections: settings.max_connections,
+        server_name: SERVER,
         ..tiny_http::Limits::default()
     };
     let settings_report =
@@ -370,6 +371,9 @@ impl<R: Read> Read for Counting<R> {
 
 type TinyResponse = tiny_http::Response<Box<dyn Read + Send>>;
 
+/// The `Server` header of every response, the HTTP layer's own refusals included.
+const SERVER: &str = "twitcher";
+
 /// Headers tiny_http sets or refuses itself: they go through its checks, not the block.
 const FRAMING_HEADERS: [&str; 5] = [
     "Connection",
@@ -383,7 +387,7 @@ const FRAMING_HEADERS: [&str; 5] = [
 /// each would cost two strings more.
 fn to_tiny(resp: Response, rid: &str, sent: Arc<AtomicU64>) -> TinyResponse {
     let defaults = [
-        ("Server", "twitcher"),
+        ("Server", SERVER),
         ("X-Content-Type-Options", "nosniff"),
         ("X-Request-Id", rid),
     ]

@@ -192,6 +192,7 @@ impl ClientConnection {
     fn refuse(&mut self, status: u16, version: HTTPVersion, why: &str) {
         let mut response = Response::from_string(why).with_status_code(status);
         response.force_connection_close();
+        response.set_default_server(self.limits.server_name);
         let mut writer = self.sink.next().unwrap();
         let _ = response.raw_print(&mut writer, version, &[], false, None);
         let _ = writer.flush();
@@ -263,6 +264,7 @@ impl ClientConnection {
             self.prev_body.clone(),
             self.closer.clone(),
         )
+        .map(|rq| rq.with_server_name(self.limits.server_name))
         .map_err(|e| {
             use crate::request;
             match e {

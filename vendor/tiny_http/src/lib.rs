@@ -195,6 +195,9 @@ pub struct Limits {
     pub head_timeout: Duration,
     /// Most client connections open at once; further ones get 503 and are closed.
     pub max_connections: usize,
+    /// The `Server` header of the responses the server writes itself (errors, 503)
+    /// and of those that set none, so they name the same server as the rest.
+    pub server_name: &'static str,
 }
 
 impl Default for Limits {
@@ -204,6 +207,7 @@ impl Default for Limits {
             max_headers: 100,
             head_timeout: Duration::from_secs(30),
             max_connections: 10_000,
+            server_name: response::DEFAULT_SERVER,
         }
     }
 }
@@ -356,6 +360,10 @@ impl Server {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
             let open_connections = Arc::new(AtomicUsize::new(0));
+            let overloaded = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nServer: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                limits.server_name
+            );
 
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
@@ -364,9 +372,7 @@ impl Server {
                         use std::io::Write;
                         use util::RefinedTcpStream;
                         if open_connections.load(Relaxed) >= limits.max_connections {
-                            let _ = sock.write_all(
-                                b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-                            );
+                            let _ = sock.write_all(overloaded.as_bytes());
                             continue;
                         }
                         let closer = sock.try_clone().ok().map(Arc::new);

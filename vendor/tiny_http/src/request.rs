@@ -85,6 +85,9 @@ pub struct Request {
 
     // a handle on the socket, to close it after a response when the body was left unread
     closer: Option<Arc<Connection>>,
+
+    // the `Server` header of responses that have none
+    server_name: &'static str,
 }
 
 struct NotifyOnDrop<R> {
@@ -402,6 +405,7 @@ where
         notify_when_responded: None,
         body_state,
         closer,
+        server_name: crate::response::DEFAULT_SERVER,
     })
 }
 
@@ -604,6 +608,7 @@ impl Request {
         {
             self.body_state.store(ABANDONED, Ordering::Release);
         }
+        response.set_default_server(self.server_name);
         let close = self.body_state.load(Ordering::Acquire) != COMPLETE;
         if close {
             response.force_connection_close();
@@ -665,6 +670,11 @@ impl Request {
             ErrorKind::ConnectionReset => Ok(()),
             _ => Err(err),
         })
+    }
+
+    pub(crate) fn with_server_name(mut self, name: &'static str) -> Self {
+        self.server_name = name;
+        self
     }
 
     pub(crate) fn with_notify_sender(mut self, sender: Sender<()>) -> Self {

@@ -46,6 +46,8 @@ pub struct Response<R> {
     raw_headers: Vec<u8>,
     data_length: Option<usize>,
     chunked_threshold: Option<usize>,
+    /// See `DEFAULT_SERVER`.
+    default_server: &'static str,
 }
 
 /// A `Response` without a template parameter.
@@ -81,9 +83,13 @@ enum Framing {
     Unframed,
 }
 
+/// The `Server` header of responses that do not set one, unless the server is
+/// configured with another name (`Limits::server_name`).
+pub(crate) const DEFAULT_SERVER: &str = "tiny-http (Rust)";
+
 /// The headers a response gets unless it has its own.
 struct Defaults {
-    server: bool,
+    server: Option<&'static str>,
     date: bool,
 }
 
@@ -250,8 +256,10 @@ where
     writer.write_all(b" ")?;
     writer.write_all(status_code.default_reason_phrase().as_bytes())?;
     writer.write_all(b"\r\n")?;
-    if defaults.server {
-        writer.write_all(b"Server: tiny-http (Rust)\r\n")?;
+    if let Some(server) = defaults.server {
+        writer.write_all(b"Server: ")?;
+        writer.write_all(server.as_bytes())?;
+        writer.write_all(b"\r\n")?;
     }
     if defaults.date {
         write_date(&mut writer)?;
@@ -379,6 +387,7 @@ where
             raw_headers: Vec::new(),
             data_length,
             chunked_threshold: None,
+            default_server: DEFAULT_SERVER,
         };
 
         for h in headers {
@@ -504,6 +513,7 @@ where
             status_code: self.status_code,
             data_length,
             chunked_threshold: self.chunked_threshold,
+            default_server: self.default_server,
         }
     }
 
@@ -549,8 +559,9 @@ where
         // `Server` and `Date` when not given, written straight out rather than made
         // into headers first.
         let defaults = Defaults {
-            server: !self.headers.iter().any(|h| h.field.equiv("Server"))
-                && !raw_headers_contain(&self.raw_headers, "Server"),
+            server: (!self.headers.iter().any(|h| h.field.equiv("Server"))
+                && !raw_headers_contain(&self.raw_headers, "Server"))
+            .then_some(self.default_server),
             date: !self.headers.iter().any(|h| h.field.equiv("Date"))
                 && !raw_headers_contain(&self.raw_headers, "Date"),
         };
@@ -607,6 +618,11 @@ where
         Ok(())
     }
 
+    /// The `Server` header to send when the response has none of its own.
+    pub(crate) fn set_default_server(&mut self, name: &'static str) {
+        self.default_server = name;
+    }
+
     /// Adds `Connection: close`, which `add_header` refuses, for a connection that the
     /// server closes after this response.
     pub(crate) fn force_connection_close(&mut self) {
@@ -643,6 +659,7 @@ where
             raw_headers: self.raw_headers,
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
+            default_server: self.default_server,
         }
     }
 }
@@ -732,6 +749,7 @@ impl Clone for Response<io::Empty> {
             raw_headers: self.raw_headers.clone(),
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
+            default_server: self.default_server,
         }
     }
 }
