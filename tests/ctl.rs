@@ -444,6 +444,9 @@ fn usage_errors_exit_2_with_usage_on_stderr() {
         (&[][..], "a command is needed"),
         (&["register"][..], "missing argument URL"),
         (&["unregister", "a", "b"][..], "unexpected argument `b`"),
+        (&["unregister", ""][..], "the service name is empty"),
+        (&["get", " "][..], "the service name is empty"),
+        (&["remove-client", ""][..], "the client id is empty"),
         (
             &["register", "--verify", "maybe", "http://x/wps"][..],
             "--verify `maybe`",

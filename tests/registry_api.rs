@@ -179,6 +179,13 @@ fn register_list_get_update_unregister_clear() {
     let r = del("nosuch");
     assert_eq!((r.status, r.text().as_str()), (200, "false"));
 
+    // A name lost on the way (`/services/`) clears nothing.
+    let r = request("DELETE", &format!("{}/services/", s.url), Some(&auth), None);
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_ne!(
+        get(&format!("{}/services", s.url), Some(&auth)).json(),
+        json!([])
+    );
     let r = request("DELETE", &format!("{}/services", s.url), Some(&auth), None);
     assert_eq!((r.status, r.text().as_str()), (200, "true"));
     assert_eq!(

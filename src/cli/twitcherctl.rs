@@ -453,7 +453,10 @@ fn http_url(value: &str, what: &str, cmd: Option<&'static Command>) -> Result<St
         Ok(value.to_string())
     } else {
         Err(usage_err(
-            format!("{what} `{value}` is not an http:// or https:// URL"),
+            format!(
+                "{what} `{}` is not an http:// or https:// URL with a host and a valid port",
+                crate::client::mask_url(value)
+            ),
             cmd,
         ))
     }
@@ -536,6 +539,15 @@ pub fn parse(
         return Err(usage_err("a command is needed", None));
     };
     let arg = |i: usize| m.positionals[i].clone();
+    // An empty name would address the collection: `DELETE /services/` is `clear`.
+    let name_arg = |what: &str| {
+        let v = arg(0);
+        if v.trim().is_empty() {
+            Err(usage_err(format!("the {what} is empty"), Some(cmd)))
+        } else {
+            Ok(v)
+        }
+    };
     let opt = |long: &str| m.value(long).map(str::to_string);
     let run = match cmd.name {
         "help" => {
@@ -583,10 +595,10 @@ pub fn parse(
                 verify,
             }
         }
-        "unregister" => Cmd::Unregister(arg(0)),
-        "get" => Cmd::Get(arg(0)),
+        "unregister" => Cmd::Unregister(name_arg("service name")?),
+        "get" => Cmd::Get(name_arg("service name")?),
         "clients" => Cmd::Clients,
-        "remove-client" => Cmd::RemoveClient(arg(0)),
+        "remove-client" => Cmd::RemoveClient(name_arg("client id")?),
         "revoke" => Cmd::Revoke(arg(0)),
         "introspect" => Cmd::Introspect(arg(0)),
         "status" => Cmd::Status,

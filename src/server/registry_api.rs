@@ -75,7 +75,17 @@ pub fn register(app: &App, req: &mut Request, _: &Params) -> Response {
     }
 }
 
-pub fn clear(app: &App, _: &mut Request, _: &Params) -> Response {
+pub fn clear(app: &App, req: &mut Request, _: &Params) -> Response {
+    // `/services/` is a client that meant `/services/{name}` and lost the name; only the
+    // collection's own path clears it.
+    if req.path.ends_with('/') {
+        return errors::one(
+            404,
+            "path",
+            "name",
+            "No service name given; DELETE /services clears them all",
+        );
+    }
     let cleared = app.store.clear_services();
     app.services.invalidate();
     match cleared {
