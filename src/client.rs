@@ -79,6 +79,9 @@ impl fmt::Display for Error {
                 write!(f, "no answer from {url} within {} s", after.as_secs_f64())
             }
             Error::Tls { url, reason } => write!(f, "TLS with {url} failed: {reason}"),
+            Error::BadResponse { status: 0, reason } => {
+                write!(f, "unexpected answer from the server: {reason}")
+            }
             Error::BadResponse { status, reason } => write!(
                 f,
                 "unexpected answer from the server ({}): {reason}",
@@ -364,8 +367,8 @@ impl Client {
         let base = settings.base_url.trim_end_matches('/').to_string();
         if !crate::config::valid_http_url(&base) {
             return Err(Error::InvalidUrl(format!(
-                "`{}` is not an http:// or https:// URL",
-                settings.base_url
+                "`{}` is not a valid http:// or https:// URL",
+                shown_url(&settings.base_url)
             )));
         }
         let mut config = ureq::Agent::config_builder()
@@ -395,8 +398,9 @@ impl Client {
         self
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base
+    /// The server's URL to show: a password in it masked.
+    pub fn base_url(&self) -> String {
+        mask_url(&self.base)
     }
 
     pub fn info(&self) -> Result<Info> {
@@ -664,7 +668,7 @@ impl Client {
         };
         let req = req
             .body(bytes)
-            .map_err(|e| Error::InvalidUrl(format!("{url}: {e}")))?;
+            .map_err(|e| Error::InvalidUrl(format!("{}: {e}", shown_url(url))))?;
         let resp = self.agent.run(req).map_err(|e| self.transport(url, e))?;
         let status = resp.status().as_u16();
         let content_type = resp
@@ -675,8 +679,16 @@ impl Client {
             .to_string();
         let body = resp
             .into_body()
+            .with_config()
+            .limit(MAX_ANSWER)
             .read_to_vec()
-            .map_err(|e| self.transport(url, e))?;
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => Error::BadResponse {
+                    status,
+                    reason: format!("an answer larger than {} MiB", MAX_ANSWER >> 20),
+                },
+                e => self.transport(url, e),
+            })?;
         Ok(Answer {
             status,
             content_type,
@@ -685,7 +697,7 @@ impl Client {
     }
 
     fn transport(&self, url: &str, e: ureq::Error) -> Error {
-        let url = mask_url(url);
+        let url = shown_url(url);
         let unreachable = |reason: String| Error::Unreachable {
             url: url.clone(),
             reason,
@@ -719,7 +731,8 @@ impl Client {
                 url,
                 reason: r.to_string(),
             },
-            ureq::Error::BadUri(u) => Error::InvalidUrl(u),
+            // ureq's text repeats the URL unmasked.
+            ureq::Error::BadUri(_) => Error::InvalidUrl(format!("{url}: not a valid URL")),
             ureq::Error::Protocol(p) => Error::BadResponse {
                 status: 0,
                 reason: format!("not HTTP: {p}"),
@@ -781,6 +794,19 @@ fn refusal_message(status: u16, body: &str) -> String {
         };
     }
     reason(status).unwrap_or("no error message").to_string()
+}
+
+/// The largest answer read: a registry of tens of thousands of services fits.
+const MAX_ANSWER: u64 = 256 << 20;
+
+/// A URL as messages show it: masked, and cut short (a 70 KB name makes a 70 KB URL).
+fn shown_url(url: &str) -> String {
+    const MAX: usize = 200;
+    let masked = mask_url(url);
+    match masked.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}...", &masked[..cut]),
+        None => masked,
+    }
 }
 
 /// `url` with the password of its user info and the values of secret query parameters

@@ -289,6 +289,8 @@ mod tests {
             "http://[::1/wps",
             "http://[::1]x/wps",
             "http://u:p@:80/wps",
+            "http://h/w\u{1b}[2Jx",
+            "http://h/\u{9b}x",
         ] {
             let e = service_from_body(&json!({"name": "ok", "url": bad})).unwrap_err();
             assert_eq!(e[0].name, "url", "{bad}");

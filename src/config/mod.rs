@@ -664,6 +664,9 @@ fn token_settings(c: &mut Checker) -> TokenSettings {
 }
 
 pub fn valid_http_url(url: &str) -> bool {
+    if url.chars().any(char::is_control) {
+        return false;
+    }
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"));

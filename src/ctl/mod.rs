@@ -46,8 +46,15 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Usage(m) | Failure::Missing(m) => f.write_str(m),
-            Failure::Client(e @ client::Error::Tls { .. }) => {
-                write!(f, "{e} (-k/--insecure skips the certificate check)")
+            Failure::Client(e @ client::Error::Tls { reason, .. }) => {
+                let hint = if reason.contains("certificate") {
+                    " (-k/--insecure skips the certificate check)"
+                } else if reason.contains("corrupt message") {
+                    " (the server may not speak TLS there: http://?)"
+                } else {
+                    ""
+                };
+                write!(f, "{e}{hint}")
             }
             Failure::Client(e) => write!(f, "{e}"),
         }
@@ -83,7 +90,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
             0
         }
         Err(f) => {
-            eprintln!("error: {f}");
+            eprintln!("error: {}", output::printable(&f.to_string()));
             f.exit_code()
         }
     }

@@ -1,5 +1,7 @@
 //! How a result is printed: one JSON document for scripts (`jq`), or a table for people.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::cli::twitcherctl::Output;
@@ -7,19 +9,47 @@ use crate::cli::twitcherctl::Output;
 pub fn render(value: &Value, format: Output) -> String {
     match format {
         Output::Json => {
-            let mut s = serde_json::to_string_pretty(value).expect("JSON serialises");
-            s.push('\n');
-            s
+            let s = serde_json::to_string_pretty(value).expect("JSON serialises");
+            // serde_json escapes C0 controls but passes DEL and C1 (U+009B is a CSI
+            // to many terminals); escaped, the document means the same.
+            let mut out = String::with_capacity(s.len() + 1);
+            for c in s.chars() {
+                if ('\u{7f}'..='\u{9f}').contains(&c) {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                } else {
+                    out.push(c);
+                }
+            }
+            out.push('\n');
+            out
         }
         Output::Table => table(value),
     }
+}
+
+/// Text from the server as the terminal is to get it: every control character (C0,
+/// DEL, C1) written as `\u{..}`, so a name or a message cannot move the cursor, retitle
+/// the window or write to the clipboard, nor break a table's rows.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// A cell's text: strings bare, lists space-separated, null empty.
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s).into_owned(),
         Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
         other => other.to_string(),
     }
@@ -63,7 +93,11 @@ fn table(value: &Value) -> String {
                     }
                 }
             }
-            let mut out = vec![keys.iter().map(|k| k.to_uppercase()).collect()];
+            let mut out = vec![
+                keys.iter()
+                    .map(|k| printable(&k.to_uppercase()).into_owned())
+                    .collect(),
+            ];
             for item in items {
                 out.push(
                     keys.iter()
@@ -76,7 +110,7 @@ fn table(value: &Value) -> String {
         Value::Array(items) => items.iter().map(|i| format!("{}\n", cell(i))).collect(),
         Value::Object(map) => rows(
             &map.iter()
-                .map(|(k, v)| vec![k.clone(), cell(v)])
+                .map(|(k, v)| vec![printable(k).into_owned(), cell(v)])
                 .collect::<Vec<_>>(),
         ),
         other => format!("{}\n", cell(other)),
@@ -87,6 +121,26 @@ fn table(value: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn control_characters_reach_no_terminal() {
+        let hostile =
+            json!([{"name": "a\u{1b}]0;PWNED\u{7}", "url": "http://h/\u{9b}2J", "type": "x\r\ny"}]);
+        let table = render(&hostile, Output::Table);
+        assert!(
+            !table.chars().any(|c| c.is_control() && c != '\n'),
+            "{table:?}"
+        );
+        assert_eq!(table.lines().count(), 2, "one header, one row: {table}");
+        assert!(table.contains("a\\u{1b}]0;PWNED\\u{7}"), "{table}");
+        let json = render(&hostile, Output::Json);
+        assert!(
+            !json.chars().any(|c| c.is_control() && c != '\n'),
+            "{json:?}"
+        );
+        assert_eq!(serde_json::from_str::<Value>(&json).unwrap(), hostile);
+        assert_eq!(printable("plain"), "plain");
+    }
 
     #[test]
     fn lists_become_columns_and_objects_pairs() {
