@@ -305,3 +305,66 @@ fn a_terminal_that_goes_away_ends_the_tui() {
         pids_with(&marker).is_empty().then_some(())
     });
 }
+
+/// The modes of the pane's terminal, as `stty -a` on it shows them from outside.
+fn pane_modes(tui: &Tmux) -> String {
+    let tty = String::from_utf8_lossy(
+        &tui.tmux(&["display-message", "-p", "-t", "tui", "#{pane_tty}"])
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    let out = Command::new("stty")
+        .args(["-a", "-F", &tty])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// SIGTSTP hands the terminal back in cooked mode and SIGCONT takes it again with a
+/// full redraw; SIGINT ends the TUI like SIGTERM, terminal restored, with 128 + 2.
+#[test]
+fn stop_continue_and_interrupt_leave_the_terminal_usable() {
+    let s = Server::start();
+    let marker = format!("{}/?signals-{}", s.url, std::process::id());
+    let script = tui_script(&["-s", &marker, "-u", ADMIN.0, "-p", ADMIN.1], "stty -a");
+    let tui = Tmux::start(&["sh", "-c", &script]);
+    tui.wait_for("1 Services", 20);
+    let pid = wait_for(10, "the TUI's pid", || pids_with(&marker).first().copied());
+    let signal = |name: &str| {
+        assert!(
+            Command::new("kill")
+                .args([name, &pid.to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+
+    signal("-TSTP");
+    wait_for(10, "the main screen and cooked mode while stopped", || {
+        let modes = pane_modes(&tui);
+        (!tui.screen().contains("1 Services")
+            && modes.contains(" icanon")
+            && modes.contains(" echo "))
+        .then_some(())
+    });
+    signal("-CONT");
+    tui.wait_for("1 Services", 10);
+    let modes = pane_modes(&tui);
+    assert!(
+        modes.contains("-icanon"),
+        "raw again after SIGCONT: {modes}"
+    );
+
+    signal("-INT");
+    assert_eq!(tui.wait_exit(10), 130);
+    let after = tui.wait_for_all("isig", 10);
+    for mode in [" icanon", " echo "] {
+        assert!(after.contains(mode), "{mode:?} is not back on:\n{after}");
+    }
+    assert!(
+        !tui.screen().contains("1 Services"),
+        "the alternate screen is left"
+    );
+}

@@ -66,7 +66,9 @@ pub enum Msg {
     Reply(Reply),
     /// The terminal changed size; the next draw fits itself.
     Resize,
-    /// SIGTERM or SIGHUP, or the terminal's input ended.
+    /// Ctrl-Z or SIGTSTP: the loop hands the terminal back and stops until continued.
+    Suspend,
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT, or the terminal's input ended.
     Quit,
 }
 
@@ -333,6 +335,7 @@ pub enum Overlay {
 pub type CheckResult = Result<CapabilitiesCheck, String>;
 
 pub struct App {
+    /// For display only: a password in the URL is masked.
     pub server_url: String,
     pub username: String,
     pub tab: Tab,
@@ -381,7 +384,7 @@ fn unreachable(e: &client::Error) -> bool {
 impl App {
     pub fn new(server_url: &str, username: &str) -> App {
         App {
-            server_url: server_url.to_string(),
+            server_url: crate::client::mask_url(server_url),
             username: username.to_string(),
             tab: Tab::Services,
             overlay: Overlay::None,
@@ -453,7 +456,7 @@ impl App {
                 let reqs = self.on_key(k);
                 self.send(reqs)
             }
-            Msg::Key(_) | Msg::Resize => Vec::new(),
+            Msg::Key(_) | Msg::Resize | Msg::Suspend => Vec::new(),
             Msg::Paste(text) => {
                 if let Overlay::Form(f) = &mut self.overlay {
                     f.paste(&text);

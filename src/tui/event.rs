@@ -1,36 +1,63 @@
 //! Input and time for the UI loop: a thread that turns terminal events into messages
 //! and sends a tick every `TICK`, so the countdowns and the spinner move and the
-//! traffic poll is due on time. SIGTERM and SIGHUP end the loop like `q` does.
+//! traffic poll is due on time. SIGTERM, SIGHUP, SIGINT and SIGQUIT end the loop like
+//! `q` does; SIGTSTP and Ctrl-Z suspend it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ratatui::crossterm::event::{self, Event, KeyEventKind};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 
 use super::app::{Clock, Msg};
 
 pub const TICK: Duration = Duration::from_millis(250);
 
-/// Set from a signal handler, which may do nothing else.
-static TERMINATED: AtomicBool = AtomicBool::new(false);
+/// The signal that is to end the TUI, 0 while none came. Set from a signal handler,
+/// which may do nothing else.
+static TERMINATED_BY: AtomicI32 = AtomicI32::new(0);
+/// SIGTSTP came and is not handled yet.
+static STOP_ASKED: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_: libc::c_int) {
-    TERMINATED.store(true, Ordering::SeqCst);
+extern "C" fn on_termination(sig: libc::c_int) {
+    TERMINATED_BY.store(sig, Ordering::SeqCst);
 }
 
-/// SIGTERM and SIGHUP (the SSH session went away) end the TUI through its normal exit,
-/// which restores the terminal.
-pub fn catch_termination() {
-    for sig in [libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP_ASKED.store(true, Ordering::SeqCst);
+}
+
+/// SIGTERM, SIGHUP (the SSH session went away), SIGINT and SIGQUIT (`kill`, `timeout`,
+/// a supervisor; the keys send none in raw mode) end the TUI through its normal exit,
+/// which restores the terminal. SIGTSTP suspends it the same way Ctrl-Z does, so the
+/// shell gets its terminal back in cooked mode.
+pub fn catch_signals() {
+    let handlers: [(libc::c_int, extern "C" fn(libc::c_int)); 5] = [
+        (libc::SIGTERM, on_termination),
+        (libc::SIGHUP, on_termination),
+        (libc::SIGINT, on_termination),
+        (libc::SIGQUIT, on_termination),
+        (libc::SIGTSTP, on_stop),
+    ];
+    for (sig, handler) in handlers {
+        // SAFETY: the handlers only store to atomics, which is async-signal-safe.
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            action.sa_sigaction = handler as *const () as libc::sighandler_t;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(sig, &action, std::ptr::null_mut());
         }
     }
+}
+
+/// 128 plus the signal that ended the TUI, as a shell reports a process a signal ended.
+pub fn exit_code_of_signal() -> Option<i32> {
+    let sig = TERMINATED_BY.load(Ordering::SeqCst);
+    (sig != 0).then_some(128 + sig)
+}
+
+fn is_ctrl_z(k: &event::KeyEvent) -> bool {
+    k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('z')
 }
 
 pub fn clock(started: Instant) -> Clock {
@@ -79,8 +106,11 @@ fn input_ready(wait: Duration) -> Result<bool, ()> {
 pub fn run(tx: Sender<Msg>, started: Instant) {
     let mut next_tick = Instant::now();
     loop {
-        if TERMINATED.load(Ordering::SeqCst) {
+        if TERMINATED_BY.load(Ordering::SeqCst) != 0 {
             let _ = tx.send(Msg::Quit);
+            return;
+        }
+        if STOP_ASKED.swap(false, Ordering::SeqCst) && tx.send(Msg::Suspend).is_err() {
             return;
         }
         let now = Instant::now();
@@ -99,6 +129,9 @@ pub fn run(tx: Sender<Msg>, started: Instant) {
         // through its own signal handler: take all it has.
         while let Ok(true) = event::poll(Duration::ZERO) {
             let msg = match event::read() {
+                Ok(Event::Key(k)) if k.kind != KeyEventKind::Release && is_ctrl_z(&k) => {
+                    Msg::Suspend
+                }
                 Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => Msg::Key(k),
                 Ok(Event::Paste(text)) => Msg::Paste(text),
                 Ok(Event::Resize(_, _)) => Msg::Resize,

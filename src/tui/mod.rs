@@ -127,7 +127,7 @@ pub fn run(conn: Connection) -> i32 {
             return 1;
         }
     };
-    event::catch_termination();
+    event::catch_signals();
     restore_on_panic();
     if let Err(e) = enable_raw_mode() {
         eprintln!("error: cannot put the terminal in raw mode: {e}");
@@ -157,12 +157,25 @@ pub fn run(conn: Connection) -> i32 {
     };
     drop(guard);
     match code {
-        Ok(()) => 0,
+        Ok(()) => event::exit_code_of_signal().unwrap_or(0),
         Err(e) => {
             eprintln!("error: the terminal failed: {e}");
             1
         }
     }
+}
+
+/// Hands the terminal back as it was, stops the process as the shell's suspend key
+/// would, and once continued (`fg`) takes the terminal again and redraws all of it.
+fn suspend(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>) -> io::Result<()> {
+    restore();
+    // SAFETY: stops this process; SIGCONT resumes it here.
+    unsafe {
+        libc::raise(libc::SIGSTOP);
+    }
+    enable_raw_mode()?;
+    execute!(io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+    terminal.clear()
 }
 
 fn dispatch(reqs: Vec<Request>, actions: &Sender<Request>, polls: &Sender<Request>) {
@@ -186,6 +199,10 @@ fn event_loop(
         let Ok(msg) = rx.recv() else {
             return Ok(());
         };
+        if let Msg::Suspend = msg {
+            suspend(&mut terminal)?;
+            continue;
+        }
         dispatch(app.update(msg), actions, polls);
         // Take what else is waiting before drawing again.
         while let Ok(msg) = rx.try_recv() {
