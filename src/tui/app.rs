@@ -83,6 +83,7 @@ pub const KEYS_GLOBAL: Keys = &[
     ("q", "quit"),
     ("Esc", "clear the filter, else quit"),
     ("Ctrl-C", "quit at once"),
+    ("Ctrl-Z", "suspend; fg brings it back"),
 ];
 /// What the footer shows of [`KEYS_GLOBAL`], at its end.
 const FOOTER_TABS: (&str, &str) = ("Tab S-Tab 1-5", "switch tab");
