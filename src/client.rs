@@ -336,6 +336,8 @@ pub struct Trace<'a> {
 struct Answer {
     status: u16,
     content_type: String,
+    /// Where a redirect points.
+    location: Option<String>,
     body: Vec<u8>,
 }
 
@@ -602,7 +604,10 @@ impl Client {
             200..=299 => Ok((status, text)),
             300..=399 => Err(Error::BadResponse {
                 status,
-                reason: "a redirect; point the client at the URL it names".to_string(),
+                reason: match answer.location {
+                    Some(to) => format!("a redirect to {to}; point the client there"),
+                    None => "a redirect without a Location".to_string(),
+                },
             }),
             _ => Err(Error::Refused {
                 status,
@@ -677,6 +682,11 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let location = resp
+            .headers()
+            .get("Location")
+            .and_then(|v| v.to_str().ok())
+            .map(shown_url);
         let body = resp
             .into_body()
             .with_config()
@@ -692,6 +702,7 @@ impl Client {
         Ok(Answer {
             status,
             content_type,
+            location,
             body,
         })
     }

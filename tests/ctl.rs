@@ -390,6 +390,22 @@ fn refusals_exit_1_with_the_servers_message() {
         1,
         "unexpected answer from the server (200 OK): not the JSON expected",
     );
+    // A redirect is not followed, and says where it points, password masked.
+    let moved = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let moved_url = format!(
+        "http://127.0.0.1:{}",
+        moved.server_addr().to_ip().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        for rq in moved.incoming_requests() {
+            let to = tiny_http::Header::from_bytes("Location", "http://u:hunter2@elsewhere:8000/x")
+                .unwrap();
+            let _ = rq.respond(tiny_http::Response::empty(302).with_header(to));
+        }
+    });
+    let out = ctl.run(&["-s", &moved_url, "status"]);
+    out.fails(1, "a redirect to http://u:***@elsewhere:8000/x");
+    assert!(!out.stderr().contains("hunter2"));
 }
 
 #[test]
@@ -460,6 +476,7 @@ fn usage_errors_exit_2_with_usage_on_stderr() {
             "--serverurl `localhost:8000`",
         ),
         (&["--timeout", "-1", "status"][..], "--timeout"),
+        (&["--timeout", "1e-9", "status"][..], "from 0.001 to 86400"),
         (&["-o", "yaml", "status"][..], "--output `yaml`"),
         (&["gentoken", "--scope"][..], "--scope"),
         (

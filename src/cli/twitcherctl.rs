@@ -481,10 +481,10 @@ fn globals(
     let timeout = match m.value("timeout") {
         None => Duration::from_secs(DEFAULT_TIMEOUT_SECS),
         Some(t) => match t.trim().parse::<f64>() {
-            Ok(s) if s > 0.0 && s <= 86_400.0 => Duration::from_secs_f64(s),
+            Ok(s) if (0.001..=86_400.0).contains(&s) => Duration::from_secs_f64(s),
             _ => {
                 return Err(usage_err(
-                    format!("--timeout `{t}`: expected seconds, more than 0 and at most 86400"),
+                    format!("--timeout `{t}`: expected seconds, from 0.001 to 86400"),
                     Some(cmd),
                 ));
             }

@@ -492,7 +492,10 @@ fn tokens(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(
         Gauge::default()
             .ratio(ratio)
-            .label(format!("expires {left}"))
+            .label(match t.remaining(now) {
+                Some(s) if s > 0 => format!("expires {left}"),
+                _ => left.clone(),
+            })
             .gauge_style(Style::new().fg(color).bg(Color::Black)),
         gauge,
     );
@@ -1332,7 +1335,9 @@ mod tests {
             since_start: Duration::from_secs(3),
             unix: 1_700_003_605,
         }));
-        assert!(screen(&a, 130, 30).contains("expired 5s ago"));
+        let lapsed = screen(&a, 130, 30);
+        assert!(lapsed.contains("expired 5s ago"), "{lapsed}");
+        assert!(!lapsed.contains("expires expired"), "{lapsed}");
     }
 
     #[test]
