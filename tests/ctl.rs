@@ -504,6 +504,26 @@ fn usage_errors_exit_2_with_usage_on_stderr() {
     );
 }
 
+/// An argument that is not UTF-8 is refused, not registered under another spelling.
+#[test]
+fn arguments_that_are_not_utf8_are_usage_errors() {
+    use std::os::unix::ffi::OsStrExt;
+    let odd = std::ffi::OsStr::from_bytes(b"ab\xff");
+    let out = Out(Command::new(BIN)
+        .args(["ctl", "-s", "http://127.0.0.1:9", "register", "--name"])
+        .arg(odd)
+        .arg("http://h/wps")
+        .output()
+        .unwrap());
+    out.fails(2, "is not valid UTF-8");
+    let out = Out(Command::new(BIN)
+        .args(["ctl", "-s", "http://127.0.0.1:9", "get"])
+        .arg(odd)
+        .output()
+        .unwrap());
+    out.fails(2, "is not valid UTF-8");
+}
+
 #[test]
 fn argparse_spellings_of_the_original_work() {
     let s = Server::start();
@@ -804,6 +824,9 @@ fn insecure_skips_the_certificate_check() {
         .fails(3, "-k/--insecure skips the certificate check");
     let status = ctl.run(&["-k", "-s", &url, "status"]).json();
     assert_eq!(status["version"], "9.9.9");
+    // Plain HTTP to the TLS server: it closes without an answer.
+    ctl.run(&["-s", &format!("http://127.0.0.1:{port}"), "status"])
+        .fails(3, "the server may want https://");
     let _ = server.kill();
     let _ = server.wait();
 }

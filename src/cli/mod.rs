@@ -160,6 +160,16 @@ impl Program {
 
     /// Parses `args` (without the program name).
     pub fn parse(&'static self, args: Vec<std::ffi::OsString>) -> Result<Matches, UsageError> {
+        /// An argument as text; one that is not UTF-8 is refused rather than changed
+        /// (a name would be registered under another spelling, a password would differ).
+        fn utf8(
+            v: std::ffi::OsString,
+            cmd: Option<&'static Command>,
+        ) -> Result<String, UsageError> {
+            v.into_string().map_err(|v| {
+                usage_err(format!("`{}` is not valid UTF-8", v.to_string_lossy()), cmd)
+            })
+        }
         use lexopt::Arg;
         let mut parser = lexopt::Parser::from_args(args);
         let mut m = Matches::default();
@@ -171,7 +181,7 @@ impl Program {
             let Some(arg) = arg else { break };
             match arg {
                 Arg::Value(v) if m.command.is_none() => {
-                    let word = v.to_string_lossy().into_owned();
+                    let word = utf8(v, None)?;
                     let name = match first_word.take() {
                         Some(group) => format!("{group} {word}"),
                         None => word.clone(),
@@ -188,7 +198,7 @@ impl Program {
                         return Err(usage_err(format!("unknown command `{name}`"), None));
                     }
                 }
-                Arg::Value(v) => m.positionals.push(v.to_string_lossy().into_owned()),
+                Arg::Value(v) => m.positionals.push(utf8(v, m.command)?),
                 ref flag => {
                     let f = self.lookup(m.command, flag)?;
                     let occurrence = match f.arity {
@@ -197,13 +207,13 @@ impl Program {
                             let v = parser
                                 .value()
                                 .map_err(|e| usage_err(e.to_string(), m.command))?;
-                            vec![v.to_string_lossy().into_owned()]
+                            vec![utf8(v, m.command)?]
                         }
                         Arity::Many(_) => parser
                             .values()
                             .map_err(|e| usage_err(e.to_string(), m.command))?
-                            .map(|v| v.to_string_lossy().into_owned())
-                            .collect(),
+                            .map(|v| utf8(v, m.command))
+                            .collect::<Result<_, _>>()?,
                     };
                     m.values.entry(f.long).or_default().push(occurrence);
                 }

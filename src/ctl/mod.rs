@@ -56,6 +56,12 @@ impl fmt::Display for Failure {
                 };
                 write!(f, "{e}{hint}")
             }
+            // A TLS server closes on a plain-HTTP request without an answer.
+            Failure::Client(e @ client::Error::Unreachable { url, reason })
+                if url.starts_with("http://") && reason.contains("disconnected") =>
+            {
+                write!(f, "{e} (the server may want https://)")
+            }
             Failure::Client(e) => write!(f, "{e}"),
         }
     }
