@@ -34,13 +34,18 @@ fn path_byte_ok(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&b)
 }
 
+/// Whether a `key=value` pair of a query or form body is one of twitcher's own.
+fn own_pair(pair: &[u8]) -> bool {
+    let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
+    query_key_in(&String::from_utf8_lossy(key), OWN_PARAMS)
+}
+
 /// Appends `?` and the query as sent, without twitcher's own parameters; the other
 /// pairs keep their encoding and order. Nothing when no pair is left.
 fn push_forwarded_query(url: &mut String, query: &str) {
     let mut separator = '?';
     for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let key = pair.split('=').next().unwrap_or("");
-        if query_key_in(key, OWN_PARAMS) {
+        if own_pair(pair.as_bytes()) {
             continue;
         }
         url.push(separator);
@@ -52,17 +57,13 @@ fn push_forwarded_query(url: &mut String, query: &str) {
 /// A form body without twitcher's own parameters, as the query loses them: the token
 /// stays with the proxy. The other pairs keep their bytes and order.
 pub fn forwarded_form(body: Vec<u8>) -> Vec<u8> {
-    let own = |pair: &&[u8]| {
-        let key = pair.split(|&b| b == b'=').next().unwrap_or_default();
-        query_key_in(&String::from_utf8_lossy(key), OWN_PARAMS)
-    };
-    if !body.split(|&b| b == b'&').any(|p| own(&p)) {
+    if !body.split(|&b| b == b'&').any(own_pair) {
         return body;
     }
     let mut out = Vec::with_capacity(body.len());
     for pair in body
         .split(|&b| b == b'&')
-        .filter(|p| !p.is_empty() && !own(p))
+        .filter(|p| !p.is_empty() && !own_pair(p))
     {
         if !out.is_empty() {
             out.push(b'&');

@@ -26,14 +26,6 @@ pub fn one(
     fields(status, &[e])
 }
 
-pub fn not_found(path: &str) -> Response {
-    one(404, "url", "", format!("Not Found: {path}"))
-}
-
-pub fn method_not_allowed(text: &str) -> Response {
-    one(405, "method", "", text)
-}
-
 pub fn unauthorized() -> Response {
     one(
         401,

@@ -44,7 +44,7 @@ const WPS_CONTENT_TYPES: &[&str] = &[
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub enum Mode {
     Proxy,
     Verify,
 }
@@ -57,13 +57,9 @@ pub fn verify(app: &App, req: &mut Request, params: &Params) -> Response {
     run(app, req, params, Mode::Verify)
 }
 
-/// A refusal: an ExceptionReport from the proxy, Twitcher's JSON from verify.
-/// An error answered before the handler runs (404, 405, 413), in the endpoint's format.
-pub fn refuse_early(verify: bool, e: &OwsError) -> Response {
-    refuse(if verify { Mode::Verify } else { Mode::Proxy }, e)
-}
-
-fn refuse(mode: Mode, e: &OwsError) -> Response {
+/// A refusal: an ExceptionReport from the proxy, Twitcher's JSON from verify. The
+/// router answers its own errors on these paths (404, 405, 413) with it too.
+pub fn refuse(mode: Mode, e: &OwsError) -> Response {
     match mode {
         Mode::Proxy => Response::bytes(e.status, "text/xml; charset=utf-8", e.to_xml()),
         Mode::Verify => Response::json(e.status, &json!({"description": e.text, "access": false})),

@@ -272,7 +272,7 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
         return early_error(
             family_of(routes, &req.path),
             400,
-            "invalid_request",
+            "header",
             "A request needs exactly one Host header".into(),
         );
     }
@@ -308,25 +308,13 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
             "The method {} is not allowed for this resource",
             req.method.as_str()
         );
-        return match r.family {
-            Family::Rest => errors::method_not_allowed(&text),
-            family => early_error(family, 405, "invalid_request", text),
-        }
-        .header("Allow", allow.join(", "));
+        return early_error(r.family, 405, "method", text).header("Allow", allow.join(", "));
     }
     let family = family_of(routes, &req.path);
     if too_large {
         return too_large_error(family, req.max_body());
     }
-    match family {
-        Family::Rest => errors::not_found(&req.path),
-        family => early_error(
-            family,
-            404,
-            "invalid_request",
-            format!("Not Found: {}", req.path),
-        ),
-    }
+    early_error(family, 404, "url", format!("Not Found: {}", req.path))
 }
 
 /// The family of a path no route fits: that of the OAuth or OWS endpoints it is under.
@@ -346,28 +334,24 @@ fn family_of(routes: &[Route], path: &str) -> Family {
 }
 
 fn too_large_error(family: Family, limit: u64) -> Response {
-    match family {
-        Family::Rest => errors::body(super::http::BodyError::TooLarge(limit)),
-        family => early_error(
-            family,
-            413,
-            "invalid_request",
-            format!("The request body is larger than the limit of {limit} bytes"),
-        ),
-    }
+    let text = format!("Request body larger than the limit of {limit} bytes");
+    early_error(family, 413, "body", text)
 }
 
-/// An error in the family's format; `oauth_code` is the RFC 6749 code.
-fn early_error(family: Family, status: u16, oauth_code: &str, text: String) -> Response {
+/// An error in the family's format. `location` is where the REST API's cornice-style
+/// errors say the problem is; the OAuth family answers `invalid_request` for all.
+fn early_error(family: Family, status: u16, location: &'static str, text: String) -> Response {
     match family {
-        Family::OAuth => oauth_api::oauth_error(status, oauth_code, Some(&text)),
-        Family::OwsProxy => {
-            ows_api::refuse_early(false, &OwsError::other(status, "NoApplicableCode", text))
+        Family::Rest => errors::one(status, location, "", text),
+        Family::OAuth => oauth_api::oauth_error(status, "invalid_request", Some(&text)),
+        Family::OwsProxy | Family::OwsVerify => {
+            let mode = if family == Family::OwsVerify {
+                ows_api::Mode::Verify
+            } else {
+                ows_api::Mode::Proxy
+            };
+            ows_api::refuse(mode, &OwsError::other(status, "NoApplicableCode", text))
         }
-        Family::OwsVerify => {
-            ows_api::refuse_early(true, &OwsError::other(status, "NoApplicableCode", text))
-        }
-        Family::Rest => errors::one(status, "request", "", text),
     }
 }
 
