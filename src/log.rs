@@ -75,12 +75,15 @@ pub fn line_with(level: &str, capacity: usize, write: impl FnOnce(&mut String)) 
     text.push(' ');
     write(&mut text);
     text.push('\n');
-    write_line(text.as_bytes());
+    write_line(text.as_bytes(), level != ACCESS);
 }
 
-fn write_line(bytes: &[u8]) {
+/// The level of the per-request lines, which may wait to be written with others.
+pub const ACCESS: &str = "ACCESS";
+
+fn write_line(bytes: &[u8], urgent: bool) {
     match WRITER.get() {
-        Some(q) => q.push(bytes),
+        Some(q) => q.push(bytes, urgent),
         None => write_direct(bytes),
     }
 }
@@ -108,6 +111,11 @@ fn write_direct(bytes: &[u8]) {
 /// request writing its own access line made them queue on the log file's inode lock;
 /// when the thread holding it was preempted, all the others stalled behind it together
 /// (tens of milliseconds on 2 CPUs). A request now only appends under this lock.
+///
+/// Access lines are written in batches, as nginx's `access_log ... buffer= flush=`
+/// does: waking the writer for each one cost the request a futex call and the
+/// process a context switch and a `write(2)`. They wait at most `ACCESS_DELAY`, or
+/// until `ACCESS_BATCH` bytes are pending; any other line, and `flush`, writes at once.
 struct Queue {
     pending: Mutex<Pending>,
     /// The writer waits here for lines.
@@ -122,8 +130,15 @@ struct Pending {
     writing: bool,
     /// Set while the writer waits, so a line wakes it only then: a notify is a system call.
     writer_idle: bool,
+    /// Set while the writer lets access lines gather; only a reason to write now wakes it.
+    writer_gathering: bool,
+    /// A line that should not wait, or a `flush`, came.
+    urgent: bool,
     waiting_for_write: usize,
 }
+
+const ACCESS_BATCH: usize = 32 * 1024;
+const ACCESS_DELAY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Beyond this, threads wait for the writer rather than buffer more (a blocked stderr
 /// holds requests back, as direct writes did, instead of growing memory).
@@ -166,6 +181,10 @@ impl Queue {
         let deadline = std::time::Instant::now() + limit;
         let mut p = self.lock();
         p.waiting_for_write += 1;
+        p.urgent = true;
+        if p.writer_gathering {
+            self.arrived.notify_one();
+        }
         while !p.bytes.is_empty() || p.writing {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
@@ -183,17 +202,28 @@ impl Queue {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push(&self, line: &[u8]) {
+    fn push(&self, line: &[u8], urgent: bool) {
         let mut p = self.lock();
         if p.bytes.len() + line.len() > QUEUE_MAX {
             p.waiting_for_write += 1;
+            p.urgent = true;
+            if p.writer_gathering {
+                self.arrived.notify_one();
+            }
             while !p.bytes.is_empty() {
                 p = self.written.wait(p).unwrap_or_else(|e| e.into_inner());
             }
             p.waiting_for_write -= 1;
         }
         p.bytes.extend_from_slice(line);
-        let wake = std::mem::take(&mut p.writer_idle);
+        p.urgent |= urgent;
+        let wake = if p.writer_gathering {
+            let now = p.urgent || p.bytes.len() >= ACCESS_BATCH;
+            p.writer_gathering &= !now;
+            now
+        } else {
+            std::mem::take(&mut p.writer_idle)
+        };
         drop(p);
         if wake {
             self.arrived.notify_one();
@@ -214,6 +244,20 @@ impl Queue {
                 p = self.arrived.wait(p).unwrap_or_else(|e| e.into_inner());
             }
             p.writer_idle = false;
+            let deadline = std::time::Instant::now() + ACCESS_DELAY;
+            while !p.urgent && p.bytes.len() < ACCESS_BATCH {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                p.writer_gathering = true;
+                p = match self.arrived.wait_timeout(p, left) {
+                    Ok((p, _)) => p,
+                    Err(e) => e.into_inner().0,
+                };
+            }
+            p.writer_gathering = false;
+            p.urgent = false;
             p.writing = true;
             std::mem::swap(&mut p.bytes, &mut out);
             drop(p);
@@ -282,6 +326,25 @@ mod tests {
     }
 
     #[test]
+    fn an_access_line_alone_is_written_without_a_flush() {
+        let queue: &'static Queue = Box::leak(Box::new(Queue::new()));
+        let sink = SlowSink::default();
+        let mut writer_sink = sink.clone();
+        std::thread::spawn(move || queue.run(&mut writer_sink));
+        for line in ["first\n", "second\n"] {
+            queue.push(line.as_bytes(), false);
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !String::from_utf8_lossy(&sink.0.lock().unwrap().0).contains(line) {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{line:?} never written"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    #[test]
     fn the_writer_thread_keeps_every_line_whole_and_in_order() {
         let queue: &'static Queue = Box::leak(Box::new(Queue::new()));
         let sink = SlowSink::default();
@@ -291,7 +354,7 @@ mod tests {
             .map(|t| {
                 std::thread::spawn(move || {
                     for n in 0..500 {
-                        queue.push(format!("thread {t} line {n}\n").as_bytes());
+                        queue.push(format!("thread {t} line {n}\n").as_bytes(), n % 7 == 0);
                     }
                 })
             })

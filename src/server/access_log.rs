@@ -78,29 +78,33 @@ pub struct Entry<'a> {
 
 /// Writes the line with one allocation and one `write`: it runs for every request.
 pub fn write(e: &Entry) {
-    crate::log::line_with("ACCESS", 160 + e.path.len() + e.query.len(), |line| {
-        line.push_str("rid=");
-        push_value(line, e.request_id);
-        line.push_str(" peer=");
-        match e.peer {
-            Some(p) => crate::log::push_ip(line, p.ip()),
-            None => line.push('-'),
-        }
-        line.push_str(" method=");
-        line.push_str(e.method);
-        line.push_str(" path=");
-        if e.query.is_empty() {
-            push_value(line, e.path);
-        } else {
-            push_value(line, &path_and_query(e.path, e.query));
-        }
-        line.push_str(" status=");
-        push_padded(line, e.status.into(), 1);
-        line.push_str(" bytes=");
-        push_padded(line, e.bytes, 1);
-        line.push_str(" ms=");
-        push_millis(line, e.duration);
-    });
+    crate::log::line_with(
+        crate::log::ACCESS,
+        160 + e.path.len() + e.query.len(),
+        |line| {
+            line.push_str("rid=");
+            push_value(line, e.request_id);
+            line.push_str(" peer=");
+            match e.peer {
+                Some(p) => crate::log::push_ip(line, p.ip()),
+                None => line.push('-'),
+            }
+            line.push_str(" method=");
+            line.push_str(e.method);
+            line.push_str(" path=");
+            if e.query.is_empty() {
+                push_value(line, e.path);
+            } else {
+                push_value(line, &path_and_query(e.path, e.query));
+            }
+            line.push_str(" status=");
+            push_padded(line, e.status.into(), 1);
+            line.push_str(" bytes=");
+            push_padded(line, e.bytes, 1);
+            line.push_str(" ms=");
+            push_millis(line, e.duration);
+        },
+    );
 }
 
 /// Milliseconds with two decimals (half a hundredth rounds up), without float
