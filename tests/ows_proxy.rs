@@ -900,6 +900,12 @@ fn forms_carry_parameters_and_tokens() {
         Some(b"service=WPS&version=1.0.0&request=Execute"),
     );
     assert_eq!(r.status, 401);
+    // A public service gets the form without the token too.
+    register(&s.server, "open", &s.backend.url, "WPS", "public");
+    let body = format!("access_token={}&service=WPS&request=Execute", s.compute);
+    let r = request_with("POST", &s.proxy("open"), &form, Some(body.as_bytes()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.backend.last().body, b"service=WPS&request=Execute");
 }
 
 /// Reads a response body to its end without keeping it; returns (bytes, hash).

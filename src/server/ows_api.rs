@@ -191,16 +191,20 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             Err(e) => return refuse(mode, &e),
         }
     }
-    if checked && matches!(kind, BodyKind::Form) {
+    // A form is read on every service, public ones too, so that an access_token in it
+    // stays with the proxy as one in the query does.
+    if matches!(kind, BodyKind::Form) {
         let body = match req.read_body() {
             Ok(b) => b,
             Err(e) => return refuse(mode, &body_error(e)),
         };
-        let pairs: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(&body).collect();
-        if has_ows_params(&pairs) {
-            match from_kvp(&pairs, registered) {
-                Ok(r) => body_ows = Some(r),
-                Err(e) => return refuse(mode, &e),
+        if checked {
+            let pairs: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(&body).collect();
+            if has_ows_params(&pairs) {
+                match from_kvp(&pairs, registered) {
+                    Ok(r) => body_ows = Some(r),
+                    Err(e) => return refuse(mode, &e),
+                }
             }
         }
         form = Some(body);
