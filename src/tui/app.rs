@@ -297,6 +297,8 @@ pub enum Link {
     Connecting,
     Up,
     Down(String),
+    /// The server answers but refuses the admin's credentials.
+    Denied,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -873,6 +875,7 @@ impl App {
         } else {
             self.pending = self.pending.saturating_sub(1);
         }
+        let was_denied = self.link == Link::Denied;
         let mut next = match self.note_link(&reply) {
             true => vec![Request::Services, Request::Clients, Request::Server],
             false => Vec::new(),
@@ -1054,6 +1057,14 @@ impl App {
                 self.tokens[i].introspection = Some(r.map_err(|e| e.to_string()));
             }
         }
+        // Said once, over the request's own error: what to do about it.
+        if self.link == Link::Denied && !was_denied {
+            self.error(format!(
+                "{} refuses the password of {}: quit and start again with the right one \
+                 (-p/--password or TWITCHER_PASSWORD)",
+                self.server_url, self.username
+            ));
+        }
         next
     }
 
@@ -1073,10 +1084,16 @@ impl App {
                 self.link = Link::Down(e.to_string());
                 false
             }
+            Some(client::Error::Refused { status: 401, .. }) => {
+                self.link = Link::Denied;
+                false
+            }
+            // `GET /info` needs no credentials: its answer does not clear a refusal.
+            None if self.link == Link::Denied && matches!(reply, Reply::Server(_)) => false,
             _ => {
                 let was = std::mem::replace(&mut self.link, Link::Up);
                 match was {
-                    Link::Connecting => {
+                    Link::Connecting | Link::Denied => {
                         self.done(format!("connected to {}", self.server_url));
                         false
                     }
@@ -1863,9 +1880,51 @@ mod tests {
         assert_eq!(next, [Request::Services, Request::Clients, Request::Server]);
         // A refusal is an answer: the link stays up.
         a.update(Msg::Reply(Reply::Services(Err(client::Error::Refused {
+            status: 404,
+            message: "Not Found".into(),
+        }))));
+        assert_eq!(a.link, Link::Up);
+    }
+
+    #[test]
+    fn a_refused_password_is_said_until_an_admin_request_passes() {
+        let mut a = App::new("http://127.0.0.1:9", "admin");
+        a.start();
+        a.update(Msg::Reply(Reply::Services(Err(client::Error::Refused {
             status: 401,
             message: "Unauthorized".into(),
         }))));
+        assert_eq!(a.link, Link::Denied);
+        let s = a.status.clone().unwrap();
+        assert_eq!(s.level, Level::Error);
+        assert!(
+            s.text.contains("refuses the password of admin"),
+            "{}",
+            s.text
+        );
+        // The public /info answers; the credentials are still refused.
+        fn refused<T>() -> Result<T, client::Error> {
+            Err(client::Error::Refused {
+                status: 401,
+                message: "Unauthorized".into(),
+            })
+        }
+        a.update(Msg::Reply(Reply::Server(Ok(Box::new(ServerInfo {
+            info: client::Info {
+                package: "twitcher".into(),
+                version: "0.12.0".into(),
+            },
+            latency: Duration::from_millis(1),
+            versions: refused(),
+            settings: refused(),
+            health: refused(),
+            readiness: refused(),
+        })))));
+        assert_eq!(a.link, Link::Denied);
+        a.update(Msg::Reply(Reply::Stats {
+            at: Duration::from_secs(1),
+            result: Ok(client::Stats::default()),
+        }));
         assert_eq!(a.link, Link::Up);
     }
 

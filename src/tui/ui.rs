@@ -88,6 +88,11 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
             format!("{}@{}", app.username, app.server_url),
         ),
         Link::Down(_) => ("✗", Color::Red, format!("unreachable {}", app.server_url)),
+        Link::Denied => (
+            "✗",
+            Color::Red,
+            format!("{} refused by {}", app.username, app.server_url),
+        ),
     };
     let link = format!("{symbol} {what} ");
     let width = (link.chars().count() as u16).min(area.width / 2);
@@ -1587,6 +1592,19 @@ mod tests {
         let s = screen(&a, 100, 20);
         assert!(s.contains("✗ unreachable http://127.0.0.1:9"), "{s}");
         assert!(s.contains("Cannot list the services: cannot reach"), "{s}");
+    }
+
+    #[test]
+    fn a_refused_password_is_said() {
+        let mut a = App::new("http://127.0.0.1:9", "admin");
+        a.start();
+        a.update(Msg::Reply(Reply::Services(Err(client::Error::Refused {
+            status: 401,
+            message: "Unauthorized".into(),
+        }))));
+        let s = screen(&a, 140, 20);
+        assert!(s.contains("✗ admin refused by http://127.0.0.1:9"), "{s}");
+        assert!(s.contains("refuses the password of admin"), "{s}");
     }
 
     #[test]
