@@ -26,7 +26,7 @@ const SECRET_PARAMS: &[&str] = &[
 ];
 
 /// Admin credentials for HTTP Basic. Debug output never shows the password.
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct Credentials {
     pub username: String,
     pub password: String,
@@ -392,6 +392,11 @@ impl Client {
             agent: ureq::Agent::new_with_config(config.build()),
             trace: None,
         })
+    }
+
+    /// The admin credentials from now on: the TUI asks again for a refused password.
+    pub fn set_credentials(&mut self, credentials: Option<Credentials>) {
+        self.credentials = credentials;
     }
 
     /// Calls `f` after every request, e.g. to log it.

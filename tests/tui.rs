@@ -238,6 +238,36 @@ fn keystrokes_register_a_service_check_it_and_delete_a_client() {
 }
 
 #[test]
+fn a_refused_password_can_be_given_again_without_a_restart() {
+    let s = Server::start();
+    add_client(&s, "seen_app");
+    let script = tui_script(
+        &["-s", &s.url, "-u", ADMIN.0, "-p", "bad-pass-4711"],
+        "true",
+    );
+    let tui = Tmux::start(&["sh", "-c", &script]);
+    let screen = tui.wait_for("Sign in again", 20);
+    assert!(
+        screen.contains(&format!("admin refused by {}", s.url)),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("bad-pass-4711"),
+        "the password shows:\n{screen}"
+    );
+    tui.type_text(ADMIN.1);
+    let screen = tui.wait_for("••••", 5);
+    assert!(!screen.contains(ADMIN.1), "the password shows:\n{screen}");
+    tui.keys(&["Enter"]);
+    tui.wait_for(&format!("connected to {}", s.url), 10);
+    tui.wait_for(&format!("admin@{}", s.url), 5);
+    tui.keys(&["2"]);
+    tui.wait_for("seen_app", 10);
+    tui.keys(&["q"]);
+    assert_eq!(tui.wait_exit(10), 0);
+}
+
+#[test]
 fn without_a_server_it_starts_says_so_and_ctrl_c_restores_the_terminal() {
     // A port with nothing listening.
     let port = std::net::TcpListener::bind("127.0.0.1:0")

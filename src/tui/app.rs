@@ -84,6 +84,7 @@ pub const KEYS_GLOBAL: Keys = &[
     ("Esc", "clear the filter, else quit"),
     ("Ctrl-C", "quit at once"),
     ("Ctrl-Z", "suspend; fg brings it back"),
+    ("P", "sign in again (another password)"),
 ];
 /// What the footer shows of [`KEYS_GLOBAL`], at its end.
 const FOOTER_TABS: (&str, &str) = ("Tab S-Tab 1-5", "switch tab");
@@ -366,6 +367,8 @@ pub struct App {
     /// A service (by name) or client (by id) to select once the list that holds it comes.
     select_after: Option<String>,
     select_client_after: Option<String>,
+    /// Other credentials are on their way to the workers; the first answer reloads.
+    signing_in: bool,
     pub quit: bool,
 }
 
@@ -409,6 +412,7 @@ impl App {
             last_poll: None,
             select_after: None,
             select_client_after: None,
+            signing_in: false,
             quit: false,
         }
     }
@@ -443,11 +447,17 @@ impl App {
     /// Counts requests as pending; polls are not, they come by themselves.
     fn send(&mut self, reqs: Vec<Request>) -> Vec<Request> {
         for r in &reqs {
-            if *r == Request::Stats {
-                self.polling = true;
-                self.last_poll = Some(self.clock.since_start);
-            } else {
-                self.pending += 1;
+            match r {
+                Request::Stats => {
+                    self.polling = true;
+                    self.last_poll = Some(self.clock.since_start);
+                }
+                // Both workers take it, and each answers.
+                Request::SignIn(_) => {
+                    self.pending += 2;
+                    self.signing_in = true;
+                }
+                _ => self.pending += 1,
             }
         }
         reqs
@@ -665,6 +675,7 @@ impl App {
             }
             KeyCode::Char(c @ '1'..='5') => self.tab = Tab::ALL[c as usize - '1' as usize],
             KeyCode::Char('?') => self.overlay = Overlay::Help(0),
+            KeyCode::Char('P') => self.overlay = Overlay::Form(Form::sign_in(&self.username)),
             KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
             KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
             KeyCode::PageUp => self.move_by(-10),
@@ -881,6 +892,7 @@ impl App {
             false => Vec::new(),
         };
         match reply {
+            Reply::SignedIn(name) => next.extend(self.on_signed_in(name)),
             Reply::Stats { at, result } => match result {
                 Ok(s) => self.traffic.record(at, s),
                 Err(e) => self.traffic.error = Some(e.to_string()),
@@ -1057,21 +1069,37 @@ impl App {
                 self.tokens[i].introspection = Some(r.map_err(|e| e.to_string()));
             }
         }
-        // Said once, over the request's own error: what to do about it.
+        // Said once, over the request's own error, with a form to give another.
         if self.link == Link::Denied && !was_denied {
             self.error(format!(
-                "{} refuses the password of {}: quit and start again with the right one \
-                 (-p/--password or TWITCHER_PASSWORD)",
+                "{} refuses the password of {}: enter another (P)",
                 self.server_url, self.username
             ));
+            if matches!(self.overlay, Overlay::None) {
+                self.overlay = Overlay::Form(Form::sign_in(&self.username));
+            }
         }
         next
+    }
+
+    /// The workers use other credentials: everything the tabs show is asked again with
+    /// them (after the first worker's answer; the actions worker takes them first).
+    fn on_signed_in(&mut self, name: String) -> Vec<Request> {
+        if !std::mem::take(&mut self.signing_in) {
+            return Vec::new();
+        }
+        self.info(format!("signing in as {name}"));
+        self.username = name;
+        self.link = Link::Connecting;
+        vec![Request::Services, Request::Clients, Request::Server]
     }
 
     /// Records an answer's word on the link; true when the server is back after being
     /// unreachable, so the tabs load again.
     fn note_link(&mut self, reply: &Reply) -> bool {
         let err = match reply {
+            // Said by a worker, not the server.
+            Reply::SignedIn(_) => return false,
             Reply::Stats { result, .. } => result.as_ref().err(),
             Reply::Services(r) => r.as_ref().err(),
             Reply::Clients(r) => r.as_ref().err(),
@@ -1926,6 +1954,45 @@ mod tests {
             result: Ok(client::Stats::default()),
         }));
         assert_eq!(a.link, Link::Up);
+    }
+
+    #[test]
+    fn another_password_goes_to_both_workers_and_reloads_once() {
+        let mut a = App::new("http://127.0.0.1:9", "admin");
+        a.start();
+        a.update(Msg::Reply(Reply::Services(Err(client::Error::Refused {
+            status: 401,
+            message: "Unauthorized".into(),
+        }))));
+        // The form opens by itself, on the password.
+        let Overlay::Form(f) = &a.overlay else {
+            panic!("no form: {:?}", a.overlay);
+        };
+        assert_eq!(f.kind, form::Kind::SignIn);
+        assert_eq!((f.fields[0].value(), f.focus), ("admin".to_string(), 1));
+        press(&mut a, " right one ");
+        let sent = a.update(key(KeyCode::Enter));
+        let expected = client::Credentials {
+            username: "admin".into(),
+            password: " right one ".into(),
+        };
+        assert_eq!(sent, [Request::SignIn(expected)]);
+        assert!(matches!(a.overlay, Overlay::None));
+        let pending = a.pending;
+        let first = a.update(Msg::Reply(Reply::SignedIn("admin".into())));
+        assert_eq!(
+            first,
+            [Request::Services, Request::Clients, Request::Server]
+        );
+        assert_eq!(a.link, Link::Connecting);
+        assert!(
+            a.update(Msg::Reply(Reply::SignedIn("admin".into())))
+                .is_empty()
+        );
+        assert_eq!(a.pending, pending - 2 + 3);
+        // P asks again at any time.
+        press(&mut a, "P");
+        assert!(matches!(&a.overlay, Overlay::Form(f) if f.kind == form::Kind::SignIn));
     }
 
     #[test]

@@ -177,6 +177,7 @@ pub enum Kind {
     AddClient,
     IssueToken,
     Introspect,
+    SignIn,
 }
 
 /// What a key did to the form.
@@ -292,6 +293,19 @@ impl Form {
         )
     }
 
+    /// The admin's credentials again, after the server refused them.
+    pub fn sign_in(username: &str) -> Form {
+        let mut password = Field::text("Password", "");
+        password.secret = true;
+        let mut f = Form::new(
+            Kind::SignIn,
+            "Sign in again (the server refused the password)",
+            vec![Field::text("User", username), password],
+        );
+        f.focus = if username.is_empty() { 0 } else { 1 };
+        f
+    }
+
     fn text(&self, i: usize) -> String {
         self.fields[i].value().trim().to_string()
     }
@@ -405,6 +419,7 @@ impl Form {
                     token_url,
                 ]
             }
+            Kind::SignIn => vec![required(&self.text(0)), required(&self.fields[1].value())],
             Kind::Introspect => {
                 let t = self.text(0);
                 vec![if t.chars().any(char::is_whitespace) {
@@ -457,6 +472,11 @@ impl Form {
                 token_url: Some(self.text(4)).filter(|u| !u.is_empty()),
             },
             Kind::Introspect => Request::Introspect(self.text(0)),
+            // The password as typed: spaces at its ends are part of it.
+            Kind::SignIn => Request::SignIn(crate::client::Credentials {
+                username: self.text(0),
+                password: self.fields[1].value(),
+            }),
         })
     }
 

@@ -180,6 +180,9 @@ fn suspend(terminal: &mut Terminal<CrosstermBackend<io::Stdout>>) -> io::Result<
 
 fn dispatch(reqs: Vec<Request>, actions: &Sender<Request>, polls: &Sender<Request>) {
     for r in reqs {
+        if let Request::SignIn(_) = r {
+            let _ = polls.send(r.clone());
+        }
         let to = if r == Request::Stats { polls } else { actions };
         // A worker only stops when the UI does.
         let _ = to.send(r);

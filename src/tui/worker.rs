@@ -5,8 +5,8 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crate::client::{
-    self, CapabilitiesCheck, Client, ClientInfo, Health, Introspection, NewClient, NewService,
-    Service, SettingsReport, Stats, Token, TokenEndpoint, TokenRequest,
+    self, CapabilitiesCheck, Client, ClientInfo, Credentials, Health, Introspection, NewClient,
+    NewService, Service, SettingsReport, Stats, Token, TokenEndpoint, TokenRequest,
 };
 
 type Result<T> = std::result::Result<T, client::Error>;
@@ -44,6 +44,9 @@ pub enum Request {
     },
     Revoke(String),
     Introspect(String),
+    /// Other admin credentials, after the server refused the ones given; every worker
+    /// gets it and answers.
+    SignIn(Credentials),
     Stats,
     Server,
 }
@@ -87,6 +90,8 @@ pub enum Reply {
         result: Result<Stats>,
     },
     Server(Result<Box<ServerInfo>>),
+    /// A worker uses these credentials from now on; the user name.
+    SignedIn(String),
 }
 
 /// Why a generated name cannot be had; the registry is full of them.
@@ -195,6 +200,11 @@ impl Worker {
                 }
             }
             Request::Server => Reply::Server(self.server().map(Box::new)),
+            Request::SignIn(credentials) => {
+                let name = credentials.username.clone();
+                self.client.set_credentials(Some(credentials));
+                Reply::SignedIn(name)
+            }
         }
     }
 
