@@ -485,6 +485,17 @@ fn content_length_with_transfer_encoding_is_refused() {
     assert_refused(&out, took, "400", "Content-Length with chunked");
 }
 
+/// HTTP/1.2 got 400 as a bad request line; RFC 9110 §2.5 has a later minor version
+/// served as the highest one the server implements.
+#[test]
+fn a_later_http_1_minor_version_is_served_as_1_1() {
+    let s = Server::start();
+    let head = "GET /info HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let (out, _) = exchange(s.port, head, b"");
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("twitcher"), "{out}");
+}
+
 /// HTTP/2.0 and 3.0 request lines (the HTTP/2 preface among them) got no answer and
 /// held their connection with no timeout at all, so a few of them locked every other
 /// client out; HTTP/0.9 was answered under an `HTTP/0.9` status line.

@@ -392,10 +392,15 @@ impl Iterator for ClientConnection {
 /// Upstream also took HTTP/0.9, 2.0 and 3.0: it answered 0.9 with a 1.x-style head under
 /// `HTTP/0.9`, and for 2.0 and 3.0 (the HTTP/2 preface, `PRI * HTTP/2.0`, among them)
 /// queued a 505 without sending it and waited for the next request, with no timeout.
+/// A later 1.x is taken as 1.1, the highest minor version this server implements, as
+/// RFC 9110 §2.5 asks.
 fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
     match version.as_bytes() {
         b"HTTP/1.0" => Ok(HTTPVersion(1, 0)),
         b"HTTP/1.1" => Ok(HTTPVersion(1, 1)),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            Ok(HTTPVersion(1, 1))
+        }
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && *major != b'1' && minor.is_ascii_digit() =>
         {
@@ -433,6 +438,10 @@ mod test {
 
         assert!(super::parse_request_line("GET /hello").is_err());
         assert!(super::parse_request_line("qsd qsd qsd").is_err());
+        for later in ["HTTP/1.2", "HTTP/1.9"] {
+            let (_, _, ver) = super::parse_request_line(&format!("GET / {later}")).unwrap();
+            assert!(ver == crate::common::HTTPVersion(1, 1), "{later}");
+        }
         for other in ["HTTP/0.9", "HTTP/2.0", "HTTP/3.0", "HTTP/2"] {
             assert!(matches!(
                 super::parse_request_line(&format!("GET / {other}")),
@@ -440,7 +449,7 @@ mod test {
             ));
         }
         assert!(matches!(
-            super::parse_request_line("GET / HTTP/1.2"),
+            super::parse_request_line("GET / HTTP/1.10"),
             Err(super::ReadError::WrongRequestLine)
         ));
     }
