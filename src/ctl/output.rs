@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use serde_json::Value;
+use unicode_width::UnicodeWidthStr;
 
 use crate::cli::twitcherctl::Output;
 
@@ -61,7 +62,7 @@ fn rows(rows: &[Vec<String>]) -> String {
         .map(|i| {
             rows.iter()
                 .filter_map(|r| r.get(i))
-                .map(|c| c.chars().count())
+                .map(|c| c.width())
                 .max()
                 .unwrap_or(0)
         })
@@ -72,7 +73,7 @@ fn rows(rows: &[Vec<String>]) -> String {
         for (i, c) in r.iter().enumerate() {
             line.push_str(c);
             if i + 1 < r.len() {
-                line.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+                line.push_str(&" ".repeat(widths[i] - c.width() + 2));
             }
         }
         out.push_str(line.trim_end());
@@ -158,6 +159,17 @@ mod tests {
         assert_eq!(
             render(&obj, Output::Table),
             "client_id     abc\nscope         compute register\nredirect_uri\n"
+        );
+        // Columns line up on the terminal: wide characters take two cells, combining
+        // marks none.
+        let wide = json!([
+            {"name": "気象", "url": "http://h/a"},
+            {"name": "e\u{301}mu", "url": "http://h/b"},
+            {"name": "wps", "url": "http://h/c"},
+        ]);
+        assert_eq!(
+            render(&wide, Output::Table),
+            "NAME  URL\n気象  http://h/a\ne\u{301}mu   http://h/b\nwps   http://h/c\n"
         );
         assert_eq!(render(&json!(true), Output::Table), "true\n");
         assert_eq!(render(&json!([]), Output::Table), "");
