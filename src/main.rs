@@ -35,6 +35,10 @@ fn main() {
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     let args: Vec<OsString> = args.collect();
+    if let Some(name) = setting_not_utf8() {
+        eprintln!("error: the environment variable {name} is not valid UTF-8");
+        std::process::exit(2);
+    }
     let code = if Path::new(&argv0).file_name() == Some("twitcherctl".as_ref()) {
         ctl::run(args)
     } else if args.first().is_some_and(|a| a == "ctl") {
@@ -43,6 +47,17 @@ fn main() {
         twitcher(args)
     };
     std::process::exit(code);
+}
+
+/// A `TWITCHER_*` variable whose value is not UTF-8. Read through `std::env::var`, it
+/// would count as unset, and a command would go on with the default (a database path,
+/// a password prompt) without a word about the value it was given.
+fn setting_not_utf8() -> Option<String> {
+    std::env::vars_os()
+        .find(|(k, v)| {
+            k.to_str().is_some_and(|k| k.starts_with("TWITCHER_")) && v.to_str().is_none()
+        })
+        .map(|(k, _)| k.to_string_lossy().into_owned())
 }
 
 /// A command whose output is piped into `head` ends quietly when the pipe closes, as

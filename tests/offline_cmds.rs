@@ -204,6 +204,28 @@ fn usage_errors_exit_2_and_help_exits_0() {
     );
 }
 
+/// A setting whose value is not UTF-8 read as unset: `config check` showed the default
+/// database path, and `serve` would have used it.
+#[test]
+fn a_setting_that_is_not_utf8_is_an_error_not_a_default() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("not-utf8");
+    let bad = std::ffi::OsStr::from_bytes(b"/srv/tw\xffitcher.sqlite");
+    for args in [&["config", "check"][..], &["ctl", "list"][..]] {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(&dir.0)
+            .env("TWITCHER_DB", bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            text(&out.stderr),
+            "error: the environment variable TWITCHER_DB is not valid UTF-8\n"
+        );
+    }
+}
+
 /// `twitcher config check | head -1`: the reader is gone before the output is written
 /// (here: a pipe whose read end is already closed). The command ends on SIGPIPE, as Unix
 /// tools do, instead of panicking with "failed printing to stdout".
