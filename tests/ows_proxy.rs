@@ -147,6 +147,16 @@ fn execute_needs_a_token_with_scope_compute() {
     assert_eq!(seen.header("X-Forwarded-For"), Some("127.0.0.1"));
     assert_eq!(seen.header("X-Forwarded-Proto"), Some("http"));
 
+    // A header value in UTF-8, as an SSO front may set, goes on as it came.
+    let auth = bearer(&s.compute);
+    let with_name = [
+        ("Authorization", auth.as_str()),
+        ("X-User-Name", "José Müller"),
+    ];
+    let r = request_with("GET", &s.proxy(EXECUTE), &with_name, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.backend.last().header("X-User-Name"), Some("José Müller"));
+
     // The token as a query parameter works, and is not passed on.
     let r = get(
         &s.proxy(&format!("{EXECUTE}&access_token={}", s.compute)),

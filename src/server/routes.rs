@@ -276,6 +276,16 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
             "A request needs exactly one Host header".into(),
         );
     }
+    // Header values may be UTF-8, but a host name is ASCII (IDNA): the backend builds
+    // URLs from X-Forwarded-Host.
+    if req.header_values("Host").any(|h| !h.is_ascii()) {
+        return early_error(
+            family_of(routes, &req.path),
+            400,
+            "header",
+            "The Host header is not ASCII".into(),
+        );
+    }
     let too_large = req.content_length().is_some_and(|len| len > req.max_body());
     for r in routes {
         let Some(params) = matches(&r.segments, &req.path) else {

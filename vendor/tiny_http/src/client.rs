@@ -1,4 +1,3 @@
-use ascii::AsciiString;
 
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
@@ -68,8 +67,10 @@ enum ReadError {
     /// an HTTP version other than 1.x: HTTP/0.9 has no head to answer with, and HTTP/2
     /// and 3 do not start with a request line
     VersionNotSupported,
-    /// a byte outside ASCII in the request line or a header line
+    /// a byte outside ASCII in the request line
     NotAscii,
+    /// a header line that is not UTF-8 (obs-text in another charset)
+    NotUtf8,
     /// the client sent an unrecognized `Expect` header
     ExpectationFailed(HTTPVersion),
     /// the head does not say unambiguously where the body ends
@@ -117,7 +118,7 @@ impl ClientConnection {
     ///  at the first byte of the new line.
     /// The head deadline starts with the first byte of the request, so idle keep-alive
     /// connections are left to the socket's own read timeout.
-    fn read_next_line(&mut self, deadline: &mut Option<Instant>) -> Result<AsciiString, ReadError> {
+    fn read_next_line(&mut self, deadline: &mut Option<Instant>) -> Result<String, ReadError> {
         let mut buf = Vec::new();
         let max = self.limits.max_header_line;
 
@@ -179,9 +180,9 @@ impl ClientConnection {
             source.consume(taken);
             if end.is_some() {
                 buf.pop(); // removing the '\r'
-                // A header value may have such bytes (obs-text), but a header's value
-                // is an `AsciiString` here: refused rather than dropped without a word.
-                return AsciiString::from_ascii(buf).map_err(|_| ReadError::NotAscii);
+                // A header value may have bytes above 0x7F (obs-text); those that make
+                // UTF-8 are kept, others refused rather than dropped without a word.
+                return String::from_utf8(buf).map_err(|_| ReadError::NotUtf8);
             }
         }
     }
@@ -213,10 +214,10 @@ impl ClientConnection {
             // reading the request line
             let (method, path, version) = {
                 let line = self.read_next_line(&mut deadline)?;
-
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
+                if !line.is_ascii() {
+                    return Err(ReadError::NotAscii);
+                }
+                parse_request_line(line.trim())?
             };
 
             // getting all headers
@@ -288,19 +289,18 @@ impl ClientConnection {
 
 /// Parses a header line as `Header::from_str` does, keeping the line's buffer for the
 /// value: one string per header instead of two.
-fn header_from_line(line: AsciiString) -> Result<Header, ()> {
-    let text = line.as_str().trim();
+fn header_from_line(line: String) -> Result<Header, ()> {
+    let text = line.trim();
     let (name, value) = text.split_once(':').ok_or(())?;
     let field: HeaderField = name.parse()?;
     let value = value.trim();
     let (start, len) = (
-        value.as_ptr() as usize - line.as_str().as_ptr() as usize,
+        value.as_ptr() as usize - line.as_ptr() as usize,
         value.len(),
     );
-    let mut bytes = String::from(line).into_bytes();
-    bytes.truncate(start + len);
-    bytes.drain(..start);
-    let value = AsciiString::from_ascii(bytes).map_err(|_| ())?;
+    let mut value = line;
+    value.truncate(start + len);
+    value.drain(..start);
     Ok(Header { field, value })
 }
 
@@ -339,11 +339,11 @@ impl Iterator for ClientConnection {
                 return None;
             }
             Err(ReadError::NotAscii) => {
-                self.refuse(
-                    400,
-                    HTTPVersion(1, 1),
-                    "Non-ASCII byte in the request line or a header",
-                );
+                self.refuse(400, HTTPVersion(1, 1), "Non-ASCII byte in the request line");
+                return None;
+            }
+            Err(ReadError::NotUtf8) => {
+                self.refuse(400, HTTPVersion(1, 1), "A header that is not UTF-8");
                 return None;
             }
             Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {

@@ -147,11 +147,12 @@ impl PartialOrd<StatusCode> for u16 {
     }
 }
 
-/// Represents a HTTP header.
+/// Represents a HTTP header. A request's header values may hold UTF-8 (obs-text, which
+/// RFC 9110 allows); the ones built here are ASCII.
 #[derive(Debug, Clone)]
 pub struct Header {
     pub field: HeaderField,
-    pub value: AsciiString,
+    pub value: String,
 }
 
 impl Header {
@@ -169,7 +170,7 @@ impl Header {
         B2: Into<Vec<u8>> + AsRef<[u8]>,
     {
         let header = HeaderField::from_bytes(header).or(Err(()))?;
-        let value = AsciiString::from_ascii(value).or(Err(()))?;
+        let value = AsciiString::from_ascii(value).or(Err(()))?.into();
 
         Ok(Header {
             field: header,
@@ -188,7 +189,8 @@ impl FromStr for Header {
         let value = elems
             .next()
             .and_then(|v| AsciiString::from_ascii(v.trim()).ok())
-            .ok_or(())?;
+            .ok_or(())?
+            .into();
 
         Ok(Header { field, value })
     }
