@@ -10,6 +10,7 @@ use ratatui::widgets::{
     Bar, BarChart, BarGroup, Block, Cell, Clear, Gauge, HighlightSpacing, Paragraph, Row,
     Sparkline, Table, TableState, Tabs, Wrap,
 };
+use unicode_width::UnicodeWidthStr;
 
 use super::app::{
     App, Emphasis, HELP, Level, Link, Origin, Overlay, Popup, Tab, TokenEntry, check_line,
@@ -95,7 +96,7 @@ fn header(f: &mut Frame, area: Rect, app: &App) {
         ),
     };
     let link = format!("{symbol} {what} ");
-    let width = (link.chars().count() as u16).min(area.width / 2);
+    let width = (link.width() as u16).min(area.width / 2);
     let [tabs, right] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(width)]).areas(area);
     let titles: Vec<String> = Tab::ALL
@@ -139,7 +140,7 @@ fn footer_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let mut lines: Vec<Vec<Span>> = vec![Vec::new()];
     let mut used = 0;
     for (k, what) in app.keys() {
-        let len = k.chars().count() + what.chars().count() + 3;
+        let len = k.width() + what.width() + 3;
         if used > 0 && used + len > width as usize && lines.len() < 2 {
             lines.push(Vec::new());
             used = 0;
@@ -219,7 +220,7 @@ fn table<'a>(
 
 /// A column as wide as its widest value, within bounds.
 fn widest<'a>(values: impl Iterator<Item = &'a str>, min: u16, max: u16) -> u16 {
-    let w = values.map(|v| v.chars().count()).max().unwrap_or(0) as u16;
+    let w = values.map(|v| v.width()).max().unwrap_or(0) as u16;
     w.clamp(min, max)
 }
 
@@ -534,13 +535,7 @@ fn tokens(f: &mut Frame, area: Rect, app: &App) {
                 Span::styled("Kind     ", DIM),
                 Span::raw(format!("JWT, {}; claims read without the key", c.alg)),
             ]));
-            let pad = c
-                .claims
-                .iter()
-                .map(|(k, _)| k.chars().count())
-                .max()
-                .unwrap_or(0)
-                + 2;
+            let pad = c.claims.iter().map(|(k, _)| k.width()).max().unwrap_or(0) + 2;
             for (k, v) in &c.claims {
                 lines.push(Line::from(vec![
                     Span::styled(format!("  {k:<pad$}"), Style::new().fg(Color::Cyan)),
@@ -882,7 +877,7 @@ fn server(f: &mut Frame, area: Rect, app: &App) {
         report
             .settings
             .iter()
-            .map(|s| col(s).chars().count())
+            .map(|s| col(s).width())
             .max()
             .unwrap_or(0) as u16
     };
@@ -1066,7 +1061,7 @@ fn form_popup(f: &mut Frame, area: Rect, form: &Form) {
 }
 
 fn confirm(f: &mut Frame, area: Rect, question: &str) {
-    let w = (question.chars().count() as u16 + 6).clamp(30, area.width.saturating_sub(4));
+    let w = (question.width() as u16 + 6).clamp(30, area.width.saturating_sub(4));
     let r = overlay_area(f, area, w, 6);
     f.render_widget(
         Paragraph::new(vec![
@@ -1095,10 +1090,10 @@ fn popup(f: &mut Frame, area: Rect, p: &Popup) {
     let widest = p
         .lines
         .iter()
-        .map(|(_, l)| l.chars().count())
+        .map(|(_, l)| l.width())
         .max()
         .unwrap_or(0)
-        .max(p.title.chars().count() + 2) as u16;
+        .max(p.title.width() + 2) as u16;
     let r = overlay_area(f, area, widest + 4, p.lines.len() as u16 + 2);
     let lines: Vec<Line> = p
         .lines
@@ -1592,6 +1587,24 @@ mod tests {
         let s = screen(&a, 100, 20);
         assert!(s.contains("✗ unreachable http://127.0.0.1:9"), "{s}");
         assert!(s.contains("Cannot list the services: cannot reach"), "{s}");
+    }
+
+    #[test]
+    fn wide_names_get_their_cells() {
+        let mut a = app();
+        a.update(Msg::Reply(Reply::Services(Ok(vec![Service {
+            url: "http://localhost:5000/wps".into(),
+            name: "気象観測所".into(),
+            kind: "wps".into(),
+            purl: String::new(),
+            auth: "token".into(),
+            public: false,
+            verify: true,
+        }]))));
+        let s = screen(&a, 100, 20);
+        // `screen` writes the cell a wide character covers as a space.
+        let row = s.lines().find(|l| l.contains('▶')).unwrap();
+        assert!(row.contains("気 象 観 測 所  wps"), "{s}");
     }
 
     #[test]
