@@ -485,6 +485,43 @@ fn content_length_with_transfer_encoding_is_refused() {
     assert_refused(&out, took, "400", "Content-Length with chunked");
 }
 
+/// With header lines in UTF-8, `str::trim` took Unicode spaces for whitespace:
+/// `\u{a0}Content-Length: 33` framed a body (a front proxy sees an unknown header and no
+/// body, so the body would run as a second request). Only SP and HTAB are whitespace,
+/// and a line that starts with either (obs-fold) is refused.
+#[test]
+fn unicode_spaces_do_not_frame_a_body() {
+    let s = Server::start();
+    let smuggled = b"GET /nosuch HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (head, statuses) in [
+        (
+            "GET /info HTTP/1.1\r\nHost: x\r\n\u{a0}Content-Length: 33\r\n\r\n",
+            &["400"][..],
+        ),
+        (
+            "GET /info HTTP/1.1\r\nHost: x\r\n\u{2028}Content-Length: 33\r\n\r\n",
+            &["400"],
+        ),
+        (
+            "GET /info HTTP/1.1\r\nHost: x\r\nContent-Length: 33\u{a0}\r\n\r\n",
+            &["400"],
+        ),
+        (
+            "POST /info HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\u{a0}\r\n\r\n",
+            &["400", "501"],
+        ),
+        (
+            "GET /info HTTP/1.1\r\nHost: x\r\n Content-Length: 33\r\n\r\n",
+            &["400"],
+        ),
+    ] {
+        let (out, took) = exchange(s.port, head, smuggled);
+        let status = out.get(9..12).unwrap_or("");
+        assert!(statuses.contains(&status), "{head:?}: {out}");
+        assert_refused(&out, took, status, head);
+    }
+}
+
 /// HTTP/1.2 got 400 as a bad request line; RFC 9110 §2.5 has a later minor version
 /// served as the highest one the server implements.
 #[test]
@@ -564,6 +601,14 @@ fn request_heads_outside_ascii() {
     let out = raw(s.port, head, Duration::from_secs(10));
     assert!(out.starts_with("HTTP/1.1 400"), "{out}");
     assert!(out.contains("The Host header is not ASCII"), "{out}");
+    // A trusted proxy's X-Forwarded-Host goes on to the backend as it came.
+    let head = b"GET /info HTTP/1.1\r\nHost: x\r\nX-Forwarded-Host: caf\xc3\xa9.example\r\nConnection: close\r\n\r\n";
+    let out = raw(s.port, head, Duration::from_secs(10));
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+    assert!(
+        out.contains("The X-Forwarded-Host header is not ASCII"),
+        "{out}"
+    );
 }
 
 /// Reads from `c` until the end of a response head, at most 10 s.

@@ -289,11 +289,18 @@ impl ClientConnection {
 
 /// Parses a header line as `Header::from_str` does, keeping the line's buffer for the
 /// value: one string per header instead of two.
+///
+/// Only SP and HTAB are whitespace here (RFC 9112 §5): `str::trim` also strips Unicode
+/// spaces, so with UTF-8 lines `\u{a0}Content-Length: 33` would have framed a body that
+/// a front proxy saw as an unknown header. A line that starts with whitespace (obs-fold)
+/// is refused, as before it was taken for a header of its own.
 fn header_from_line(line: String) -> Result<Header, ()> {
-    let text = line.trim();
-    let (name, value) = text.split_once(':').ok_or(())?;
+    if line.starts_with([' ', '\t']) {
+        return Err(());
+    }
+    let (name, value) = line.split_once(':').ok_or(())?;
     let field: HeaderField = name.parse()?;
-    let value = value.trim();
+    let value = value.trim_matches([' ', '\t']);
     let (start, len) = (
         value.as_ptr() as usize - line.as_ptr() as usize,
         value.len(),
