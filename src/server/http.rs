@@ -136,7 +136,7 @@ impl<'a> Request<'a> {
 
     pub fn content_length(&self) -> Option<u64> {
         self.header("Content-Length")
-            .and_then(|v| v.trim().parse().ok())
+            .and_then(|v| v.trim_matches([' ', '\t']).parse().ok())
     }
 
     pub fn max_body(&self) -> u64 {

@@ -191,9 +191,10 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             Err(e) => return refuse(mode, &e),
         }
     }
-    // A form is read on every service, public ones too, so that an access_token in it
-    // stays with the proxy as one in the query does.
-    if matches!(kind, BodyKind::Form) {
+    // A form is read on every service it is forwarded to, public ones too, so that an
+    // access_token in it stays with the proxy as one in the query does. /ows/verify
+    // forwards nothing, and nginx's auth_request sends it no body.
+    if matches!(kind, BodyKind::Form) && (checked || mode == Mode::Proxy) {
         let body = match req.read_body() {
             Ok(b) => b,
             Err(e) => return refuse(mode, &body_error(e)),
@@ -216,7 +217,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let cert_verified = peer_trusted
         && req
             .header("X-Ssl-Client-Verify")
-            .is_some_and(|v| v.trim() == "SUCCESS");
+            .is_some_and(|v| v.trim_matches([' ', '\t']) == "SUCCESS");
     let method = req.method;
     let length = req.content_length();
     let has_body = req.has_body();

@@ -277,14 +277,16 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
         );
     }
     // Header values may be UTF-8, but a host name is ASCII (IDNA): the backend builds
-    // URLs from X-Forwarded-Host.
-    if req.header_values("Host").any(|h| !h.is_ascii()) {
-        return early_error(
-            family_of(routes, &req.path),
-            400,
-            "header",
-            "The Host header is not ASCII".into(),
-        );
+    // URLs from X-Forwarded-Host, which a trusted proxy's request passes on as it came.
+    for name in ["Host", "X-Forwarded-Host"] {
+        if req.header_values(name).any(|h| !h.is_ascii()) {
+            return early_error(
+                family_of(routes, &req.path),
+                400,
+                "header",
+                format!("The {name} header is not ASCII"),
+            );
+        }
     }
     let too_large = req.content_length().is_some_and(|len| len > req.max_body());
     for r in routes {
