@@ -367,8 +367,9 @@ pub struct App {
     /// A service (by name) or client (by id) to select once the list that holds it comes.
     select_after: Option<String>,
     select_client_after: Option<String>,
-    /// Other credentials are on their way to the workers; the first answer reloads.
-    signing_in: bool,
+    /// Answers still to come from workers taking other credentials (each sign-in goes
+    /// to both). Until they are in, a 401 may be the old credentials'.
+    signing_in: u8,
     pub quit: bool,
 }
 
@@ -412,7 +413,7 @@ impl App {
             last_poll: None,
             select_after: None,
             select_client_after: None,
-            signing_in: false,
+            signing_in: 0,
             quit: false,
         }
     }
@@ -455,7 +456,7 @@ impl App {
                 // Both workers take it, and each answers.
                 Request::SignIn(_) => {
                     self.pending += 2;
-                    self.signing_in = true;
+                    self.signing_in = self.signing_in.saturating_add(2);
                 }
                 _ => self.pending += 1,
             }
@@ -1075,21 +1076,26 @@ impl App {
                 "{} refuses the password of {}: enter another (P)",
                 self.server_url, self.username
             ));
-            if matches!(self.overlay, Overlay::None) {
+            // Not under a filter being typed: its keys would go into the password.
+            if matches!(self.overlay, Overlay::None) && !self.filtering {
                 self.overlay = Overlay::Form(Form::sign_in(&self.username));
             }
         }
         next
     }
 
-    /// The workers use other credentials: everything the tabs show is asked again with
-    /// them (after the first worker's answer; the actions worker takes them first).
+    /// A worker uses other credentials. On the first of a sign-in's two answers,
+    /// everything the tabs show is asked again (the actions worker takes the credentials
+    /// before those requests). Each worker answers its sign-ins in order, so the last
+    /// answer names the credentials in use.
     fn on_signed_in(&mut self, name: String) -> Vec<Request> {
-        if !std::mem::take(&mut self.signing_in) {
+        let first = self.signing_in.is_multiple_of(2);
+        self.signing_in = self.signing_in.saturating_sub(1);
+        self.username = name;
+        if !first {
             return Vec::new();
         }
-        self.info(format!("signing in as {name}"));
-        self.username = name;
+        self.info(format!("signing in as {}", self.username));
         self.link = Link::Connecting;
         vec![Request::Services, Request::Clients, Request::Server]
     }
@@ -1097,27 +1103,41 @@ impl App {
     /// Records an answer's word on the link; true when the server is back after being
     /// unreachable, so the tabs load again.
     fn note_link(&mut self, reply: &Reply) -> bool {
-        let err = match reply {
+        // The answer's error, and whether the request carried the admin's credentials
+        // (`/info`, checks through the proxy and the OAuth calls do not: a 401 there is
+        // about a client's credentials or a token).
+        let (err, admin) = match reply {
             // Said by a worker, not the server.
             Reply::SignedIn(_) => return false,
-            Reply::Stats { result, .. } => result.as_ref().err(),
-            Reply::Services(r) => r.as_ref().err(),
-            Reply::Clients(r) => r.as_ref().err(),
-            Reply::Server(r) => r.as_ref().err(),
-            Reply::Service(r) => r.as_ref().err(),
-            _ => None,
+            Reply::Stats { result, .. } => (result.as_ref().err(), true),
+            Reply::Services(r) => (r.as_ref().err(), true),
+            Reply::Service(r) => (r.as_ref().err(), true),
+            Reply::Registered { result, .. } => (result.as_ref().err(), true),
+            Reply::Unregistered(_, r) => (r.as_ref().err(), true),
+            Reply::Cleared(r) => (r.as_ref().err(), true),
+            Reply::Clients(r) => (r.as_ref().err(), true),
+            Reply::ClientAdded(r) => (r.as_ref().err(), true),
+            Reply::ClientRemoved(_, r) => (r.as_ref().err(), true),
+            Reply::Server(r) => (r.as_ref().err(), false),
+            Reply::Checked(_, r) => (r.as_ref().err(), false),
+            Reply::Token { result, .. } => (result.as_ref().err(), false),
+            Reply::Revoked(_, r) => (r.as_ref().err(), false),
+            Reply::Introspected(_, r) => (r.as_ref().err(), false),
         };
         match err {
             Some(e) if unreachable(e) => {
                 self.link = Link::Down(e.to_string());
                 false
             }
-            Some(client::Error::Refused { status: 401, .. }) => {
-                self.link = Link::Denied;
+            Some(client::Error::Refused { status: 401, .. }) if admin => {
+                // While a sign-in is under way it may be the old credentials' answer.
+                if self.signing_in == 0 {
+                    self.link = Link::Denied;
+                }
                 false
             }
-            // `GET /info` needs no credentials: its answer does not clear a refusal.
-            None if self.link == Link::Denied && matches!(reply, Reply::Server(_)) => false,
+            // Only an admin request that passes says the credentials are good now.
+            _ if !admin && self.link == Link::Denied => false,
             _ => {
                 let was = std::mem::replace(&mut self.link, Link::Up);
                 match was {
@@ -1954,6 +1974,80 @@ mod tests {
             result: Ok(client::Stats::default()),
         }));
         assert_eq!(a.link, Link::Up);
+    }
+
+    fn refused<T>() -> Result<T, client::Error> {
+        Err(client::Error::Refused {
+            status: 401,
+            message: "Unauthorized".into(),
+        })
+    }
+
+    #[test]
+    fn only_an_admin_request_that_passes_clears_a_refusal() {
+        let mut a = App::new("http://127.0.0.1:9", "admin");
+        a.start();
+        a.update(Msg::Reply(Reply::Services(refused())));
+        a.update(key(KeyCode::Esc));
+        // Refused again, on an action: still refused, and no second form.
+        a.update(Msg::Reply(Reply::Unregistered("x".into(), refused())));
+        assert_eq!(a.link, Link::Denied);
+        assert!(matches!(a.overlay, Overlay::None));
+        // A token's 401 is about the client's secret, not the admin's password.
+        a.update(Msg::Reply(Reply::Token {
+            client_id: "c".into(),
+            client_secret: "s".into(),
+            result: refused(),
+        }));
+        assert_eq!(a.link, Link::Denied);
+        a.update(Msg::Reply(Reply::Cleared(Ok(true))));
+        assert_eq!(a.link, Link::Up);
+    }
+
+    #[test]
+    fn an_old_passwords_late_401_does_not_undo_a_sign_in() {
+        let mut a = App::new("http://127.0.0.1:9", "admin");
+        a.start();
+        a.update(Msg::Reply(Reply::Services(refused())));
+        press(&mut a, "good");
+        assert!(matches!(
+            a.update(key(KeyCode::Enter))[..],
+            [Request::SignIn(_)]
+        ));
+        a.update(Msg::Reply(Reply::SignedIn("admin".into())));
+        // A poll sent before the sign-in, with the old password, answers now.
+        a.update(Msg::Reply(Reply::Stats {
+            at: Duration::from_secs(1),
+            result: refused(),
+        }));
+        a.update(Msg::Reply(Reply::SignedIn("admin".into())));
+        a.update(Msg::Reply(Reply::Services(Ok(vec![]))));
+        assert_eq!(a.link, Link::Up);
+        assert!(matches!(a.overlay, Overlay::None), "{:?}", a.overlay);
+        // Both workers have the new password: a 401 now is about it.
+        a.update(Msg::Reply(Reply::Stats {
+            at: Duration::from_secs(2),
+            result: refused(),
+        }));
+        assert_eq!(a.link, Link::Denied);
+    }
+
+    #[test]
+    fn the_last_sign_in_names_the_user() {
+        let mut a = App::new("http://127.0.0.1:9", "admin");
+        a.start();
+        for (user, password) in [("alice", "pw1"), ("bob", "pw2")] {
+            a.overlay = Overlay::Form(form::Form::sign_in(""));
+            press(&mut a, user);
+            a.update(key(KeyCode::Tab));
+            press(&mut a, password);
+            a.update(key(KeyCode::Enter));
+        }
+        // The polls worker answers both while the actions worker is busy, then it does.
+        for name in ["alice", "bob", "alice", "bob"] {
+            a.update(Msg::Reply(Reply::SignedIn(name.into())));
+        }
+        assert_eq!(a.username, "bob");
     }
 
     #[test]

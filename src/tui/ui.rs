@@ -538,7 +538,10 @@ fn tokens(f: &mut Frame, area: Rect, app: &App) {
             let pad = c.claims.iter().map(|(k, _)| k.width()).max().unwrap_or(0) + 2;
             for (k, v) in &c.claims {
                 lines.push(Line::from(vec![
-                    Span::styled(format!("  {k:<pad$}"), Style::new().fg(Color::Cyan)),
+                    Span::styled(
+                        format!("  {k}{}", " ".repeat(pad - k.width())),
+                        Style::new().fg(Color::Cyan),
+                    ),
                     Span::raw(v.clone()),
                 ]));
             }
