@@ -181,10 +181,7 @@ impl Queue {
         let deadline = std::time::Instant::now() + limit;
         let mut p = self.lock();
         p.waiting_for_write += 1;
-        p.urgent = true;
-        if p.writer_gathering {
-            self.arrived.notify_one();
-        }
+        self.hurry(&mut p);
         while !p.bytes.is_empty() || p.writing {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
@@ -198,6 +195,14 @@ impl Queue {
         p.waiting_for_write -= 1;
     }
 
+    /// What is pending goes out without waiting for more access lines.
+    fn hurry(&self, p: &mut Pending) {
+        p.urgent = true;
+        if p.writer_gathering {
+            self.arrived.notify_one();
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -206,10 +211,7 @@ impl Queue {
         let mut p = self.lock();
         if p.bytes.len() + line.len() > QUEUE_MAX {
             p.waiting_for_write += 1;
-            p.urgent = true;
-            if p.writer_gathering {
-                self.arrived.notify_one();
-            }
+            self.hurry(&mut p);
             while !p.bytes.is_empty() {
                 p = self.written.wait(p).unwrap_or_else(|e| e.into_inner());
             }
@@ -325,12 +327,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_access_line_alone_is_written_without_a_flush() {
+    /// A queue with its writer thread running, and what it writes to.
+    fn started_queue() -> (&'static Queue, SlowSink) {
         let queue: &'static Queue = Box::leak(Box::new(Queue::new()));
         let sink = SlowSink::default();
         let mut writer_sink = sink.clone();
         std::thread::spawn(move || queue.run(&mut writer_sink));
+        (queue, sink)
+    }
+
+    #[test]
+    fn an_access_line_alone_is_written_without_a_flush() {
+        let (queue, sink) = started_queue();
         for line in ["first\n", "second\n"] {
             queue.push(line.as_bytes(), false);
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -346,10 +354,7 @@ mod tests {
 
     #[test]
     fn the_writer_thread_keeps_every_line_whole_and_in_order() {
-        let queue: &'static Queue = Box::leak(Box::new(Queue::new()));
-        let sink = SlowSink::default();
-        let mut writer_sink = sink.clone();
-        std::thread::spawn(move || queue.run(&mut writer_sink));
+        let (queue, sink) = started_queue();
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 std::thread::spawn(move || {

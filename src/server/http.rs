@@ -112,11 +112,15 @@ impl<'a> Request<'a> {
 
     /// Every header as sent, in order.
     pub fn headers(&self) -> Vec<(&str, &str)> {
+        self.header_pairs().collect()
+    }
+
+    /// As `headers`, without collecting them.
+    pub fn header_pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.inner
             .headers()
             .iter()
             .map(|h| (h.field.as_str().as_str(), h.value.as_str()))
-            .collect()
     }
 
     /// Whether the client sends a body: a non-zero length, or chunks.

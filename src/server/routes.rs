@@ -267,19 +267,13 @@ fn matches<'r>(route: &'r [Segment], path: &str) -> Option<Params<'r>> {
 pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
     // RFC 9112 §3.2: one Host, and in HTTP/1.1 always one; two would let the host a
     // backend sees (X-Forwarded-Host) differ from the one this server read.
-    let hosts = req.header_values("Host").count();
-    if hosts > 1 || (hosts == 0 && req.http_11()) {
-        return early_error(
-            family_of(routes, &req.path),
-            400,
-            "header",
-            "A request needs exactly one Host header".into(),
-        );
-    }
     // Header values may be UTF-8, but a host name is ASCII (IDNA): the backend builds
     // URLs from X-Forwarded-Host, which a trusted proxy's request passes on as it came.
-    for name in ["Host", "X-Forwarded-Host"] {
-        if req.header_values(name).any(|h| !h.is_ascii()) {
+    let mut hosts = 0;
+    for (name, value) in req.header_pairs() {
+        let host = name.eq_ignore_ascii_case("Host");
+        hosts += usize::from(host);
+        if (host || name.eq_ignore_ascii_case("X-Forwarded-Host")) && !value.is_ascii() {
             return early_error(
                 family_of(routes, &req.path),
                 400,
@@ -287,6 +281,14 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
                 format!("The {name} header is not ASCII"),
             );
         }
+    }
+    if hosts > 1 || (hosts == 0 && req.http_11()) {
+        return early_error(
+            family_of(routes, &req.path),
+            400,
+            "header",
+            "A request needs exactly one Host header".into(),
+        );
     }
     let too_large = req.content_length().is_some_and(|len| len > req.max_body());
     for r in routes {

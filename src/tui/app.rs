@@ -1934,14 +1934,19 @@ mod tests {
         assert_eq!(a.link, Link::Up);
     }
 
+    /// The server's answer to a wrong admin password.
+    fn refused<T>() -> Result<T, client::Error> {
+        Err(client::Error::Refused {
+            status: 401,
+            message: "Unauthorized".into(),
+        })
+    }
+
     #[test]
     fn a_refused_password_is_said_until_an_admin_request_passes() {
         let mut a = App::new("http://127.0.0.1:9", "admin");
         a.start();
-        a.update(Msg::Reply(Reply::Services(Err(client::Error::Refused {
-            status: 401,
-            message: "Unauthorized".into(),
-        }))));
+        a.update(Msg::Reply(Reply::Services(refused())));
         assert_eq!(a.link, Link::Denied);
         let s = a.status.clone().unwrap();
         assert_eq!(s.level, Level::Error);
@@ -1951,12 +1956,6 @@ mod tests {
             s.text
         );
         // The public /info answers; the credentials are still refused.
-        fn refused<T>() -> Result<T, client::Error> {
-            Err(client::Error::Refused {
-                status: 401,
-                message: "Unauthorized".into(),
-            })
-        }
         a.update(Msg::Reply(Reply::Server(Ok(Box::new(ServerInfo {
             info: client::Info {
                 package: "twitcher".into(),
@@ -1974,13 +1973,6 @@ mod tests {
             result: Ok(client::Stats::default()),
         }));
         assert_eq!(a.link, Link::Up);
-    }
-
-    fn refused<T>() -> Result<T, client::Error> {
-        Err(client::Error::Refused {
-            status: 401,
-            message: "Unauthorized".into(),
-        })
     }
 
     #[test]
@@ -2054,10 +2046,7 @@ mod tests {
     fn another_password_goes_to_both_workers_and_reloads_once() {
         let mut a = App::new("http://127.0.0.1:9", "admin");
         a.start();
-        a.update(Msg::Reply(Reply::Services(Err(client::Error::Refused {
-            status: 401,
-            message: "Unauthorized".into(),
-        }))));
+        a.update(Msg::Reply(Reply::Services(refused())));
         // The form opens by itself, on the password.
         let Overlay::Form(f) = &a.overlay else {
             panic!("no form: {:?}", a.overlay);
