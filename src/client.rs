@@ -545,13 +545,12 @@ impl Client {
     }
 
     /// Removes a client and its tokens; an unknown id is `Refused` with status 404.
-    pub fn remove_client(&self, client_id: &str) -> Result<()> {
+    pub fn remove_client(&self, client_id: &str) -> Result<bool> {
         let path = format!(
             "/oauth/clients/{}",
             utf8_percent_encode(client_id, PATH_SEGMENT)
         );
-        self.json::<Value>("DELETE", &path, Auth::Admin, Body::Empty)
-            .map(drop)
+        self.json("DELETE", &path, Auth::Admin, Body::Empty)
     }
 
     /// The client-credentials grant (RFC 6749 §4.4).

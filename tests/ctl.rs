@@ -390,6 +390,28 @@ fn refusals_exit_1_with_the_servers_message() {
         1,
         "unexpected answer from the server (200 OK): not the JSON expected",
     );
+    // JSON of another shape: an empty object is not the API's `true`.
+    let other = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let other_url = format!(
+        "http://127.0.0.1:{}",
+        other.server_addr().to_ip().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        for rq in other.incoming_requests() {
+            let _ = rq.respond(tiny_http::Response::from_string("{}"));
+        }
+    });
+    for args in [
+        &["remove-client", "some-id"][..],
+        &["unregister", "emu"][..],
+    ] {
+        let mut all = vec!["-s", &other_url, "-u", "admin", "-p", "x"];
+        all.extend_from_slice(args);
+        ctl.run(&all).fails(
+            1,
+            "unexpected answer from the server (200 OK): not the JSON expected",
+        );
+    }
     // A redirect is not followed, and says where it points, password masked.
     let moved = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let moved_url = format!(

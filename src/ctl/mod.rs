@@ -290,7 +290,9 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
         Cmd::Get(name) => to_json(c.get_service(&name)?),
         Cmd::Clients => to_json(c.list_clients()?),
         Cmd::RemoveClient(id) => {
-            c.remove_client(&id)?;
+            if !c.remove_client(&id)? {
+                return Err(Failure::Missing(format!("no client with id {id}")));
+            }
             json!(true)
         }
         Cmd::Revoke(token) => {

@@ -1011,7 +1011,7 @@ impl App {
                 Err(e) => self.error(e.to_string()),
             },
             Reply::ClientRemoved(id, r) => match r {
-                Ok(()) => {
+                Ok(true) => {
                     self.done(format!("deleted client {id} and its tokens"));
                     self.secrets.remove(&id);
                     for t in &mut self.tokens {
@@ -1019,6 +1019,10 @@ impl App {
                             t.revoked = true;
                         }
                     }
+                    next.push(Request::Clients);
+                }
+                Ok(false) => {
+                    self.error(format!("no client with id {id}"));
                     next.push(Request::Clients);
                 }
                 Err(e) => self.error(e.to_string()),
@@ -1672,7 +1676,7 @@ mod tests {
         press(&mut a, "d");
         assert!(matches!(&a.overlay, Overlay::Confirm(c) if c.question.contains("id-2")));
         assert_eq!(press(&mut a, "y"), [Request::RemoveClient("id-2".into())]);
-        let next = a.update(Msg::Reply(Reply::ClientRemoved("id-2".into(), Ok(()))));
+        let next = a.update(Msg::Reply(Reply::ClientRemoved("id-2".into(), Ok(true))));
         assert_eq!(next, [Request::Clients]);
         assert!(!a.secrets.contains_key("id-2"));
         // Without a known secret, the token form asks for it.

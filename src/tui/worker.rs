@@ -76,7 +76,7 @@ pub enum Reply {
     Checked(String, Result<CapabilitiesCheck>),
     Clients(Result<Vec<ClientInfo>>),
     ClientAdded(Result<NewClient>),
-    ClientRemoved(String, Result<()>),
+    ClientRemoved(String, Result<bool>),
     Token {
         client_id: String,
         client_secret: String,
