@@ -10,7 +10,7 @@ use ratatui::widgets::{
     Bar, BarChart, BarGroup, Block, Cell, Clear, Gauge, HighlightSpacing, Paragraph, Row,
     Sparkline, Table, TableState, Tabs, Wrap,
 };
-use unicode_width::UnicodeWidthStr;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::app::{
     App, Emphasis, HELP, Level, Link, Origin, Overlay, Popup, Tab, TokenEntry, check_line,
@@ -970,20 +970,37 @@ fn help(f: &mut Frame, area: Rect, top: u16) {
     f.render_widget(Paragraph::new(all).scroll((top.min(last_top), 0)), inner);
 }
 
-/// The text shown for a field's value, the cursor's column in it, and its style.
+/// The text shown for a field's value, and the cursor's column in it. Widths are
+/// terminal cells, so a wide character (気) takes two and the cursor stays after it.
 fn field_text(input: &Input, secret: bool, width: usize) -> (String, Option<usize>) {
     match input {
         Input::Text(t) => {
-            let chars: Vec<char> = if secret {
-                t.value().chars().map(|_| '•').collect()
-            } else {
-                t.value().chars().collect()
-            };
-            // Scroll so the cursor stays in view.
+            let chars: Vec<(char, usize)> = t
+                .value()
+                .chars()
+                .map(|c| {
+                    let c = if secret { '•' } else { c };
+                    (c, c.width().unwrap_or(0))
+                })
+                .collect();
+            // Scroll so the cursor, and one cell for it, stay in view.
             let width = width.max(1);
-            let start = (t.cursor() + 1).saturating_sub(width);
-            let shown: String = chars.iter().skip(start).take(width).collect();
-            (shown, Some(t.cursor() - start))
+            let mut start = t.cursor();
+            let mut before = 0;
+            while start > 0 && before + chars[start - 1].1 < width {
+                start -= 1;
+                before += chars[start].1;
+            }
+            let mut shown = String::new();
+            let mut used = 0;
+            for &(c, w) in &chars[start..] {
+                if used + w > width {
+                    break;
+                }
+                shown.push(c);
+                used += w;
+            }
+            (shown, Some(before))
         }
         Input::Choice { options, index } => (format!("‹ {} ›", options[*index]), None),
         Input::Switch(on) => (if *on { "[x] yes" } else { "[ ] no" }.to_string(), None),
@@ -1151,6 +1168,24 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn a_fields_cursor_is_placed_in_cells() {
+        let mut t = crate::tui::form::TextInput::new("気象ab");
+        let (text, cursor) = field_text(&Input::Text(t.clone()), false, 20);
+        assert_eq!((text.as_str(), cursor), ("気象ab", Some(6)));
+        // Scrolled: the cursor's cell stays inside 6 cells, wide characters whole.
+        let mut long = crate::tui::form::TextInput::new("気象観測所");
+        let (text, cursor) = field_text(&Input::Text(long.clone()), false, 6);
+        assert_eq!((text.as_str(), cursor), ("測所", Some(4)));
+        long.on_key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE));
+        let (text, cursor) = field_text(&Input::Text(long), false, 6);
+        assert_eq!((text.as_str(), cursor), ("気象観", Some(0)));
+        t.on_key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE));
+        t.on_key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE));
+        let (_, cursor) = field_text(&Input::Text(t), false, 20);
+        assert_eq!(cursor, Some(4), "after 気象");
     }
 
     fn key(app: &mut App, c: char) {
