@@ -2,7 +2,8 @@
 # The whole test suite, as the README's set-up runs it and as .ci/run calls it:
 #   1. cargo test: unit tests, and integration tests that start the real binary on
 #      127.0.0.1 and talk to it over HTTP (and drive the TUI in tmux);
-#   2. tests/interop/run.sh: the release binary against third-party clients.
+#   2. the patched tiny_http's own unit tests (vendor/tiny_http, its own lock file);
+#   3. tests/interop/run.sh: the release binary against third-party clients.
 # Besides the Rust toolchain the tests use curl, jq, openssl and tmux (and the interop
 # suite CPython 3.11 and nginx-light, which it installs itself). As root on Debian or
 # Ubuntu the missing ones are installed with apt-get; otherwise they are named.
@@ -27,4 +28,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 cargo test
+(cd vendor/tiny_http && cargo test --lib --locked --target-dir ../../target/vendor-tiny_http)
 tests/interop/run.sh
