@@ -42,6 +42,19 @@ pub fn hash(password: &str) -> String {
 
 /// Constant-time check of `password` against a string made by `hash`.
 pub fn verify(stored: &str, password: &str) -> bool {
+    let Ok((iterations, salt, expected)) = parse(stored) else {
+        return false;
+    };
+    pbkdf2::verify(ALG, iterations, &salt, password.as_bytes(), &expected).is_ok()
+}
+
+/// Why `stored` is not a hash `verify` can check: a hash given in the configuration
+/// that no password matches would lock the admin out without a word.
+pub fn check_hash(stored: &str) -> Result<(), &'static str> {
+    parse(stored).map(drop)
+}
+
+fn parse(stored: &str) -> Result<(NonZeroU32, Vec<u8>, Vec<u8>), &'static str> {
     let mut parts = stored.split('$');
     let (Some(PREFIX), Some(iter), Some(salt), Some(expected), None) = (
         parts.next(),
@@ -50,16 +63,24 @@ pub fn verify(stored: &str, password: &str) -> bool {
         parts.next(),
         parts.next(),
     ) else {
-        return false;
+        return Err("not of the form pbkdf2-sha256$ITERATIONS$SALT$HASH");
     };
-    let (Some(iterations), Ok(salt), Ok(expected)) = (
-        iter.parse().ok().and_then(NonZeroU32::new),
-        B64.decode(salt),
-        B64.decode(expected),
-    ) else {
-        return false;
-    };
-    pbkdf2::verify(ALG, iterations, &salt, password.as_bytes(), &expected).is_ok()
+    let iterations = iter
+        .parse()
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or("its iteration count is not a positive number")?;
+    let salt = B64
+        .decode(salt)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .ok_or("its salt is not base64url without padding")?;
+    let expected = B64
+        .decode(expected)
+        .ok()
+        .filter(|h| h.len() == digest::SHA256_OUTPUT_LEN)
+        .ok_or("its hash is not 32 bytes of base64url without padding")?;
+    Ok((iterations, salt, expected))
 }
 
 pub fn is_hash(s: &str) -> bool {
@@ -77,6 +98,15 @@ mod tests {
         assert!(verify(&h, "s3cret"));
         assert!(!verify(&h, "s3cret "));
         assert!(!verify("garbage", "s3cret"));
+        assert_eq!(check_hash(&h), Ok(()));
+        for bad in [
+            "pbkdf2-sha256$garbage",
+            "pbkdf2-sha256$0$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "pbkdf2-sha256$1000$!!$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "pbkdf2-sha256$1000$c2FsdA$c2hvcnQ",
+        ] {
+            assert!(check_hash(bad).is_err(), "{bad}");
+        }
         assert_ne!(hash("s3cret"), h, "salted");
         assert_eq!(generate().len(), 24);
     }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::auth::password;
 use ini::Ini;
 use keys::{KEYS, Kind};
 
@@ -503,6 +504,16 @@ impl Settings {
             c.fail("twitcher.username", "must be non-empty and without `:`");
         }
         let password = Some(raw.get("twitcher.password").to_string()).filter(|p| !p.is_empty());
+        if let Some(Err(why)) = password
+            .as_deref()
+            .filter(|p| password::is_hash(p))
+            .map(password::check_hash)
+        {
+            c.fail(
+                "twitcher.password",
+                format!("starts as a pbkdf2-sha256 hash, but {why}"),
+            );
+        }
         let adapter = c.text("twitcher.adapter");
         if adapter != "default" {
             c.fail(
@@ -855,16 +866,18 @@ mod tests {
                 ("twitcher.ows_proxy_protected_path", "/services".into()),
                 ("twitcher.adapter", "magpie.adapter.MagpieAdapter".into()),
                 ("twitcher.url", "ftp://x".into()),
+                ("twitcher.password", "pbkdf2-sha256$garbage".into()),
             ],
         };
         let raw = load(&over, &env_of(&[])).unwrap();
         let errs = Settings::from_raw(&raw).unwrap_err();
-        assert_eq!(errs.len(), 6, "{errs:#?}");
+        assert_eq!(errs.len(), 7, "{errs:#?}");
         for (e, k) in errs.iter().zip([
             "twitcher.url",
             "twitcher.bind",
             "twitcher.max_body_size",
             "twitcher.basicauth",
+            "twitcher.password",
             "twitcher.adapter",
             "twitcher.ows_proxy_protected_path",
         ]) {
