@@ -68,8 +68,8 @@ pub fn config_check(over: &Overrides) -> i32 {
         eprintln!("warning: {w}");
     }
     match settings {
-        Ok(s) => match crate::auth::tokens::TokenService::check_settings(&s.token) {
-            Ok(()) => {
+        Ok(s) => match crate::auth::tokens::TokenService::load_keys(&s.token) {
+            Ok(_) => {
                 eprintln!("settings are valid");
                 0
             }
@@ -177,7 +177,8 @@ pub fn db_reset_password(over: &Overrides) -> i32 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let store = match SqliteStore::open(&s.db) {
+    // A mistyped --db names no database: say so rather than make a new one.
+    let store = match SqliteStore::inspect(&s.db).and_then(|_| SqliteStore::open(&s.db)) {
         Ok((store, _)) => store,
         Err(e) => {
             eprintln!("error: {e}");

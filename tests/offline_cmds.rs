@@ -166,6 +166,19 @@ fn db_check_finds_damage() {
 #[test]
 fn db_reset_password_replaces_the_generated_one() {
     let dir = Arc::new(TempDir::new("reset"));
+    // A mistyped --db is said, not made.
+    let out = twitcher(&dir, &["db", "reset-password"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no database at"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path("twitcher.sqlite").exists());
+    assert_eq!(
+        twitcher(&dir, &["db", "migrate"], &[]).status.code(),
+        Some(0)
+    );
     let out = twitcher(&dir, &["db", "reset-password"], &[]);
     assert_eq!(out.status.code(), Some(0));
     let password = text(&out.stderr)

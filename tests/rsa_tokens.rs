@@ -364,6 +364,21 @@ fn signed_token_key_problems_stop_the_start() {
         "twitcher.token.keyfile",
     );
     fail(Launch::default(), "twitcher.token.keyfile");
+    // A start that fails on its settings creates no database and no admin password.
+    let empty = Arc::new(TempDir::new("signedbad-nothing"));
+    let (status, log) = match Launch::default()
+        .in_dir(empty.clone())
+        .generated_password()
+        .env("TWITCHER_TOKEN_TYPE", "signed_token")
+        .env("TWITCHER_TOKEN_KEYFILE", "/nonexistent/key.pem")
+        .try_start()
+    {
+        Err(e) => e,
+        Ok(_) => panic!("started without a key"),
+    };
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(!log.contains("password"), "{log}");
+    assert!(!empty.path("twitcher.sqlite").exists());
     fail(
         Launch::default().env("TWITCHER_TOKEN_KEYFILE", &key).env(
             "TWITCHER_TOKEN_RETIRED_CERTFILES",

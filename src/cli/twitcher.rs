@@ -112,7 +112,7 @@ static COMMANDS: &[Command] = &[
     Command {
         name: "db reset-password",
         args: "",
-        about: "Generate a new admin password, print it once and store its hash.",
+        about: "Generate a new admin password for an existing database, print it once and store its hash.",
         flags: DB_FLAGS,
         positionals: (0, 0),
     },

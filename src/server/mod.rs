@@ -29,7 +29,7 @@ use routes::Route;
 
 use crate::auth::admin::AdminAuth;
 use crate::auth::password;
-use crate::auth::tokens::{StartError, TokenService};
+use crate::auth::tokens::TokenService;
 use crate::config::{Raw, Settings};
 use crate::log;
 use crate::proxy::upstream::Upstream;
@@ -50,6 +50,24 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
     // `signals::wait` sees the signals.
     signals::block_termination();
 
+    // Settings, then the socket, before the database is created or an admin password
+    // generated: a start that fails leaves nothing behind.
+    let keys = match TokenService::load_keys(&settings.token) {
+        Ok(k) => k,
+        Err(errors) => {
+            for e in errors {
+                log::error(&format!("invalid setting {e}"));
+            }
+            return 2;
+        }
+    };
+    let listener = match socket::bind(&settings.bind, settings.idle_timeout) {
+        Ok(l) => l,
+        Err(e) => {
+            log::error(&format!("cannot listen on {}: {e}", settings.bind));
+            return 1;
+        }
+    };
     let store = match SqliteStore::open(&settings.db) {
         Ok((store, migrated)) => {
             if migrated.from != migrated.to {
@@ -78,23 +96,10 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
             return 1;
         }
     };
-    let tokens = match TokenService::new(&settings.token, store.clone()) {
+    let tokens = match TokenService::new(&settings.token, keys, store.clone()) {
         Ok(t) => t,
-        Err(StartError::Settings(errors)) => {
-            for e in errors {
-                log::error(&format!("invalid setting {e}"));
-            }
-            return 2;
-        }
-        Err(StartError::Store(e)) => {
-            log::error(&e);
-            return 1;
-        }
-    };
-    let listener = match socket::bind(&settings.bind, settings.idle_timeout) {
-        Ok(l) => l,
         Err(e) => {
-            log::error(&format!("cannot listen on {}: {e}", settings.bind));
+            log::error(&e);
             return 1;
         }
     };

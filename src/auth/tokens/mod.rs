@@ -87,13 +87,6 @@ enum Handle {
     Jwt(Option<String>),
 }
 
-/// Why the service cannot start: settings (exit 2) or the store (exit 1).
-#[derive(Debug)]
-pub enum StartError {
-    Settings(Vec<String>),
-    Store(String),
-}
-
 pub struct TokenService {
     kind: TokenKind,
     expires_in: u64,
@@ -110,7 +103,7 @@ pub struct TokenService {
 }
 
 /// What a token kind signs and checks with, and the public keys it publishes.
-struct KindKeys {
+pub struct KindKeys {
     signer: Option<Signer>,
     checker: Option<Checker>,
     jwks: Option<serde_json::Value>,
@@ -131,16 +124,17 @@ fn named(key: &str, e: impl std::fmt::Display) -> String {
 }
 
 impl TokenService {
-    /// Loads keys and the deny-list. Errors are one line each, naming the setting;
-    /// warnings are logged.
-    pub fn new(s: &TokenSettings, store: Arc<dyn Store>) -> Result<TokenService, StartError> {
-        install_crypto().map_err(|e| StartError::Settings(vec![e]))?;
-        let keys = Self::kind_keys(s).map_err(StartError::Settings)?;
+    /// Starts with keys from [`TokenService::load_keys`] and the store's deny-list.
+    pub fn new(
+        s: &TokenSettings,
+        keys: KindKeys,
+        store: Arc<dyn Store>,
+    ) -> Result<TokenService, String> {
         let digester = Digester::from_store(store.as_ref())
-            .map_err(|e| StartError::Store(format!("cannot read the secret digest key: {e}")))?;
+            .map_err(|e| format!("cannot read the secret digest key: {e}"))?;
         let revoked = store
             .revocations(oauth::now())
-            .map_err(|e| StartError::Store(format!("cannot read the revocations: {e}")))?;
+            .map_err(|e| format!("cannot read the revocations: {e}"))?;
         Ok(TokenService {
             kind: s.kind,
             expires_in: s.expires_in,
@@ -155,10 +149,11 @@ impl TokenService {
         })
     }
 
-    /// Loads the kind's keys without starting anything, for `config check`.
-    pub fn check_settings(s: &TokenSettings) -> Result<(), Vec<String>> {
+    /// Loads the kind's keys, before anything is started or written: errors are one
+    /// line each, naming the setting; warnings are logged.
+    pub fn load_keys(s: &TokenSettings) -> Result<KindKeys, Vec<String>> {
         install_crypto().map_err(|e| vec![e])?;
-        Self::kind_keys(s).map(|_| ())
+        Self::kind_keys(s)
     }
 
     fn kind_keys(s: &TokenSettings) -> Result<KindKeys, Vec<String>> {
