@@ -344,6 +344,8 @@ struct Answer {
 enum Body {
     Empty,
     Json(Vec<u8>),
+    /// JSON that creates a resource only where there is none (`If-None-Match: *`).
+    NewJson(Vec<u8>),
     Form(String),
 }
 
@@ -512,6 +514,17 @@ impl Client {
         self.json("POST", "/services", Auth::Admin, Body::Json(body))
     }
 
+    /// Registers a service only if its name is free: `Ok(None)` when it is taken. A
+    /// server without the precondition (Python Twitcher) registers it either way.
+    pub fn register_new_service(&self, service: &NewService) -> Result<Option<Service>> {
+        let body = serde_json::to_vec(service).expect("a service serialises");
+        match self.json("POST", "/services", Auth::Admin, Body::NewJson(body)) {
+            Ok(s) => Ok(Some(s)),
+            Err(Error::Refused { status: 412, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether there was a service of that name to remove.
     pub fn unregister_service(&self, name: &str) -> Result<bool> {
         let path = format!("/services/{}", utf8_percent_encode(name, PATH_SEGMENT));
@@ -668,6 +681,12 @@ impl Client {
             Body::Empty => Vec::new(),
             Body::Json(b) => {
                 req = req.header("Content-Type", "application/json");
+                b
+            }
+            Body::NewJson(b) => {
+                req = req
+                    .header("Content-Type", "application/json")
+                    .header("If-None-Match", "*");
                 b
             }
             Body::Form(f) => {

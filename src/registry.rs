@@ -56,9 +56,10 @@ impl Service {
     }
 }
 
-/// Twitcher treats every `auth` other than `token` and `cert` as public.
+/// Twitcher treats every `auth` other than `token` and `cert` as public. Unlike the
+/// original, `Token` or `CERT` protect too: a capital letter must not open a service.
 pub fn is_public_auth(auth: &str) -> bool {
-    auth != "token" && auth != "cert"
+    !auth.eq_ignore_ascii_case("token") && !auth.eq_ignore_ascii_case("cert")
 }
 
 /// One validation problem, in the shape of cornice's `errors` list.
@@ -193,7 +194,11 @@ pub fn service_from_body(body: &Value) -> Result<Service, Vec<FieldError>> {
             format!("must be 1 to {MAX_WORD_LEN} characters"),
         ));
     }
-    let auth = auth.trim().to_string();
+    let auth = match auth.trim() {
+        a if a.eq_ignore_ascii_case("token") => "token".to_string(),
+        a if a.eq_ignore_ascii_case("cert") => "cert".to_string(),
+        a => a.to_string(),
+    };
     if auth.is_empty() || auth.len() > MAX_WORD_LEN {
         errors.push(FieldError::body(
             "auth",
@@ -205,7 +210,10 @@ pub fn service_from_body(body: &Value) -> Result<Service, Vec<FieldError>> {
         Some(v) => parse_verify(v).unwrap_or_else(|| {
             errors.push(FieldError::body(
                 "verify",
-                format!("\"{v}\" is neither true nor false"),
+                match v {
+                    Value::String(s) => format!("\"{s}\" is neither true nor false"),
+                    other => format!("\"{other}\" is neither true nor false"),
+                },
             ));
             true
         }),

@@ -358,6 +358,99 @@ fn table_output_is_for_people() {
     assert!(one.stdout().contains("\nname    emu\n"), "{}", one.stdout());
 }
 
+/// A registry whose first `POST /services` finds the name taken (412), as when another
+/// `register` took the same generated name between listing and posting.
+#[test]
+fn a_generated_name_taken_meanwhile_is_not_overwritten() {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}",
+        server.server_addr().to_ip().unwrap().port()
+    );
+    // Each POST's name and If-None-Match header.
+    type Posts = Arc<Mutex<Vec<(String, Option<String>)>>>;
+    let posts: Posts = Arc::default();
+    let seen = posts.clone();
+    std::thread::spawn(move || {
+        for mut rq in server.incoming_requests() {
+            if rq.method() == &tiny_http::Method::Get {
+                let _ = rq.respond(tiny_http::Response::from_string("[]"));
+                continue;
+            }
+            let mut body = String::new();
+            rq.as_reader().read_to_string(&mut body).unwrap();
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let precondition = rq
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("If-None-Match"))
+                .map(|h| h.value.to_string());
+            let mut posts = seen.lock().unwrap();
+            posts.push((v["name"].as_str().unwrap().to_string(), precondition));
+            let answer = if posts.len() == 1 {
+                tiny_http::Response::from_string(
+                    r#"{"status": "error", "errors": [{"location": "header", "name": "If-None-Match", "description": "taken"}]}"#,
+                )
+                .with_status_code(412)
+            } else {
+                let mut v = v;
+                v["public"] = Value::Bool(false);
+                tiny_http::Response::from_string(v.to_string())
+            };
+            let _ = rq.respond(answer);
+        }
+    });
+    let ctl = Ctl::new();
+    let out = ctl.run(&[
+        "-s",
+        &url,
+        "-u",
+        "admin",
+        "-p",
+        "x",
+        "register",
+        "http://b/wps",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let posts = posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_ne!(posts[0].0, posts[1].0, "a second name is tried");
+    assert!(
+        posts.iter().all(|(_, p)| p.as_deref() == Some("*")),
+        "{posts:?}"
+    );
+    assert_eq!(out.json()["name"], posts[1].0.as_str());
+}
+
+#[test]
+fn an_auth_that_is_neither_token_nor_cert_is_warned_about() {
+    let s = Server::start();
+    let ctl = Ctl::new();
+    let out = ctl.admin(
+        &s,
+        &["register", "--name", "aa", "--auth", "none", "http://a/wps"],
+    );
+    assert_eq!(out.json()["public"], true);
+    assert!(
+        out.stderr()
+            .contains("warning: --auth `none` is neither token nor cert: the service is public"),
+        "{}",
+        out.stderr()
+    );
+    for auth in ["public", "Token", "CERT"] {
+        let out = ctl.admin(
+            &s,
+            &["register", "--name", "bb", "--auth", auth, "http://b/wps"],
+        );
+        assert_eq!(out.json()["public"], auth == "public", "{auth}");
+        assert!(
+            !out.stderr().contains("warning"),
+            "{auth}: {}",
+            out.stderr()
+        );
+    }
+}
+
 #[test]
 fn refusals_exit_1_with_the_servers_message() {
     let s = Server::start();

@@ -162,6 +162,38 @@ fn register_list_get_update_unregister_clear() {
         2
     );
 
+    // `If-None-Match: *` only creates: a taken name gets 412 and stays as it was.
+    let create = |body: &Value| {
+        request_with(
+            "POST",
+            &format!("{}/services", s.url),
+            &[("Authorization", auth.as_str()), ("If-None-Match", "*")],
+            Some(body.to_string().as_bytes()),
+        )
+    };
+    let r = create(&json!({"name": "emu", "url": "http://127.0.0.1:9/wps"}));
+    assert_eq!(r.status, 412, "{}", r.text());
+    assert_eq!(r.json()["errors"][0]["location"], "header");
+    assert_eq!(r.json()["errors"][0]["name"], "If-None-Match");
+    assert_eq!(
+        get(&format!("{}/services/emu", s.url), Some(&auth)).json()["url"],
+        "https://other:8443/wps"
+    );
+    let r = create(&json!({"name": "fresh", "url": "http://127.0.0.1:9/wps", "auth": "Token"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    // `Token` protects as `token` does (the original made it public), and is stored so.
+    assert_eq!(
+        (r.json()["auth"].as_str(), r.json()["public"].as_bool()),
+        (Some("token"), Some(false))
+    );
+    let r = request(
+        "DELETE",
+        &format!("{}/services/fresh", s.url),
+        Some(&auth),
+        None,
+    );
+    assert_eq!(r.status, 200);
+
     let r = get(&format!("{}/services/nosuch", s.url), Some(&auth));
     assert_eq!(r.status, 404);
     assert_eq!(r.json()["errors"][0]["name"], "name");

@@ -17,6 +17,10 @@ use serde_json::{Value, json};
 use crate::cli::twitcherctl::{Cmd, Endpoint, Globals, Invocation, PROGRAM, parse};
 use crate::client::{self, Client, Credentials, NewService, Settings, TokenEndpoint, TokenRequest};
 
+/// How many generated names `register` tries before it gives up: each try fails only
+/// when a register running at the same time took that very name.
+const GENERATED_NAME_TRIES: usize = 8;
+
 /// Why a command failed; each kind has its exit code.
 enum Failure {
     /// The invocation cannot work as given: exit 2.
@@ -262,24 +266,39 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
             auth,
             verify,
         } => {
-            let name = match name {
-                Some(n) => n,
-                None => {
-                    let taken: Vec<String> =
-                        c.list_services()?.into_iter().map(|s| s.name).collect();
-                    names::unused(&taken).ok_or_else(|| {
-                        Failure::Usage("every generated name is taken: give --name".to_string())
-                    })?
-                }
-            };
-            to_json(c.register_service(&NewService {
-                name,
+            if crate::registry::is_public_auth(&auth) && !auth.trim().eq_ignore_ascii_case("public")
+            {
+                eprintln!(
+                    "warning: --auth `{}` is neither token nor cert: the service is public",
+                    output::printable(&auth)
+                );
+            }
+            let mut service = NewService {
+                name: name.clone().unwrap_or_default(),
                 url,
                 kind,
                 purl,
                 auth,
                 verify,
-            })?)
+            };
+            if name.is_some() {
+                return Ok(to_json(c.register_service(&service)?));
+            }
+            // A generated name is registered only while it is free: another register
+            // running at the same time may take it between the listing and the POST.
+            let mut taken: Vec<String> = c.list_services()?.into_iter().map(|s| s.name).collect();
+            for _ in 0..GENERATED_NAME_TRIES {
+                service.name = names::unused(&taken).ok_or_else(|| {
+                    Failure::Usage("every generated name is taken: give --name".to_string())
+                })?;
+                match c.register_new_service(&service)? {
+                    Some(s) => return Ok(to_json(s)),
+                    None => taken.push(service.name.clone()),
+                }
+            }
+            return Err(Failure::Usage(
+                "every generated name tried was taken meanwhile: give --name".to_string(),
+            ));
         }
         Cmd::Unregister(name) => {
             if !c.unregister_service(&name)? {

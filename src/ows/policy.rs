@@ -19,10 +19,12 @@ pub enum ServiceAuth {
 
 impl ServiceAuth {
     pub fn of(auth: &str) -> ServiceAuth {
-        match auth {
-            "token" => ServiceAuth::Token,
-            "cert" => ServiceAuth::Cert,
-            _ => ServiceAuth::Public,
+        if auth.eq_ignore_ascii_case("token") {
+            ServiceAuth::Token
+        } else if auth.eq_ignore_ascii_case("cert") {
+            ServiceAuth::Cert
+        } else {
+            ServiceAuth::Public
         }
     }
 }

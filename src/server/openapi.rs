@@ -370,9 +370,10 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                 },
                 "post": {
                     "summary": "Register a service, or update the one with that name",
-                    "description": "The name is sanitised (lower case, non-word characters become `_`) and the URL loses its query. The body is JSON with or without a Content-Type.",
+                    "description": "The name is sanitised (lower case, non-word characters become `_`) and the URL loses its query. The body is JSON with or without a Content-Type. `auth` is `token`, `cert` (either in any case), or anything else, which makes the service public.",
                     "tags": ["services"],
                     "security": admin_security(),
+                    "parameters": [{"name": "If-None-Match", "in": "header", "required": false, "description": "`*`: only create; a name already registered gets 412 and is left as it was", "schema": {"type": "string", "enum": ["*"]}}],
                     "requestBody": {
                         "required": true,
                         "content": {"application/json": {
@@ -383,6 +384,7 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                     "responses": admin_responses(json!({
                         "200": ok_json("The stored service", service_ref.clone()),
                         "400": {"$ref": "#/components/responses/BadRequest"},
+                        "412": {"$ref": "#/components/responses/BadRequest"},
                         "413": {"$ref": "#/components/responses/TooLarge"}
                     }))
                 },

@@ -53,7 +53,12 @@ pub fn list(app: &App, req: &mut Request, _: &Params) -> Response {
     }
 }
 
+/// `POST /services`: registers a service, or updates the one of the same name. With
+/// `If-None-Match: *` (RFC 9110 §13.1.2) it only creates, and a taken name gets 412: a
+/// client that picked a free name from a listing must not replace a service registered
+/// in between.
 pub fn register(app: &App, req: &mut Request, _: &Params) -> Response {
+    let create_only = req.header("If-None-Match").is_some_and(|v| v.trim() == "*");
     let body = match req.read_body() {
         Ok(b) => b,
         Err(e) => return errors::body(e),
@@ -67,10 +72,20 @@ pub fn register(app: &App, req: &mut Request, _: &Params) -> Response {
         Ok(s) => s,
         Err(errs) => return errors::fields(400, &errs),
     };
-    let saved = app.store.save_service(&service);
+    let saved = if create_only {
+        app.store.create_service(&service)
+    } else {
+        app.store.save_service(&service).map(|()| true)
+    };
     app.services.invalidate();
     match saved {
-        Ok(()) => Response::json(200, &service),
+        Ok(true) => Response::json(200, &service),
+        Ok(false) => errors::one(
+            412,
+            "header",
+            "If-None-Match",
+            format!("A service named {} is already registered", service.name),
+        ),
         Err(e) => errors::store(e),
     }
 }

@@ -58,6 +58,8 @@ pub trait Store: Send + Sync {
     fn get_service(&self, name: &str) -> StoreResult<Option<Service>>;
     /// Inserts the service, or updates the one with the same name.
     fn save_service(&self, service: &Service) -> StoreResult<()>;
+    /// Inserts the service unless one has its name; whether it did.
+    fn create_service(&self, service: &Service) -> StoreResult<bool>;
     /// Whether a service of that name existed.
     fn delete_service(&self, name: &str) -> StoreResult<bool>;
     /// How many services were removed.

@@ -353,6 +353,9 @@ impl Store for SqliteStore {
     fn save_service(&self, service: &Service) -> StoreResult<()> {
         self.write(|tx| services::save(tx, service, unix_now()))
     }
+    fn create_service(&self, service: &Service) -> StoreResult<bool> {
+        self.write(|tx| services::create(tx, service, unix_now()))
+    }
     fn delete_service(&self, name: &str) -> StoreResult<bool> {
         self.write(|tx| services::delete(tx, name))
     }

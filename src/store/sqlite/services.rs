@@ -46,6 +46,16 @@ pub fn save(conn: &Connection, s: &Service, now: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+pub fn create(conn: &Connection, s: &Service, now: i64) -> rusqlite::Result<bool> {
+    let n = conn.execute(
+        "INSERT INTO service (name, url, type, purl, auth, verify, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+         ON CONFLICT (name) DO NOTHING",
+        params![s.name, s.url, s.kind, s.purl, s.auth, s.verify as i64, now],
+    )?;
+    Ok(n > 0)
+}
+
 pub fn delete(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM service WHERE name = ?1", [name])? > 0)
 }
