@@ -238,24 +238,43 @@ pub fn db_import(over: &Overrides, source: &Path) -> i32 {
     // The names as the file has them, beside `services`: registration may sanitize them.
     let mut names = Vec::new();
     for row in &py.services {
-        match service_from(row) {
+        let (shown, svc) = match row {
+            Ok(row) => (row.name.as_str(), service_from(row)),
+            Err(u) => (u.row.as_str(), Err(u.why.clone())),
+        };
+        // Two names of the file can sanitize to one: the first keeps it.
+        let svc =
+            svc.and_then(
+                |svc| match services.iter().position(|s: &Service| s.name == svc.name) {
+                    Some(i) => Err(format!(
+                        "its name becomes {}, as service {}'s does",
+                        svc.name, names[i]
+                    )),
+                    None => Ok(svc),
+                },
+            );
+        match svc {
             Ok(svc) => {
                 services.push(svc);
-                names.push(row.name.as_str());
+                names.push(shown);
             }
             Err(m) => {
                 refused += 1;
-                println!("service {}: not imported: {m}", row.name);
+                println!("service {shown}: not imported: {m}");
             }
         }
     }
     let mut clients = Vec::new();
     for row in &py.clients {
-        match client_from(row, &digester) {
+        let (shown, client) = match row {
+            Ok(row) => (row.client_id.as_str(), client_from(row, &digester)),
+            Err(u) => (u.row.as_str(), Err(u.why.clone())),
+        };
+        match client {
             Ok(c) => clients.push(c),
             Err(m) => {
                 refused += 1;
-                println!("client {}: not imported: {m}", row.client_id);
+                println!("client {shown}: not imported: {m}");
             }
         }
     }

@@ -4,12 +4,13 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 
 pub struct PythonDb {
     pub revision: String,
-    pub services: Vec<PythonService>,
-    pub clients: Vec<PythonClient>,
+    pub services: Vec<Result<PythonService, Unreadable>>,
+    pub clients: Vec<Result<PythonClient, Unreadable>>,
     /// Access tokens that have not expired yet; they are not carried over.
     pub live_tokens: u64,
 }
@@ -32,6 +33,15 @@ pub struct PythonClient {
     /// Space-separated, as oauthlib's models keep them.
     pub scope: Option<String>,
     pub redirect_uris: Option<String>,
+}
+
+/// A row whose cells do not have the types the schema gives them (SQLite stores any
+/// value in any column): it is named and left out, and the other rows are read.
+#[derive(Debug)]
+pub struct Unreadable {
+    /// The row's name or client id as far as it reads, else its rowid.
+    pub row: String,
+    pub why: String,
 }
 
 #[derive(Debug)]
@@ -85,15 +95,16 @@ fn columns(conn: &Connection, table: &str) -> rusqlite::Result<HashSet<String>> 
     names.collect()
 }
 
-/// The rows of `table` in insertion order, each `required` column and each `optional`
-/// one (NULL where this alembic revision lacks it); none when the table is missing.
+/// The rows of `table` in insertion order: its rowid, each `required` column and each
+/// `optional` one (NULL where this alembic revision lacks it); none when the table is
+/// missing. A row `row` cannot read is an `Unreadable` naming its first column.
 fn select<T>(
     conn: &Connection,
     table: &str,
     required: &[&str],
     optional: &[&str],
-    row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
-) -> rusqlite::Result<Vec<T>> {
+    mut row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<Result<T, Unreadable>>> {
     let have = columns(conn, table)?;
     if have.is_empty() {
         return Ok(Vec::new());
@@ -101,37 +112,57 @@ fn select<T>(
     let optional = optional
         .iter()
         .map(|&c| if have.contains(c) { c } else { "NULL" });
-    let list: Vec<&str> = required.iter().copied().chain(optional).collect();
+    let list: Vec<&str> = ["rowid"]
+        .into_iter()
+        .chain(required.iter().copied())
+        .chain(optional)
+        .collect();
     let sql = format!("SELECT {} FROM {table} ORDER BY rowid", list.join(", "));
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], row)?;
-    rows.collect()
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(row(r).map_err(|e| Unreadable {
+            row: match r.get_ref(1) {
+                Ok(ValueRef::Text(t)) => String::from_utf8_lossy(t).into_owned(),
+                _ => format!("at rowid {}", r.get::<_, i64>(0).unwrap_or_default()),
+            },
+            why: match e {
+                rusqlite::Error::InvalidColumnType(_, name, ty) => format!(
+                    "{name}: a value of type {} where the schema has another",
+                    ty.to_string().to_lowercase()
+                ),
+                e => e.to_string(),
+            },
+        }));
+    }
+    Ok(out)
 }
 
-fn read_services(conn: &Connection) -> rusqlite::Result<Vec<PythonService>> {
+fn read_services(conn: &Connection) -> rusqlite::Result<Vec<Result<PythonService, Unreadable>>> {
     let optional = ["type", "purl", "auth", "_verify"];
     select(conn, "services", &["name", "url"], &optional, |r| {
         Ok(PythonService {
-            name: r.get(0)?,
-            url: r.get(1)?,
-            kind: r.get(2)?,
-            purl: r.get(3)?,
-            auth: r.get(4)?,
-            verify: r.get(5)?,
+            name: r.get(1)?,
+            url: r.get(2)?,
+            kind: r.get(3)?,
+            purl: r.get(4)?,
+            auth: r.get(5)?,
+            verify: r.get(6)?,
         })
     })
 }
 
-fn read_clients(conn: &Connection) -> rusqlite::Result<Vec<PythonClient>> {
+fn read_clients(conn: &Connection) -> rusqlite::Result<Vec<Result<PythonClient, Unreadable>>> {
     let required = ["client_id", "client_secret"];
     let optional = ["name", "default_scope", "_redirect_uris"];
     select(conn, "client", &required, &optional, |r| {
         Ok(PythonClient {
-            client_id: r.get(0)?,
-            secret: r.get(1)?,
-            name: r.get(2)?,
-            scope: r.get(3)?,
-            redirect_uris: r.get(4)?,
+            client_id: r.get(1)?,
+            secret: r.get(2)?,
+            name: r.get(3)?,
+            scope: r.get(4)?,
+            redirect_uris: r.get(5)?,
         })
     })
 }
