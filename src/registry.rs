@@ -106,15 +106,40 @@ pub fn sanitize_name(name: &str) -> Result<String, String> {
 }
 
 /// Twitcher's `baseurl`: the URL without query and fragment, http(s) with a host only.
+/// Unlike the original's, it is one the proxy can forward to: the scheme in lower case,
+/// and the path's spaces and other characters a URL cannot hold percent-encoded.
 pub fn base_url(url: &str) -> Result<String, String> {
     let url = url.trim();
     if url.len() > MAX_URL_LEN {
         return Err(format!("URL longer than {MAX_URL_LEN} characters"));
     }
-    if !valid_http_url(url) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let url = format!("{}://{rest}", scheme.to_ascii_lowercase());
+    if !valid_http_url(&url) {
         return Err("must be an http:// or https:// URL with a host".into());
     }
-    Ok(url.split(['?', '#']).next().unwrap_or(url).to_string())
+    let base = url.split(['?', '#']).next().unwrap_or(&url);
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let path_at = base[after_scheme..]
+        .find('/')
+        .map_or(base.len(), |i| after_scheme + i);
+    let (origin, path) = base.split_at(path_at);
+    if !origin.is_ascii() {
+        return Err(
+            "the host must be ASCII: give an internationalised name in its xn-- form".into(),
+        );
+    }
+    let mut encoded = origin.to_string();
+    crate::proxy::target::push_encoded_path(&mut encoded, path);
+    if encoded.len() > MAX_URL_LEN {
+        return Err(format!(
+            "URL longer than {MAX_URL_LEN} characters once percent-encoded"
+        ));
+    }
+    encoded
+        .parse::<ureq::http::Uri>()
+        .map_err(|e| format!("is not a URL requests can be sent to: {e}"))?;
+    Ok(encoded)
 }
 
 /// `verify` arrives as a JSON bool, a number, or a string such as "true" or "0".
@@ -255,6 +280,24 @@ mod tests {
             serde_json::to_string(&s).unwrap(),
             r#"{"url":"http://h:5000/wps","name":"emu_two_","type":"WPS","purl":"","auth":"public","public":true,"verify":true}"#
         );
+    }
+
+    #[test]
+    fn urls_are_stored_as_the_proxy_can_send_them() {
+        for (given, stored) in [
+            ("HTTP://H:5000/wps", "http://H:5000/wps"),
+            ("Https://h/a b/wps?x=1", "https://h/a%20b/wps"),
+            ("http://h/é", "http://h/%C3%A9"),
+            ("http://h/a%20b", "http://h/a%20b"),
+            ("http://h", "http://h"),
+            ("http://u:p@h:1/x", "http://u:p@h:1/x"),
+        ] {
+            assert_eq!(base_url(given).as_deref(), Ok(stored), "{given}");
+        }
+        assert!(base_url("http://é.example/").unwrap_err().contains("xn--"));
+        for bad in ["ftp://h/", "http:///x", "h/x", "http://h:0/", "http://a b/"] {
+            assert!(base_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -461,6 +461,18 @@ fn paths_below_the_service_are_data_and_need_a_token() {
     );
     assert_eq!(s.backend.last().path, "/wps/outputs/a%20b%2Fc.txt");
 
+    // A service URL registered with a space (and its scheme in capitals) is stored
+    // percent-encoded, and reached.
+    let spaced = format!("HTTP{} b", s.backend.url.strip_prefix("http").unwrap());
+    register(&s.server, "spaced", &spaced, "WPS", "public");
+    let r = get(&s.proxy("spaced/outputs/result.txt"), None);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (404, "no such thing"),
+        "the backend's"
+    );
+    assert_eq!(s.backend.last().path, "/wps%20b/outputs/result.txt");
+
     // On a public service, data needs nothing.
     register(&s.server, "open", &s.backend.url, "WPS", "public");
     let r = get(&s.proxy("open/outputs/result.txt"), None);

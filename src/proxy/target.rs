@@ -73,6 +73,18 @@ pub fn forwarded_form(body: Vec<u8>) -> Vec<u8> {
     out
 }
 
+/// Appends `path` with every byte that may not stand as it is in a URL path
+/// percent-encoded; `%` stays, so an encoding already there is kept.
+pub fn push_encoded_path(out: &mut String, path: &str) {
+    for b in path.bytes() {
+        if path_byte_ok(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
 /// `service_url[/extra][?query]`; `extra` must have passed `check_extra`.
 pub fn target_url(service_url: &str, extra: &str, query: &str) -> String {
     let mut url = if extra.is_empty() {
@@ -80,13 +92,7 @@ pub fn target_url(service_url: &str, extra: &str, query: &str) -> String {
     } else {
         let mut u = service_url.trim_end_matches('/').to_string();
         u.push('/');
-        for b in extra.bytes() {
-            if path_byte_ok(b) {
-                u.push(b as char);
-            } else {
-                u.push_str(&format!("%{b:02X}"));
-            }
-        }
+        push_encoded_path(&mut u, extra);
         u
     };
     push_forwarded_query(&mut url, query);
