@@ -355,6 +355,18 @@ fn custom_tokens_are_hs256_jwts_with_scope_and_issuer() {
     assert_eq!(services_with(&s, &t).status, 200);
     let compute_only = token(&s, &id, &secret, "compute");
     assert_eq!(services_with(&s, &compute_only).status, 403);
+    // The register scope is the registry's, not the admin's: the settings and the
+    // traffic counters still need the password.
+    for path in ["/settings", "/stats", "/metrics"] {
+        let url = format!("{}{path}", s.url);
+        let r = get(&url, Some(&bearer(&t)));
+        assert_eq!(r.status, 401, "{path}");
+        assert!(
+            r.header("www-authenticate").unwrap().starts_with("Basic "),
+            "{path}"
+        );
+        assert_eq!(get(&url, Some(&admin_auth())).status, 200, "{path}");
+    }
 
     // Tokens minted here with the server's own secret: scope and claims are checked.
     let good =

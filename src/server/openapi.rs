@@ -32,6 +32,11 @@ fn admin_security() -> Value {
     json!([{"basicAuth": []}, {"bearerAuth": []}])
 }
 
+/// The admin's password only.
+fn password_security() -> Value {
+    json!([{"basicAuth": []}])
+}
+
 /// A response of the OAuth endpoints: RFC 6749 §5.2 JSON, never cached.
 fn oauth_err(description: &str) -> Value {
     json!({
@@ -130,7 +135,7 @@ fn oauth_paths() -> Value {
             "summary": summary,
             "description": "The answer is the only time the secret is shown; only its keyed digest is kept.",
             "tags": ["oauth"],
-            "security": [{"basicAuth": []}],
+            "security": password_security(),
             "parameters": client_params,
             "responses": {
                 "200": ok_json("The new client with its secret", json!({"$ref": "#/components/schemas/NewClient"})),
@@ -148,7 +153,7 @@ fn oauth_paths() -> Value {
         "/oauth/clients": {"get": {
             "summary": "List client applications, without secrets",
             "tags": ["oauth"],
-            "security": [{"basicAuth": []}],
+            "security": password_security(),
             "responses": {
                 "200": ok_json("Clients in creation order", json!({"type": "array", "items": {"$ref": "#/components/schemas/Client"}})),
                 "401": {"$ref": "#/components/responses/Unauthorized"}
@@ -159,7 +164,7 @@ fn oauth_paths() -> Value {
             "delete": {
                 "summary": "Delete a client application and revoke its tokens",
                 "tags": ["oauth"],
-                "security": [{"basicAuth": []}],
+                "security": password_security(),
                 "responses": {
                     "200": ok_json("Deleted", json!({"type": "boolean"})),
                     "401": {"$ref": "#/components/responses/Unauthorized"},
@@ -330,7 +335,7 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                 "summary": "Traffic since start: requests by status class, latency percentiles, requests per service",
                 "description": "`latency_buckets` holds [upper bound in ms, count] pairs, so a poller can compute percentiles over its own interval from two snapshots.",
                 "tags": ["operations"],
-                "security": admin_security(),
+                "security": password_security(),
                 "responses": admin_responses(json!({
                     "200": ok_json("Counters", json!({"$ref": "#/components/schemas/Stats"}))
                 }))
@@ -338,7 +343,7 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
             "/metrics": {"get": {
                 "summary": "The traffic counters in the Prometheus text format",
                 "tags": ["operations"],
-                "security": admin_security(),
+                "security": password_security(),
                 "responses": admin_responses(json!({
                     "200": {"description": "Prometheus exposition format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}
                 }))
@@ -347,7 +352,7 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                 "summary": "The effective settings, secrets masked, as `twitcher config check` prints them",
                 "description": "Each key of the settings table with the value in force and where it came from (default, ini, env NAME, flag). Passwords and the token secret show only whether they are set.",
                 "tags": ["operations"],
-                "security": admin_security(),
+                "security": password_security(),
                 "responses": admin_responses(json!({
                     "200": ok_json("Settings", json!({"$ref": "#/components/schemas/SettingsReport"}))
                 }))

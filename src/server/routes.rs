@@ -29,8 +29,8 @@ impl Params<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     Public,
-    /// The admin's password, or a bearer token with scope `register`.
-    Admin,
+    /// The admin's password, or a bearer token with scope `register`: the registry.
+    Registry,
     /// Only the admin's password, never a token.
     Password,
 }
@@ -132,22 +132,22 @@ pub fn table(test_hooks: bool, ows_prefix: Option<&str>) -> Vec<Route> {
         route("/api-explorer", &[(Get, Public, front::api_explorer)]),
         route("/healthz", &[(Get, Public, front::healthz)]),
         route("/readyz", &[(Get, Public, front::readyz)]),
-        route("/stats", &[(Get, Admin, front::stats)]),
-        route("/metrics", &[(Get, Admin, front::metrics)]),
-        route("/settings", &[(Get, Admin, front::settings)]),
+        route("/stats", &[(Get, Password, front::stats)]),
+        route("/metrics", &[(Get, Password, front::metrics)]),
+        route("/settings", &[(Get, Password, front::settings)]),
         route(
             "/services",
             &[
-                (Get, Admin, registry_api::list),
-                (Post, Admin, registry_api::register),
-                (Delete, Admin, registry_api::clear),
+                (Get, Registry, registry_api::list),
+                (Post, Registry, registry_api::register),
+                (Delete, Registry, registry_api::clear),
             ],
         ),
         route(
             "/services/{name}",
             &[
-                (Get, Admin, registry_api::get),
-                (Delete, Admin, registry_api::unregister),
+                (Get, Registry, registry_api::get),
+                (Delete, Registry, registry_api::unregister),
             ],
         ),
         route(
@@ -306,7 +306,7 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
         if let Some((_, access, handler)) = r.methods.iter().find(|(m, _, _)| *m == wanted) {
             let allowed = match access {
                 Access::Public => Ok(()),
-                Access::Admin => app.require_admin(req),
+                Access::Registry => app.require_admin(req),
                 Access::Password => app.require_password(req),
             };
             if let Err(denied) = allowed {
