@@ -6,8 +6,8 @@ use super::errors;
 use super::http::Request;
 use super::http::Response;
 use super::rewrite_bases::RewriteBases;
-use crate::auth::admin::AdminAuth;
 use crate::auth::admin::parse_basic;
+use crate::auth::admin::{AdminAuth, AdminCheck};
 use crate::auth::bearer::{Denied, Grant, token_from};
 use crate::auth::tokens::TokenService;
 use crate::config::Settings;
@@ -71,8 +71,11 @@ impl App {
     pub fn require_password(&self, req: &Request) -> Result<(), Response> {
         match &self.admin {
             None => Ok(()),
-            Some(auth) if auth.check(req.header("Authorization")) => Ok(()),
-            Some(_) => Err(errors::unauthorized()),
+            Some(auth) => match auth.check(req.header("Authorization")) {
+                AdminCheck::Pass => Ok(()),
+                AdminCheck::Fail => Err(errors::unauthorized()),
+                AdminCheck::Busy => Err(errors::password_checks_busy()),
+            },
         }
     }
 }

@@ -36,6 +36,18 @@ pub fn unauthorized() -> Response {
     .header("WWW-Authenticate", BASIC_CHALLENGE)
 }
 
+/// The admin password's hash checks are taken in turns, and this request's did not come
+/// within its wait: many wrong passwords are being tried at once.
+pub fn password_checks_busy() -> Response {
+    one(
+        429,
+        "header",
+        "Authorization",
+        "Too many admin password checks at once; retry in a moment",
+    )
+    .header("Retry-After", "1")
+}
+
 /// A bearer token refused on an admin route: 401 when missing or invalid, with both
 /// schemes the route accepts as challenges, or 403 when it lacks the scope.
 pub fn bearer_denied(denied: &Denied, scope: &str) -> Response {
