@@ -531,6 +531,24 @@ fn urls_of_other_registered_services_point_through_the_proxy_too() {
     assert_eq!((r.status, r.text().as_str()), (200, "Hello beside"));
 }
 
+/// A target in absolute form is proxied, and its host, not `Host`, is the one the
+/// backend is told (RFC 9112 §3.2.2).
+#[test]
+fn a_target_in_absolute_form_is_proxied_under_its_own_host() {
+    let s = setup();
+    let head = format!(
+        "GET http://front.example:8443/ows/proxy/{GETCAPS} HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n"
+    );
+    let out = raw(s.server.port, head.as_bytes(), Duration::from_secs(10));
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    let seen = s.backend.last();
+    assert_eq!(
+        (seen.path.as_str(), seen.query.as_str()),
+        ("/wps", "service=WPS&request=GetCapabilities")
+    );
+    assert_eq!(seen.header("X-Forwarded-Host"), Some("front.example:8443"));
+}
+
 #[test]
 fn traversal_out_of_the_service_url_is_refused() {
     let s = setup();

@@ -295,6 +295,43 @@ fn host_must_be_given_once() {
     );
 }
 
+/// Two Authorization headers are refused: which one counts would be a guess.
+#[test]
+fn authorization_must_be_given_at_most_once() {
+    let s = Server::start();
+    let good = admin_auth();
+    for (first, second) in [(good.as_str(), "Basic eDp5"), ("Basic eDp5", good.as_str())] {
+        let head = format!(
+            "GET /services HTTP/1.1\r\nHost: x\r\nAuthorization: {first}\r\nAuthorization: {second}\r\nConnection: close\r\n\r\n"
+        );
+        let out = raw(s.port, head.as_bytes(), Duration::from_secs(10));
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+        assert!(out.contains("one Authorization header"), "{out}");
+    }
+}
+
+/// RFC 9112 §3.2.2: a server takes a request target in absolute form, and its
+/// authority stands in for Host.
+#[test]
+fn a_target_in_absolute_form_is_served() {
+    let s = Server::start();
+    for target in ["http://x/info", "HTTP://x/info", "http://x:80/info?a=1"] {
+        let head = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let out = raw(s.port, head.as_bytes(), Duration::from_secs(10));
+        assert!(out.starts_with("HTTP/1.1 200"), "{target}: {out}");
+        assert!(out.contains("\"package\""), "{target}: {out}");
+    }
+    let out = raw(
+        s.port,
+        b"GET http://x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(
+        out.contains("Twitcher Frontpage"),
+        "an empty path is /: {out}"
+    );
+}
+
 /// A header's value is taken trimmed from its line, and a line that is no header
 /// refuses the request.
 #[test]

@@ -72,6 +72,8 @@ pub struct Forwarding<'a> {
     pub pass_identity: bool,
     /// This proxy's name in `Via`.
     pub via_name: &'a str,
+    /// The host of a request target in absolute form, which stands in for `Host`.
+    pub target_host: Option<&'a str>,
 }
 
 /// The headers to send the backend.
@@ -156,7 +158,11 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
     } else {
         String::new()
     };
-    let host = if host.is_empty() { given("Host") } else { host };
+    let host = match (host.is_empty(), f.target_host) {
+        (false, _) => host,
+        (true, Some(target)) => target.to_string(),
+        (true, None) => given("Host"),
+    };
     if !host.is_empty() {
         out.push(("X-Forwarded-Host".into(), host));
     }
@@ -238,6 +244,7 @@ mod tests {
             forward_authorization: false,
             pass_identity: false,
             via_name: "twitcher-ab12",
+            target_host: None,
         };
         let out = request_headers(&incoming, &untrusted);
         assert_eq!(
@@ -262,6 +269,13 @@ mod tests {
         assert_eq!(value(&out, "x-forwarded-for"), Some("10.0.0.9"));
         assert_eq!(value(&out, "x-forwarded-proto"), Some("https"));
         assert_eq!(value(&out, "x-forwarded-host"), Some("tw:8000"));
+        // A target in absolute form names the host in place of `Host`.
+        let absolute = Forwarding {
+            target_host: Some("front:443"),
+            ..untrusted
+        };
+        let out = request_headers(&incoming, &absolute);
+        assert_eq!(value(&out, "x-forwarded-host"), Some("front:443"));
         let trusted = Forwarding {
             peer_trusted: true,
             forward_authorization: true,

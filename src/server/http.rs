@@ -53,6 +53,25 @@ pub enum BodyError {
     Io(std::io::Error),
 }
 
+/// `http://host/path?q` → (`host`, `/path?q`); a target in origin form is returned as it
+/// is. A server must take the absolute form too (RFC 9112 §3.2.2). An empty path is
+/// left empty (`http://host?q` → `?q`) for the caller to read as `/`.
+fn split_absolute_form(target: &str) -> (Option<&str>, &str) {
+    let scheme_len = ["http://", "https://"].iter().find_map(|s| {
+        target
+            .get(..s.len())
+            .filter(|t| t.eq_ignore_ascii_case(s))
+            .map(|_| s.len())
+    });
+    let Some(n) = scheme_len else {
+        return (None, target);
+    };
+    let rest = &target[n..];
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (host, origin) = rest.split_at(end);
+    (Some(host), origin)
+}
+
 /// One incoming request. The body is read on demand, never more than the limit.
 pub struct Request<'a> {
     inner: &'a mut tiny_http::Request,
@@ -61,6 +80,9 @@ pub struct Request<'a> {
     pub path: String,
     /// The query as sent, without `?`.
     pub query: String,
+    /// The authority of a request target in absolute form (`GET http://host/path`),
+    /// which RFC 9112 §3.2.2 puts in place of `Host`.
+    pub target_host: Option<String>,
     pub peer: Option<SocketAddr>,
     /// The OWS service the request was for, set by its handler, for the traffic counters.
     pub service: Option<String>,
@@ -70,16 +92,22 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     pub fn new(inner: &'a mut tiny_http::Request, max_body: u64) -> Request<'a> {
         let method = Method::from_tiny(inner.method());
-        let (path, query) = match inner.url().split_once('?') {
+        let (target_host, origin_form) = split_absolute_form(inner.url());
+        let (mut path, query) = match origin_form.split_once('?') {
             Some((p, q)) => (p.to_string(), q.to_string()),
-            None => (inner.url().to_string(), String::new()),
+            None => (origin_form.to_string(), String::new()),
         };
+        if path.is_empty() {
+            path.push('/');
+        }
+        let target_host = target_host.map(str::to_string);
         let peer = inner.remote_addr().copied();
         Request {
             inner,
             method,
             path,
             query,
+            target_host,
             peer,
             service: None,
             max_body,

@@ -238,6 +238,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             forward_authorization: app.settings.proxy.forward_authorization,
             pass_identity: app.settings.proxy.pass_identity,
             via_name: &app.via_name,
+            target_host: req.target_host.as_deref(),
         };
         request_headers(&req.headers(), &forwarding)
     } else {

@@ -269,10 +269,13 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
     // backend sees (X-Forwarded-Host) differ from the one this server read.
     // Header values may be UTF-8, but a host name is ASCII (IDNA): the backend builds
     // URLs from X-Forwarded-Host, which a trusted proxy's request passes on as it came.
-    let mut hosts = 0;
+    // Two Authorization headers: the one this server checks might not be the one a
+    // backend or a log reads.
+    let (mut hosts, mut authorizations) = (0, 0);
     for (name, value) in req.header_pairs() {
         let host = name.eq_ignore_ascii_case("Host");
         hosts += usize::from(host);
+        authorizations += usize::from(name.eq_ignore_ascii_case("Authorization"));
         if (host || name.eq_ignore_ascii_case("X-Forwarded-Host")) && !value.is_ascii() {
             return early_error(
                 family_of(routes, &req.path),
@@ -288,6 +291,14 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
             400,
             "header",
             "A request needs exactly one Host header".into(),
+        );
+    }
+    if authorizations > 1 {
+        return early_error(
+            family_of(routes, &req.path),
+            400,
+            "header",
+            "A request may hold one Authorization header".into(),
         );
     }
     let too_large = req.content_length().is_some_and(|len| len > req.max_body());
