@@ -145,6 +145,13 @@ fn clients_get_ids_and_secrets_with_the_originals_shape() {
     );
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["errors"][0]["name"], "scope");
+    // A name pasted unencoded (`a&name=b`) is not cut short to its first part.
+    let r = get(
+        &format!("{}/oauth/client?name=a&name=b", s.url),
+        Some(&admin_auth()),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["errors"][0]["name"], "name");
 
     // Admin only: no credentials, or a bearer token, get 401.
     let r = get(&format!("{}/oauth/client?name=x", s.url), None);

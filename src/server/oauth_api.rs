@@ -171,6 +171,14 @@ pub fn register_client(app: &App, req: &mut Request, _: &Params) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
+    if let Some(name) = p.repeated(&["name", "redirect_uri", "scope"]) {
+        return errors::one(
+            400,
+            "querystring",
+            name,
+            format!("{name} is given more than once"),
+        );
+    }
     let fields = oauth::client_fields(
         p.get("name").unwrap_or(""),
         p.get("redirect_uri").unwrap_or(""),
