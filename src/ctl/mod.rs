@@ -17,10 +17,6 @@ use serde_json::{Value, json};
 use crate::cli::twitcherctl::{Cmd, Endpoint, Globals, Invocation, PROGRAM, parse};
 use crate::client::{self, Client, Credentials, NewService, Settings, TokenEndpoint, TokenRequest};
 
-/// How many generated names `register` tries before it gives up: each try fails only
-/// when a register running at the same time took that very name.
-const GENERATED_NAME_TRIES: usize = 8;
-
 /// Why a command failed; each kind has its exit code.
 enum Failure {
     /// The invocation cannot work as given: exit 2.
@@ -266,14 +262,14 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
             auth,
             verify,
         } => {
-            if crate::registry::is_public_auth(&auth) && !auth.trim().eq_ignore_ascii_case("public")
-            {
+            let given = auth.trim();
+            if crate::registry::is_public_auth(given) && !given.eq_ignore_ascii_case("public") {
                 eprintln!(
                     "warning: --auth `{}` is neither token nor cert: the service is public",
                     output::printable(&auth)
                 );
             }
-            let mut service = NewService {
+            let service = NewService {
                 name: name.clone().unwrap_or_default(),
                 url,
                 kind,
@@ -284,21 +280,14 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
             if name.is_some() {
                 return Ok(to_json(c.register_service(&service)?));
             }
-            // A generated name is registered only while it is free: another register
-            // running at the same time may take it between the listing and the POST.
-            let mut taken: Vec<String> = c.list_services()?.into_iter().map(|s| s.name).collect();
-            for _ in 0..GENERATED_NAME_TRIES {
-                service.name = names::unused(&taken).ok_or_else(|| {
-                    Failure::Usage("every generated name is taken: give --name".to_string())
-                })?;
-                match c.register_new_service(&service)? {
-                    Some(s) => return Ok(to_json(s)),
-                    None => taken.push(service.name.clone()),
+            match names::register_generated(&c, service)? {
+                Some(s) => to_json(s),
+                None => {
+                    return Err(Failure::Usage(
+                        "every generated name is taken: give --name".to_string(),
+                    ));
                 }
             }
-            return Err(Failure::Usage(
-                "every generated name tried was taken meanwhile: give --name".to_string(),
-            ));
         }
         Cmd::Unregister(name) => {
             if !c.unregister_service(&name)? {

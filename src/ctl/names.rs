@@ -3,6 +3,8 @@
 //! already in the registry is never picked, so a generated name never overwrites a
 //! service.
 
+use crate::client::{self, Client, NewService, Service};
+
 const LEFT: &[&str] = &[
     "admiring",
     "adoring",
@@ -130,6 +132,28 @@ const RIGHT: &[&str] = &[
     "woodcreeper",
     "woodpecker",
 ];
+
+/// How many generated names `register_generated` tries: each try fails only when a
+/// registration running at the same time took that very name.
+const TRIES: usize = 8;
+
+/// Registers `service` under a generated name that is still free when it is created
+/// (`If-None-Match: *`): a service registered between the listing and the POST is
+/// never replaced. None when every name is taken, or each one tried was taken meanwhile.
+pub fn register_generated(c: &Client, mut service: NewService) -> client::Result<Option<Service>> {
+    let mut taken: Vec<String> = c.list_services()?.into_iter().map(|s| s.name).collect();
+    for _ in 0..TRIES {
+        let Some(name) = unused(&taken) else {
+            return Ok(None);
+        };
+        service.name = name;
+        match c.register_new_service(&service)? {
+            Some(s) => return Ok(Some(s)),
+            None => taken.push(service.name.clone()),
+        }
+    }
+    Ok(None)
+}
 
 /// A random `adjective_bird` name not in `taken`; None when every one is.
 pub fn unused(taken: &[String]) -> Option<String> {

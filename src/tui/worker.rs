@@ -132,19 +132,13 @@ impl Worker {
         match req {
             Request::Services => Reply::Services(c.list_services()),
             Request::Service(name) => Reply::Service(c.get_service(&name)),
-            Request::Register {
-                mut service,
-                update,
-            } => {
-                let result = (|| {
-                    if service.name.is_empty() {
-                        let taken: Vec<String> =
-                            c.list_services()?.into_iter().map(|s| s.name).collect();
-                        service.name =
-                            crate::ctl::names::unused(&taken).ok_or_else(no_free_name)?;
-                    }
+            Request::Register { service, update } => {
+                let result = if service.name.is_empty() {
+                    crate::ctl::names::register_generated(c, service)
+                        .and_then(|s| s.ok_or_else(no_free_name))
+                } else {
                     c.register_service(&service)
-                })();
+                };
                 Reply::Registered { update, result }
             }
             Request::Unregister(name) => {
@@ -239,5 +233,75 @@ impl Worker {
             health: c.health(),
             readiness: c.readiness(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A registry whose first `POST /services` finds the generated name taken (412):
+    /// the worker must ask create-only and try another name, as twitcherctl does.
+    #[test]
+    fn a_generated_name_is_registered_only_while_free() {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        let posts: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+        let seen = posts.clone();
+        std::thread::spawn(move || {
+            for mut rq in server.incoming_requests() {
+                if rq.method() == &tiny_http::Method::Get {
+                    let _ = rq.respond(tiny_http::Response::from_string("[]"));
+                    continue;
+                }
+                let mut body = String::new();
+                rq.as_reader().read_to_string(&mut body).unwrap();
+                let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let create_only = rq
+                    .headers()
+                    .iter()
+                    .any(|h| h.field.equiv("If-None-Match") && h.value == "*");
+                let mut posts = seen.lock().unwrap();
+                posts.push((v["name"].as_str().unwrap().to_string(), create_only));
+                let answer = if posts.len() == 1 {
+                    tiny_http::Response::from_string("{}").with_status_code(412)
+                } else {
+                    v["public"] = serde_json::Value::Bool(false);
+                    tiny_http::Response::from_string(v.to_string())
+                };
+                let _ = rq.respond(answer);
+            }
+        });
+        let client = Client::new(crate::client::Settings {
+            base_url: format!("http://127.0.0.1:{port}"),
+            credentials: None,
+            insecure: false,
+            timeout: Duration::from_secs(10),
+        })
+        .unwrap();
+        let reply = Worker::new(client, Instant::now()).handle(Request::Register {
+            service: NewService {
+                name: String::new(),
+                url: "http://h/wps".into(),
+                kind: "wps".into(),
+                purl: String::new(),
+                auth: "token".into(),
+                verify: true,
+            },
+            update: false,
+        });
+        let posts = posts.lock().unwrap().clone();
+        assert_eq!(posts.len(), 2, "{posts:?}");
+        assert!(
+            posts.iter().all(|(_, create_only)| *create_only),
+            "{posts:?}"
+        );
+        assert_ne!(posts[0].0, posts[1].0);
+        match reply {
+            Reply::Registered { result: Ok(s), .. } => assert_eq!(s.name, posts[1].0),
+            other => panic!("{other:?}"),
+        }
     }
 }
