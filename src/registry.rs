@@ -109,6 +109,17 @@ pub fn sanitize_name(name: &str) -> Result<String, String> {
 /// Unlike the original's, it is one the proxy can forward to: the scheme in lower case,
 /// and the path's spaces and other characters a URL cannot hold percent-encoded.
 pub fn base_url(url: &str) -> Result<String, String> {
+    normalized_url(url, true)
+}
+
+/// A service's public URL (`purl`), in the same form as `base_url`'s. It is only
+/// written into documents, never sent a request, so its host may be an
+/// internationalised name.
+pub fn public_url(url: &str) -> Result<String, String> {
+    normalized_url(url, false)
+}
+
+fn normalized_url(url: &str, for_requests: bool) -> Result<String, String> {
     let url = url.trim();
     if url.len() > MAX_URL_LEN {
         return Err(format!("URL longer than {MAX_URL_LEN} characters"));
@@ -118,13 +129,13 @@ pub fn base_url(url: &str) -> Result<String, String> {
     if !valid_http_url(&url) {
         return Err("must be an http:// or https:// URL with a host".into());
     }
-    let base = url.split(['?', '#']).next().unwrap_or(&url);
+    let base = url.split(['?', '#']).next().unwrap_or(&url).trim_end();
     let after_scheme = base.find("://").map_or(0, |i| i + 3);
     let path_at = base[after_scheme..]
         .find('/')
         .map_or(base.len(), |i| after_scheme + i);
     let (origin, path) = base.split_at(path_at);
-    if !origin.is_ascii() {
+    if for_requests && !origin.is_ascii() {
         return Err(
             "the host must be ASCII: give an internationalised name in its xn-- form".into(),
         );
@@ -136,9 +147,11 @@ pub fn base_url(url: &str) -> Result<String, String> {
             "URL longer than {MAX_URL_LEN} characters once percent-encoded"
         ));
     }
-    encoded
-        .parse::<ureq::http::Uri>()
-        .map_err(|e| format!("is not a URL requests can be sent to: {e}"))?;
+    if for_requests {
+        encoded
+            .parse::<ureq::http::Uri>()
+            .map_err(|e| format!("is not a URL requests can be sent to: {e}"))?;
+    }
     Ok(encoded)
 }
 
@@ -206,12 +219,13 @@ pub fn service_from_body(body: &Value) -> Result<Service, Vec<FieldError>> {
             .map_err(|m| errors.push(FieldError::body("url", m)))
             .ok(),
     };
-    let purl = purl.trim().to_string();
-    if !purl.is_empty()
-        && let Err(m) = base_url(&purl)
-    {
-        errors.push(FieldError::body("purl", m));
-    }
+    let purl = match purl.trim() {
+        "" => String::new(),
+        given => public_url(given).unwrap_or_else(|m| {
+            errors.push(FieldError::body("purl", m));
+            String::new()
+        }),
+    };
     let kind = kind.trim().to_string();
     if kind.is_empty() || kind.len() > MAX_WORD_LEN {
         errors.push(FieldError::body(
@@ -274,6 +288,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.url, "http://h:5000/wps");
         assert_eq!(s.name, "emu_two_");
+        let p =
+            service_from_body(&json!({"name": "ab", "url": "http://h/", "purl": " HTTP://p/a b "}))
+                .unwrap();
+        assert_eq!(p.purl, "http://p/a%20b", "stored as it is checked");
         assert_eq!(s.kind, "WPS");
         assert!(s.public && s.verify);
         assert_eq!(
@@ -295,6 +313,16 @@ mod tests {
             assert_eq!(base_url(given).as_deref(), Ok(stored), "{given}");
         }
         assert!(base_url("http://é.example/").unwrap_err().contains("xn--"));
+        // Blanks before the query are no part of the path, as in the original.
+        assert_eq!(
+            base_url("http://h/a b/wps ?x=1").as_deref(),
+            Ok("http://h/a%20b/wps")
+        );
+        // A public URL is never sent a request: its host may be an IDN.
+        assert_eq!(
+            public_url("HTTPS://wetter.bücher.example/a b?x=1").as_deref(),
+            Ok("https://wetter.bücher.example/a%20b")
+        );
         for bad in ["ftp://h/", "http:///x", "h/x", "http://h:0/", "http://a b/"] {
             assert!(base_url(bad).is_err(), "{bad}");
         }

@@ -437,7 +437,7 @@ fn an_auth_that_is_neither_token_nor_cert_is_warned_about() {
         "{}",
         out.stderr()
     );
-    for auth in ["public", "Token", "CERT"] {
+    for auth in ["public", "Token", "CERT", " token"] {
         let out = ctl.admin(
             &s,
             &["register", "--name", "bb", "--auth", auth, "http://b/wps"],

@@ -8,7 +8,7 @@ use super::worker::Request;
 use crate::client::NewService;
 use crate::config::valid_http_url;
 use crate::oauth::{MAX_NAME_LEN, MAX_REDIRECT_URI_LEN};
-use crate::registry::{base_url, sanitize_name};
+use crate::registry::{base_url, public_url, sanitize_name};
 
 /// Longer input is cut; no field of the API takes more.
 const MAX_INPUT: usize = 16 * 1024;
@@ -329,7 +329,7 @@ impl Form {
                 Fine
             }
         };
-        let url = |v: &str, optional: &str| {
+        let url = |v: &str, optional: &str, normalize: fn(&str) -> Result<String, String>| {
             if v.is_empty() {
                 return if optional.is_empty() {
                     Wrong("required".into())
@@ -337,7 +337,7 @@ impl Form {
                     Note(optional.into())
                 };
             }
-            match base_url(v) {
+            match normalize(v) {
                 Err(m) => Wrong(m),
                 Ok(u) if u != v => Note(format!("stored as {u}")),
                 Ok(_) => Fine,
@@ -369,9 +369,9 @@ impl Form {
                 };
                 vec![
                     name,
-                    url(&self.text(1), ""),
+                    url(&self.text(1), "", base_url),
                     Fine,
-                    url(&self.text(3), "empty: the proxy URL"),
+                    url(&self.text(3), "empty: the proxy URL", public_url),
                     auth,
                     verify,
                 ]
