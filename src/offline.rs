@@ -255,6 +255,19 @@ pub fn db_import(over: &Overrides, source: &Path) -> i32 {
             );
         match svc {
             Ok(svc) => {
+                // The original matched `token` and `cert` exactly: `Token` was public.
+                if let Ok(PythonService {
+                    auth: Some(given), ..
+                }) = row
+                    && given.trim() != svc.auth
+                    && !svc.public
+                {
+                    println!(
+                        "service {shown}: auth `{given}` made it public in Twitcher; here it \
+                         is protected as `{}`",
+                        svc.auth
+                    );
+                }
                 services.push(svc);
                 names.push(shown);
             }

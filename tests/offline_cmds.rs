@@ -292,7 +292,8 @@ fn db_import_carries_a_python_twitcher_database_over() {
                  VALUES ('https://maps.example.org/wms?map=x', 'My Maps', 'wms', '', 'token', 0),
                         ('ftp://files.example.org/', 'ftp', 'wps', '', 'token', 1),
                         ('http://b/wps', 'EMU', 'wms', '', 'token', 1),
-                        ('http://c/wps', 'odd_verify', 'wps', '', 'token', 'yes');
+                        ('http://c/wps', 'odd_verify', 'wps', '', 'token', 'yes'),
+                        ('http://d/wps', 'Tok', 'wps', '', 'Token', 1);
              INSERT INTO client (client_id, client_secret, default_scope, _redirect_uris, name)
                  VALUES ('c2', 's2', 'superpowers', '', 'odd');",
         )
@@ -317,10 +318,12 @@ fn db_import_carries_a_python_twitcher_database_over() {
         "service ftp: not imported: url: must be an http:// or https:// URL with a host",
         "service EMU: not imported: its name becomes emu, as service emu's does",
         "service odd_verify: not imported: _verify: a value of type text where the schema has another",
+        "service Tok: auth `Token` made it public in Twitcher; here it is protected as `token`",
+        "service Tok: imported as tok (http://d/wps)",
         "client 58c0240a305c4920a15a77cec097971d (demo_app): imported, its secret unchanged",
         "client c2: not imported: scope: unknown scope `superpowers`; known scopes are compute, register",
         "tokens: 1 not yet expired in py.sqlite, not imported: clients ask for new ones with the same credentials",
-        "twitcher.sqlite: 3 of 6 services and 1 of 2 clients imported from py.sqlite (alembic revision d9cff565b8db)",
+        "twitcher.sqlite: 4 of 7 services and 1 of 2 clients imported from py.sqlite (alembic revision d9cff565b8db)",
     ] {
         assert!(
             stdout.lines().any(|l| l == line),
@@ -343,7 +346,7 @@ fn db_import_carries_a_python_twitcher_database_over() {
         again.contains("service emu: already registered here, left as it is")
             && again
                 .contains("client 58c0240a305c4920a15a77cec097971d: already here, left as it is")
-            && again.contains("0 of 6 services and 0 of 2 clients imported"),
+            && again.contains("0 of 7 services and 0 of 2 clients imported"),
         "{again}"
     );
 
@@ -358,6 +361,8 @@ fn db_import_carries_a_python_twitcher_database_over() {
              "auth": "public", "public": true, "verify": true},
             {"url": "https://maps.example.org/wms", "name": "my_maps", "type": "wms", "purl": "",
              "auth": "token", "public": false, "verify": false},
+            {"url": "http://d/wps", "name": "tok", "type": "wps", "purl": "",
+             "auth": "token", "public": false, "verify": true},
         ])
     );
     // The client's credentials from the original still work, and its token opens Execute.

@@ -13,6 +13,9 @@ const PREFIX: &str = "pbkdf2-sha256";
 /// OWASP's 2023 figure for PBKDF2-HMAC-SHA256. A successful check is cached by the
 /// admin authenticator, so the cost is paid once per credential, not per request.
 const ITERATIONS: u32 = 600_000;
+/// The most iterations a hash may ask for: checks run one at a time, so a configured
+/// hash of a billion iterations would hold every admin sign-in for minutes.
+const MAX_ITERATIONS: u32 = 10 * ITERATIONS;
 
 /// Fills `n` bytes from the operating system's CSPRNG.
 pub fn random_bytes(n: usize) -> Vec<u8> {
@@ -50,11 +53,11 @@ pub fn verify(stored: &str, password: &str) -> bool {
 
 /// Why `stored` is not a hash `verify` can check: a hash given in the configuration
 /// that no password matches would lock the admin out without a word.
-pub fn check_hash(stored: &str) -> Result<(), &'static str> {
+pub fn check_hash(stored: &str) -> Result<(), String> {
     parse(stored).map(drop)
 }
 
-fn parse(stored: &str) -> Result<(NonZeroU32, Vec<u8>, Vec<u8>), &'static str> {
+fn parse(stored: &str) -> Result<(NonZeroU32, Vec<u8>, Vec<u8>), String> {
     let mut parts = stored.split('$');
     let (Some(PREFIX), Some(iter), Some(salt), Some(expected), None) = (
         parts.next(),
@@ -63,13 +66,18 @@ fn parse(stored: &str) -> Result<(NonZeroU32, Vec<u8>, Vec<u8>), &'static str> {
         parts.next(),
         parts.next(),
     ) else {
-        return Err("not of the form pbkdf2-sha256$ITERATIONS$SALT$HASH");
+        return Err("not of the form pbkdf2-sha256$ITERATIONS$SALT$HASH".into());
     };
     let iterations = iter
         .parse()
         .ok()
         .and_then(NonZeroU32::new)
         .ok_or("its iteration count is not a positive number")?;
+    if iterations.get() > MAX_ITERATIONS {
+        return Err(format!(
+            "its iteration count is over {MAX_ITERATIONS}, ten times the one used here"
+        ));
+    }
     let salt = B64
         .decode(salt)
         .ok()
@@ -104,6 +112,7 @@ mod tests {
             "pbkdf2-sha256$0$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "pbkdf2-sha256$1000$!!$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "pbkdf2-sha256$1000$c2FsdA$c2hvcnQ",
+            "pbkdf2-sha256$4000000000$c2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         ] {
             assert!(check_hash(bad).is_err(), "{bad}");
         }
