@@ -178,7 +178,7 @@ static REGISTER_FLAGS: &[Flag] = &[
         long: "auth",
         arity: Arity::One("AUTH"),
         env: None,
-        help: "Access control: token, cert, or public (any other value makes the service public too, as in Twitcher). Default: token.",
+        help: "Access control: token, cert (either in any case), or public; any other value makes the service public too, as in Twitcher. Default: token.",
     },
     Flag {
         short: None,

@@ -23,6 +23,10 @@ fn admin_responses(mut own: Value) -> Value {
         "401".into(),
         json!({"$ref": "#/components/responses/Unauthorized"}),
     );
+    map.insert(
+        "429".into(),
+        json!({"$ref": "#/components/responses/TooManyPasswordChecks"}),
+    );
     map.insert("503".into(), json!({"$ref": "#/components/responses/Busy"}));
     own
 }
@@ -137,12 +141,10 @@ fn oauth_paths() -> Value {
             "tags": ["oauth"],
             "security": password_security(),
             "parameters": client_params,
-            "responses": {
+            "responses": admin_responses(json!({
                 "200": ok_json("The new client with its secret", json!({"$ref": "#/components/schemas/NewClient"})),
-                "400": {"$ref": "#/components/responses/BadRequest"},
-                "401": {"$ref": "#/components/responses/Unauthorized"},
-                "503": {"$ref": "#/components/responses/Busy"}
-            }
+                "400": {"$ref": "#/components/responses/BadRequest"}
+            }))
         })
     };
     json!({
@@ -154,10 +156,9 @@ fn oauth_paths() -> Value {
             "summary": "List client applications, without secrets",
             "tags": ["oauth"],
             "security": password_security(),
-            "responses": {
-                "200": ok_json("Clients in creation order", json!({"type": "array", "items": {"$ref": "#/components/schemas/Client"}})),
-                "401": {"$ref": "#/components/responses/Unauthorized"}
-            }
+            "responses": admin_responses(json!({
+                "200": ok_json("Clients in creation order", json!({"type": "array", "items": {"$ref": "#/components/schemas/Client"}}))
+            }))
         }},
         "/oauth/clients/{client_id}": {
             "parameters": [{"name": "client_id", "in": "path", "required": true, "schema": {"type": "string"}}],
@@ -165,11 +166,10 @@ fn oauth_paths() -> Value {
                 "summary": "Delete a client application and revoke its tokens",
                 "tags": ["oauth"],
                 "security": password_security(),
-                "responses": {
+                "responses": admin_responses(json!({
                     "200": ok_json("Deleted", json!({"type": "boolean"})),
-                    "401": {"$ref": "#/components/responses/Unauthorized"},
                     "404": {"$ref": "#/components/responses/NotFound"}
-                }
+                }))
             }
         },
         "/oauth/token": {
@@ -433,7 +433,8 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                 "Unauthorized": err_response("Admin credentials missing or wrong"),
                 "NotFound": err_response("No such resource"),
                 "TooLarge": err_response("Request body over the size limit"),
-                "Busy": err_response("The database stayed busy; retry")
+                "Busy": err_response("The database stayed busy; retry"),
+                "TooManyPasswordChecks": err_response("Checks of the admin password run one at a time, and this one waited 2 s; retry after `Retry-After`")
             },
             "schemas": {
                 "Service": {
