@@ -1188,6 +1188,106 @@ mod tests {
         assert_eq!(cursor, Some(4), "after 気象");
     }
 
+    /// 2500 keys, pastes, ticks and server answers in a seeded random order,
+    /// each followed by a draw at a random size down to 1×1: no state or size the
+    /// keyboard can reach makes the TUI panic.
+    #[test]
+    fn random_keys_answers_and_sizes_never_panic() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let codes = [
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::BackTab,
+            KeyCode::Up,
+            KeyCode::Down,
+            KeyCode::Left,
+            KeyCode::Right,
+            KeyCode::Home,
+            KeyCode::End,
+            KeyCode::PageUp,
+            KeyCode::PageDown,
+            KeyCode::Backspace,
+            KeyCode::Delete,
+            KeyCode::F(1),
+        ];
+        let chars: Vec<char> = "abcdefghijklmnopqrstuvwxyz0123456789?/ PRDKNCEX気é:-_.\t"
+            .chars()
+            .filter(|c| *c != 'q' && *c != 'Q')
+            .collect();
+        let sizes = [
+            (1, 1),
+            (2, 3),
+            (7, 4),
+            (12, 6),
+            (25, 9),
+            (41, 13),
+            (80, 24),
+            (171, 52),
+        ];
+        let mut a = app();
+        let mut unix = 1_700_000_000;
+        for step in 0..2500u64 {
+            let msg = match next(20) {
+                0..=9 => Msg::Key(KeyEvent::new(
+                    KeyCode::Char(chars[next(chars.len())]),
+                    if next(8) == 0 {
+                        KeyModifiers::CONTROL
+                    } else {
+                        KeyModifiers::NONE
+                    },
+                )),
+                10..=14 => Msg::Key(KeyEvent::new(codes[next(codes.len())], KeyModifiers::NONE)),
+                15 => Msg::Paste("http://h/気象 a\nb".into()),
+                16 => {
+                    unix += next(4000) as u64;
+                    Msg::Tick(Clock {
+                        since_start: Duration::from_millis(step * 250),
+                        unix,
+                    })
+                }
+                17 => Msg::Reply(Reply::Services(match next(3) {
+                    0 => Err(client::Error::Unreachable {
+                        url: "http://127.0.0.1:8000".into(),
+                        reason: "refused".into(),
+                    }),
+                    n => Ok((0..n * 7)
+                        .map(|i| Service {
+                            url: format!("http://h{i}/wps"),
+                            name: format!("観測_{i}"),
+                            kind: "wps".into(),
+                            purl: String::new(),
+                            auth: if i % 2 == 0 { "token" } else { "public" }.into(),
+                            public: i % 2 == 1,
+                            verify: true,
+                        })
+                        .collect()),
+                })),
+                18 => Msg::Reply(Reply::Clients(Ok(vec![]))),
+                _ => Msg::Reply(Reply::Server(if next(2) == 0 {
+                    Ok(Box::new(server_info()))
+                } else {
+                    Err(client::Error::Refused {
+                        status: 401,
+                        message: "Admin credentials".into(),
+                    })
+                })),
+            };
+            let _ = a.update(msg);
+            if a.quit {
+                a = app();
+            }
+            let (w, h) = sizes[next(sizes.len())];
+            let _ = screen(&a, w, h);
+        }
+    }
+
     fn key(app: &mut App, c: char) {
         app.update(Msg::Key(KeyEvent::new(
             KeyCode::Char(c),
