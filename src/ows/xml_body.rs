@@ -299,6 +299,97 @@ mod tests {
         assert_eq!(out, xml.as_bytes());
     }
 
+    /// Seeded random documents (well-formed or not: DTDs, entities, CDATA, deep
+    /// nesting, cut short, stray bytes): the parser never panics, and a body it lets
+    /// through reaches the backend byte for byte.
+    #[test]
+    fn random_bodies_pass_unchanged_or_are_refused() {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let parts: &[&[u8]] = &[
+            b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+            b"<!DOCTYPE x [<!ENTITY e \"boom\">]>",
+            b"<!-- c -->",
+            b"<wps:Execute xmlns:wps=\"http://www.opengis.net/wps/1.0.0\" service=\"WPS\" version=\"1.0.0\">",
+            b"</wps:Execute>",
+            b"<GetCapabilities service='WMS'>",
+            b"</GetCapabilities>",
+            b"<a>",
+            b"</a>",
+            b"<b x=\"1\" x=\"2\"/>",
+            b"&amp;",
+            b"&e;",
+            b"&#0;",
+            b"&#x110000;",
+            b"<![CDATA[<not/>]]>",
+            b"text \xc3\xa9 \xe6\xb0\x97",
+            b"\xff\xfe",
+            b"\x00",
+            b"<:/>",
+            b"<a:b:c/>",
+            b" ",
+        ];
+        let children: &[&[u8]] = &[
+            b"<a>x</a>",
+            b"<b y='1'/>",
+            b"&amp;&#65;",
+            b"<![CDATA[<not/>]]>",
+            b"<!-- c -->",
+            b"text \xc3\xa9",
+            b"<ows:Identifier xmlns:ows=\"http://www.opengis.net/ows/1.1\">hello</ows:Identifier>",
+        ];
+        for _ in 0..3000 {
+            let mut doc = Vec::new();
+            if next(2) == 0 {
+                // Well-formed: a declaration, an OWS root, children nested within limits.
+                if next(2) == 0 {
+                    doc.extend_from_slice(parts[0]);
+                }
+                doc.extend_from_slice(parts[3 + 2 * next(2)]);
+                for _ in 0..next(10) {
+                    let depth = next(20);
+                    doc.extend(b"<d>".repeat(depth));
+                    doc.extend_from_slice(children[next(children.len())]);
+                    doc.extend(b"</d>".repeat(depth));
+                }
+                doc.extend_from_slice(if doc.windows(5).any(|w| w == b"<wps:") {
+                    parts[4]
+                } else {
+                    parts[6]
+                });
+            } else {
+                for _ in 0..next(12) {
+                    if next(6) == 0 {
+                        // Deep nesting, past the depth limit now and then.
+                        let depth = next(300);
+                        doc.extend(b"<d>".repeat(depth));
+                        doc.extend(b"</d>".repeat(next(depth + 1)));
+                    } else {
+                        doc.extend_from_slice(parts[next(parts.len())]);
+                    }
+                }
+            }
+            if !doc.is_empty() && next(4) == 0 {
+                doc.truncate(next(doc.len()));
+            }
+            let mut body = XmlBody::new(&doc[..]);
+            let Ok(root) = body.root() else {
+                continue;
+            };
+            let _ =
+                crate::ows::request::from_xml(&root, crate::ows::request::Registered::of("wps"));
+            let mut out = Vec::new();
+            if body.read_to_end(&mut out).is_ok() {
+                assert_eq!(out, doc, "{}", String::from_utf8_lossy(&doc));
+            }
+        }
+    }
+
     #[test]
     fn refusals() {
         let deep = format!(
