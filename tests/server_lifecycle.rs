@@ -881,3 +881,125 @@ fn invalid_settings_stop_the_start_with_exit_2() {
     assert_eq!(status.code(), Some(2));
     assert!(log.contains("twitcher.basicauth"), "{log}");
 }
+
+/// Seeded random requests, each on its own connection: request lines and headers
+/// from a list of the odd and the hostile (bad methods and versions, absolute and
+/// encoded targets, duplicate and malformed headers, tokens, framing). Every one gets
+/// an HTTP answer that is not a 500, and the server stays up.
+#[test]
+fn random_requests_get_answers_never_a_500() {
+    let s = Server::start();
+    register_emu_at_a_closed_port(&s);
+    let mut seed: u64 = 0x5851_f42d_4c95_7f2d;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let methods = [
+        "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "G\x01T", "get", "BREW",
+    ];
+    let targets = [
+        "/",
+        "/info",
+        "/services",
+        "/services/emu",
+        "/services/%ff",
+        "/ows/proxy/emu?service=WPS&request=GetCapabilities",
+        "/ows/proxy/emu?service=WPS&version=1.0.0&request=Execute&identifier=x",
+        "/ows/verify/emu?request=GetMap&service=WMS&request=GetMap",
+        "/ows/proxy/emu/%2e%2e/x",
+        "/ows/proxy/emu/outputs/a%00b",
+        "/oauth/token?grant_type=client_credentials&client_id=x&client_secret=y",
+        "/oauth/client?name=a&name=b",
+        "/metrics",
+        "*",
+        "http://x/info",
+        "HTTPS://x:99999/services",
+        "//x/y",
+        "/%",
+        "/a b",
+        "/\u{e9}",
+    ];
+    let versions = [
+        "HTTP/1.1",
+        "HTTP/1.0",
+        "HTTP/2.0",
+        "HTTP/1.9",
+        "HTTP/x",
+        "",
+        "HTTP/1.1 extra",
+    ];
+    let headers = [
+        "Host: x",
+        "Host: x",
+        "Host: \u{e9}",
+        "Host:",
+        "Authorization: Basic YWRtaW46eA==",
+        "Authorization: Bearer abc",
+        "Authorization: Bearer",
+        "Authorization: Negotiate x",
+        "Content-Type: text/xml",
+        "Content-Type: application/x-www-form-urlencoded",
+        "Content-Length: 0",
+        "Content-Length: -1",
+        "Content-Length: 1, 2",
+        "Transfer-Encoding: gzip",
+        "X-Forwarded-Host: evil",
+        "X-Forwarded-For: 1.2.3.4",
+        "X-Ssl-Client-Verify: SUCCESS",
+        "Via: 1.1 twitcher-00000000",
+        "Expect: 100-continue",
+        "Bad Name: x",
+        " folded",
+        "X-Empty:",
+        "X-Utf8: Jos\u{e9}",
+        "Accept-Encoding: gzip",
+    ];
+    for i in 0..400 {
+        let mut head = format!(
+            "{} {} {}\r\n",
+            methods[next(methods.len())],
+            targets[next(targets.len())],
+            versions[next(versions.len())]
+        );
+        for _ in 0..next(6) {
+            head.push_str(headers[next(headers.len())]);
+            head.push_str("\r\n");
+        }
+        head.push_str("Connection: close\r\n\r\n");
+        let out = send_raw(s.port, head.as_bytes());
+        assert!(
+            out.starts_with("HTTP/1.1 ") || out.starts_with("HTTP/1.0 "),
+            "request {i} got no HTTP answer: {head:?} -> {out:?}"
+        );
+        assert!(
+            !out[9..].starts_with("500"),
+            "request {i}: {head:?} -> {out}"
+        );
+    }
+    assert_eq!(get(&format!("{}/healthz", s.url), None).status, 200);
+}
+
+/// `emu` at a port nothing listens on, so proxied requests end as 502 at once.
+fn register_emu_at_a_closed_port(s: &Server) {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/wps",
+        closed.local_addr().unwrap().port()
+    );
+    drop(closed);
+    common::register(s, "emu", &url, "WPS", "token");
+}
+
+/// As `raw`, but a server that answers and closes before the request is all written
+/// (a 431 or a 400 on the first line) is no error.
+fn send_raw(port: u16, bytes: &[u8]) -> String {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = c.write_all(bytes);
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
