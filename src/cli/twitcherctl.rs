@@ -635,6 +635,83 @@ mod tests {
         }
     }
 
+    /// Seeded random command lines of commands, flags, values and oddities (`--`,
+    /// `-`, `--flag=`, empty and non-ASCII words): parsing either works or is a usage
+    /// error, never a panic, for twitcherctl and for twitcher.
+    #[test]
+    fn random_command_lines_parse_or_are_usage_errors() {
+        let mut seed: u64 = 0x94d0_49bb_1331_11eb;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let words = [
+            "gentoken",
+            "add",
+            "register",
+            "unregister",
+            "list",
+            "status",
+            "clear",
+            "get",
+            "clients",
+            "remove-client",
+            "revoke",
+            "introspect",
+            "serve",
+            "tui",
+            "db",
+            "import",
+            "migrate",
+            "config",
+            "check",
+            "man",
+            "-s",
+            "-u",
+            "-p",
+            "-k",
+            "-i",
+            "-e",
+            "-S",
+            "-o",
+            "--scope",
+            "--name",
+            "--auth",
+            "--verify",
+            "--timeout",
+            "--token-url",
+            "--debug",
+            "--help",
+            "-h",
+            "--version",
+            "--",
+            "-",
+            "--name=",
+            "--timeout=-1",
+            "--timeout=1e99",
+            "http://h:1",
+            "http://h:0",
+            "",
+            " ",
+            "気象",
+            "-\u{e9}",
+            "-xyz",
+            "json",
+            "table",
+            "true",
+            "nope",
+            "5",
+            "-1",
+        ];
+        for _ in 0..5000 {
+            let args: Vec<&str> = (0..next(9)).map(|_| words[next(words.len())]).collect();
+            let _ = parse_with(&args, &[]);
+            let _ = crate::cli::twitcher::parse(args.iter().map(Into::into).collect(), &|_| None);
+        }
+    }
+
     #[test]
     fn s_is_the_server_before_gentoken_and_the_secret_after_it() {
         let (g, c) = run(&["-s", "http://h:1", "gentoken", "-i", "ID", "-s", "SECRET"]);
