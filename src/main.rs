@@ -14,6 +14,8 @@ mod proxy;
 mod registry;
 mod server;
 mod store;
+#[cfg(test)]
+mod test_support;
 mod tui;
 
 /// mimalloc, for every build. musl's allocator serialises threads on one lock: with a

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{parse_bool, valid_http_url};
+use crate::ows::policy::ServiceAuth;
 
 /// What a name keeps as it is in one URL path segment (RFC 3986 unreserved), so that
 /// `my_wps` is `/ows/proxy/my_wps`, not `/ows/proxy/my%5Fwps`.
@@ -56,10 +57,9 @@ impl Service {
     }
 }
 
-/// Twitcher treats every `auth` other than `token` and `cert` as public. Unlike the
-/// original, `Token` or `CERT` protect too: a capital letter must not open a service.
+/// Twitcher treats every `auth` other than `token` and `cert` as public.
 pub fn is_public_auth(auth: &str) -> bool {
-    !auth.eq_ignore_ascii_case("token") && !auth.eq_ignore_ascii_case("cert")
+    ServiceAuth::of(auth) == ServiceAuth::Public
 }
 
 /// One validation problem, in the shape of cornice's `errors` list.
@@ -233,10 +233,10 @@ pub fn service_from_body(body: &Value) -> Result<Service, Vec<FieldError>> {
             format!("must be 1 to {MAX_WORD_LEN} characters"),
         ));
     }
-    let auth = match auth.trim() {
-        a if a.eq_ignore_ascii_case("token") => "token".to_string(),
-        a if a.eq_ignore_ascii_case("cert") => "cert".to_string(),
-        a => a.to_string(),
+    let auth = match ServiceAuth::of(auth.trim()) {
+        ServiceAuth::Token => "token".to_string(),
+        ServiceAuth::Cert => "cert".to_string(),
+        ServiceAuth::Public => auth.trim().to_string(),
     };
     if auth.is_empty() || auth.len() > MAX_WORD_LEN {
         errors.push(FieldError::body(

@@ -362,44 +362,7 @@ fn table_output_is_for_people() {
 /// `register` took the same generated name between listing and posting.
 #[test]
 fn a_generated_name_taken_meanwhile_is_not_overwritten() {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://127.0.0.1:{}",
-        server.server_addr().to_ip().unwrap().port()
-    );
-    // Each POST's name and If-None-Match header.
-    type Posts = Arc<Mutex<Vec<(String, Option<String>)>>>;
-    let posts: Posts = Arc::default();
-    let seen = posts.clone();
-    std::thread::spawn(move || {
-        for mut rq in server.incoming_requests() {
-            if rq.method() == &tiny_http::Method::Get {
-                let _ = rq.respond(tiny_http::Response::from_string("[]"));
-                continue;
-            }
-            let mut body = String::new();
-            rq.as_reader().read_to_string(&mut body).unwrap();
-            let v: Value = serde_json::from_str(&body).unwrap();
-            let precondition = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("If-None-Match"))
-                .map(|h| h.value.to_string());
-            let mut posts = seen.lock().unwrap();
-            posts.push((v["name"].as_str().unwrap().to_string(), precondition));
-            let answer = if posts.len() == 1 {
-                tiny_http::Response::from_string(
-                    r#"{"status": "error", "errors": [{"location": "header", "name": "If-None-Match", "description": "taken"}]}"#,
-                )
-                .with_status_code(412)
-            } else {
-                let mut v = v;
-                v["public"] = Value::Bool(false);
-                tiny_http::Response::from_string(v.to_string())
-            };
-            let _ = rq.respond(answer);
-        }
-    });
+    let (url, posts) = support::registry_taking_the_first_name();
     let ctl = Ctl::new();
     let out = ctl.run(&[
         "-s",

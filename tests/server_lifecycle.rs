@@ -890,13 +890,7 @@ fn invalid_settings_stop_the_start_with_exit_2() {
 fn random_requests_get_answers_never_a_500() {
     let s = Server::start();
     register_emu_at_a_closed_port(&s);
-    let mut seed: u64 = 0x5851_f42d_4c95_7f2d;
-    let mut next = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut next = support::seeded(0x5851_f42d_4c95_7f2d);
     let methods = [
         "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH", "G\x01T", "get", "BREW",
     ];

@@ -640,13 +640,7 @@ mod tests {
     /// error, never a panic, for twitcherctl and for twitcher.
     #[test]
     fn random_command_lines_parse_or_are_usage_errors() {
-        let mut seed: u64 = 0x94d0_49bb_1331_11eb;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::test_support::seeded(0x94d0_49bb_1331_11eb);
         let words = [
             "gentoken",
             "add",

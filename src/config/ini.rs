@@ -221,13 +221,7 @@ mod tests {
     /// parsing and reading every section either works or says why, never panics.
     #[test]
     fn random_files_parse_or_fail_with_a_reason() {
-        let mut seed: u64 = 0xd1b5_4a32_d192_ed03;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::test_support::seeded(0xd1b5_4a32_d192_ed03);
         let lines = [
             "[app:main]",
             "[DEFAULT]",

@@ -18,6 +18,8 @@ pub enum ServiceAuth {
 }
 
 impl ServiceAuth {
+    /// Unlike the original, `Token` or `CERT` protect too: a capital letter must not
+    /// open a service.
     pub fn of(auth: &str) -> ServiceAuth {
         if auth.eq_ignore_ascii_case("token") {
             ServiceAuth::Token

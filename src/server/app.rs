@@ -50,7 +50,7 @@ impl App {
 
     /// Lets the request through when it carries the admin's credentials or, with OAuth
     /// on, a bearer token with scope `register` (header or `access_token` parameter).
-    pub fn require_admin(&self, req: &Request) -> Result<(), Response> {
+    pub fn require_registry(&self, req: &Request) -> Result<(), Response> {
         let basic = req
             .header("Authorization")
             .is_some_and(|h| parse_basic(h).is_some());

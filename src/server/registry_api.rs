@@ -58,7 +58,7 @@ pub fn list(app: &App, req: &mut Request, _: &Params) -> Response {
 /// client that picked a free name from a listing must not replace a service registered
 /// in between.
 pub fn register(app: &App, req: &mut Request, _: &Params) -> Response {
-    let create_only = req.header("If-None-Match").is_some_and(|v| v.trim() == "*");
+    let create_only = req.header("If-None-Match") == Some("*");
     let body = match req.read_body() {
         Ok(b) => b,
         Err(e) => return errors::body(e),

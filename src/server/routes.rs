@@ -317,7 +317,7 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
         if let Some((_, access, handler)) = r.methods.iter().find(|(m, _, _)| *m == wanted) {
             let allowed = match access {
                 Access::Public => Ok(()),
-                Access::Registry => app.require_admin(req),
+                Access::Registry => app.require_registry(req),
                 Access::Password => app.require_password(req),
             };
             if let Err(denied) = allowed {

@@ -1193,13 +1193,7 @@ mod tests {
     /// keyboard can reach makes the TUI panic.
     #[test]
     fn random_keys_answers_and_sizes_never_panic() {
-        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::test_support::seeded(0x9e37_79b9_7f4a_7c15);
         let codes = [
             KeyCode::Enter,
             KeyCode::Esc,

@@ -238,44 +238,15 @@ impl Worker {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use super::*;
 
-    /// A registry whose first `POST /services` finds the generated name taken (412):
-    /// the worker must ask create-only and try another name, as twitcherctl does.
+    /// The worker asks create-only with a generated name, and tries another on 412, as
+    /// twitcherctl does.
     #[test]
     fn a_generated_name_is_registered_only_while_free() {
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let port = server.server_addr().to_ip().unwrap().port();
-        let posts: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
-        let seen = posts.clone();
-        std::thread::spawn(move || {
-            for mut rq in server.incoming_requests() {
-                if rq.method() == &tiny_http::Method::Get {
-                    let _ = rq.respond(tiny_http::Response::from_string("[]"));
-                    continue;
-                }
-                let mut body = String::new();
-                rq.as_reader().read_to_string(&mut body).unwrap();
-                let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
-                let create_only = rq
-                    .headers()
-                    .iter()
-                    .any(|h| h.field.equiv("If-None-Match") && h.value == "*");
-                let mut posts = seen.lock().unwrap();
-                posts.push((v["name"].as_str().unwrap().to_string(), create_only));
-                let answer = if posts.len() == 1 {
-                    tiny_http::Response::from_string("{}").with_status_code(412)
-                } else {
-                    v["public"] = serde_json::Value::Bool(false);
-                    tiny_http::Response::from_string(v.to_string())
-                };
-                let _ = rq.respond(answer);
-            }
-        });
+        let (url, posts) = crate::test_support::registry_taking_the_first_name();
         let client = Client::new(crate::client::Settings {
-            base_url: format!("http://127.0.0.1:{port}"),
+            base_url: url,
             credentials: None,
             insecure: false,
             timeout: Duration::from_secs(10),
@@ -295,7 +266,7 @@ mod tests {
         let posts = posts.lock().unwrap().clone();
         assert_eq!(posts.len(), 2, "{posts:?}");
         assert!(
-            posts.iter().all(|(_, create_only)| *create_only),
+            posts.iter().all(|(_, p)| p.as_deref() == Some("*")),
             "{posts:?}"
         );
         assert_ne!(posts[0].0, posts[1].0);

@@ -3,6 +3,8 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod backend;
+#[path = "../../src/test_support.rs"]
+pub mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

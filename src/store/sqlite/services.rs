@@ -34,23 +34,30 @@ pub fn get(conn: &Connection, name: &str) -> rusqlite::Result<Option<Service>> {
     stmt.query_row([name], from_row).optional()
 }
 
+/// Inserts the service, or updates the one with the same name.
 pub fn save(conn: &Connection, s: &Service, now: i64) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO service (name, url, type, purl, auth, verify, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-         ON CONFLICT (name) DO UPDATE SET url = excluded.url, type = excluded.type,
-           purl = excluded.purl, auth = excluded.auth, verify = excluded.verify,
-           updated_at = excluded.updated_at",
-        params![s.name, s.url, s.kind, s.purl, s.auth, s.verify as i64, now],
-    )?;
-    Ok(())
+    insert(
+        conn,
+        s,
+        now,
+        "DO UPDATE SET url = excluded.url, type = excluded.type, purl = excluded.purl,
+           auth = excluded.auth, verify = excluded.verify, updated_at = excluded.updated_at",
+    )
+    .map(drop)
 }
 
+/// Inserts the service unless one has its name; whether it did.
 pub fn create(conn: &Connection, s: &Service, now: i64) -> rusqlite::Result<bool> {
+    insert(conn, s, now, "DO NOTHING")
+}
+
+/// `INSERT` with `on_conflict` for a name already there; whether a row was written.
+fn insert(conn: &Connection, s: &Service, now: i64, on_conflict: &str) -> rusqlite::Result<bool> {
     let n = conn.execute(
-        "INSERT INTO service (name, url, type, purl, auth, verify, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-         ON CONFLICT (name) DO NOTHING",
+        &format!(
+            "INSERT INTO service (name, url, type, purl, auth, verify, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (name) {on_conflict}"
+        ),
         params![s.name, s.url, s.kind, s.purl, s.auth, s.verify as i64, now],
     )?;
     Ok(n > 0)
