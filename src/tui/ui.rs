@@ -13,8 +13,8 @@ use ratatui::widgets::{
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use super::app::{
-    App, Emphasis, HELP, Level, Link, Origin, Overlay, Popup, Tab, TokenEntry, check_line,
-    help_lines,
+    App, Emphasis, Filterable, HELP, Level, Link, Origin, Overlay, Popup, Tab, TokenEntry,
+    check_line, help_lines,
 };
 use super::fmt;
 use super::form::{Form, Input, Verdict};
@@ -224,9 +224,23 @@ fn widest<'a>(values: impl Iterator<Item = &'a str>, min: u16, max: u16) -> u16 
     w.clamp(min, max)
 }
 
-fn services(f: &mut Frame, area: Rect, app: &App) {
-    let t = &app.services;
-    let typing = app.filtering;
+/// The words a list tab's placeholders use for its items.
+struct Noun {
+    one: &'static str,
+    many: &'static str,
+    none_yet: &'static str,
+}
+
+/// A list tab's filter line, then its rows, or a placeholder in their place while the
+/// list loads, after it failed, or when it is (or the filter leaves it) empty. `None`
+/// when the placeholder took the area.
+fn filtered_rows<'t, T: Filterable>(
+    f: &mut Frame,
+    area: Rect,
+    t: &'t super::app::Table<T>,
+    typing: bool,
+    noun: Noun,
+) -> Option<(Rect, Vec<&'t T>)> {
     let (filter, area) = with_filter(area, &t.filter, typing);
     let visible = t.visible();
     if let Some(line) = filter {
@@ -234,19 +248,37 @@ fn services(f: &mut Frame, area: Rect, app: &App) {
     }
     if !t.loaded {
         let text = match &t.error {
-            Some(e) => format!("Cannot list the services: {e}\nr tries again."),
-            None => "Loading services…".to_string(),
+            Some(e) => format!("Cannot list the {}: {e}\nr tries again.", noun.many),
+            None => format!("Loading {}…", noun.many),
         };
-        return placeholder(f, area, &text, t.error.is_some());
+        placeholder(f, area, &text, t.error.is_some());
+        return None;
     }
     if visible.is_empty() {
         let text = if t.items.is_empty() {
-            "No services registered. a registers one.".to_string()
+            noun.none_yet.to_string()
         } else {
-            format!("No service matches /{}. Esc clears the filter.", t.filter)
+            format!(
+                "No {} matches /{}. Esc clears the filter.",
+                noun.one, t.filter
+            )
         };
-        return placeholder(f, area, &text, false);
+        placeholder(f, area, &text, false);
+        return None;
     }
+    Some((area, visible))
+}
+
+fn services(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.services;
+    let noun = Noun {
+        one: "service",
+        many: "services",
+        none_yet: "No services registered. a registers one.",
+    };
+    let Some((area, visible)) = filtered_rows(f, area, t, app.filtering, noun) else {
+        return;
+    };
     let [list, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(area);
     let rows: Vec<Row> = visible
         .iter()
@@ -335,27 +367,14 @@ fn services(f: &mut Frame, area: Rect, app: &App) {
 
 fn clients(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.clients;
-    let typing = app.filtering;
-    let (filter, area) = with_filter(area, &t.filter, typing);
-    let visible = t.visible();
-    if let Some(line) = filter {
-        filter_line(f, line, &t.filter, typing, visible.len(), t.items.len());
-    }
-    if !t.loaded {
-        let text = match &t.error {
-            Some(e) => format!("Cannot list the clients: {e}\nr tries again."),
-            None => "Loading clients…".to_string(),
-        };
-        return placeholder(f, area, &text, t.error.is_some());
-    }
-    if visible.is_empty() {
-        let text = if t.items.is_empty() {
-            "No client applications. a adds one.".to_string()
-        } else {
-            format!("No client matches /{}. Esc clears the filter.", t.filter)
-        };
-        return placeholder(f, area, &text, false);
-    }
+    let noun = Noun {
+        one: "client",
+        many: "clients",
+        none_yet: "No client applications. a adds one.",
+    };
+    let Some((area, visible)) = filtered_rows(f, area, t, app.filtering, noun) else {
+        return;
+    };
     let rows: Vec<Row> = visible
         .iter()
         .map(|c| {
@@ -1403,6 +1422,21 @@ mod tests {
             assert!(s.contains(want), "{want:?} missing from\n{s}");
         }
         assert!(!s.contains(" x "), "a secret is never listed");
+        key(&mut a, '/');
+        for c in "nomatch".chars() {
+            key(&mut a, c);
+        }
+        let s = screen(&a, 120, 20);
+        assert!(s.contains("No client matches /nomatch"), "{s}");
+    }
+
+    #[test]
+    fn list_tabs_say_when_they_are_loading() {
+        let mut a = App::new("http://127.0.0.1:8000", "admin");
+        a.start();
+        assert!(screen(&a, 100, 20).contains("Loading services…"));
+        key(&mut a, '2');
+        assert!(screen(&a, 100, 20).contains("Loading clients…"));
     }
 
     #[test]
