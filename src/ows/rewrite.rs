@@ -17,15 +17,21 @@ fn continues_segment(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~%".contains(&b)
 }
 
-/// Media types whose bodies are XML: `text/xml`, `application/xml`, `*/*+xml` and the
-/// OGC `application/vnd.ogc.*_xml` types, with or without parameters.
-pub fn is_xml(content_type: &str) -> bool {
-    let essence = content_type
+/// A media type without its parameters, in lower case: `text/xml` for
+/// `Text/XML; charset=UTF-8`.
+pub fn essence(content_type: &str) -> String {
+    content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
+        .to_ascii_lowercase()
+}
+
+/// Media types whose bodies are XML: `text/xml`, `application/xml`, `*/*+xml` and the
+/// OGC `application/vnd.ogc.*_xml` types, with or without parameters.
+pub fn is_xml(content_type: &str) -> bool {
+    let essence = essence(content_type);
     essence.contains('/')
         && (essence.ends_with("/xml") || essence.ends_with("+xml") || essence.ends_with("_xml"))
 }
@@ -126,6 +132,16 @@ mod tests {
         for t in ["image/png", "application/json", "text/plain", "xml", ""] {
             assert!(!is_xml(t), "{t}");
         }
+    }
+
+    #[test]
+    fn a_media_types_essence_drops_parameters_and_case() {
+        assert_eq!(essence(" Text/XML ; charset=UTF-8"), "text/xml");
+        assert_eq!(
+            essence("application/octet-stream"),
+            "application/octet-stream"
+        );
+        assert_eq!(essence(""), "");
     }
 
     #[test]

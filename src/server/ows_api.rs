@@ -20,7 +20,7 @@ use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
 use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
 use crate::ows::request::{OwsRequest, Registered, from_kvp, from_xml, has_ows_params};
-use crate::ows::rewrite::{Base, Form, is_xml, rewrite};
+use crate::ows::rewrite::{Base, Form, essence, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
 use crate::proxy::headers::{Forwarding, passed, request_headers, response_headers};
 use crate::proxy::target::{check_extra, forwarded_form, target_url};
@@ -508,25 +508,20 @@ fn respond(
             .map(|v| String::from_utf8_lossy(v.as_bytes()))
     };
     let content_type = text("content-type").unwrap_or_default();
-    if wps_operation && !content_type.is_empty() {
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if !WPS_CONTENT_TYPES.contains(&essence.as_str()) {
-            log::warn(&format!(
-                "service {}: refused a WPS response of type {content_type}",
-                service.name
-            ));
-            let e = OwsError::other(
-                502,
-                "NoApplicableCode",
-                format!("Content type is not allowed: {content_type}."),
-            );
-            return refuse(Mode::Proxy, &e);
-        }
+    if wps_operation
+        && !content_type.is_empty()
+        && !WPS_CONTENT_TYPES.contains(&essence(&content_type).as_str())
+    {
+        log::warn(&format!(
+            "service {}: refused a WPS response of type {content_type}",
+            service.name
+        ));
+        let e = OwsError::other(
+            502,
+            "NoApplicableCode",
+            format!("Content type is not allowed: {content_type}."),
+        );
+        return refuse(Mode::Proxy, &e);
     }
     let registered = OnceCell::new();
     // Only when the service is not in the snapshot (the registry could not be read).
