@@ -468,6 +468,26 @@ fn refusals_exit_1_with_the_servers_message() {
             "unexpected answer from the server (200 OK): not the JSON expected",
         );
     }
+    // An answer without end is cut off at the cap rather than read into memory.
+    let endless = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let endless_url = format!(
+        "http://127.0.0.1:{}",
+        endless.server_addr().to_ip().unwrap().port()
+    );
+    std::thread::spawn(move || {
+        for rq in endless.incoming_requests() {
+            let body = std::io::repeat(b'[');
+            let _ = rq.respond(tiny_http::Response::new(
+                200.into(),
+                vec![],
+                body,
+                None,
+                None,
+            ));
+        }
+    });
+    ctl.run(&["-s", &endless_url, "-u", "admin", "-p", "x", "list"])
+        .fails(1, "an answer larger than 32 MiB");
     // A redirect is not followed, and says where it points, password masked.
     let moved = tiny_http::Server::http("127.0.0.1:0").unwrap();
     let moved_url = format!(
