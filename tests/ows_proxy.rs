@@ -301,6 +301,13 @@ fn bad_ows_parameters_get_exception_reports() {
             "InvalidParameterValue",
             "request",
         ),
+        // `REQUEſT` is `REQUEST` to Java's toUpperCase (GeoServer's parameter map).
+        (
+            "emu?service=WPS&request=GetCapabilities&REQUE%C5%BFT=Execute",
+            400,
+            "InvalidParameterValue",
+            "request",
+        ),
         ("emu", 401, "NoApplicableCode", "AccessForbidden"),
     ];
     for (q, status, code, locator) in cases {
@@ -560,6 +567,11 @@ fn traversal_out_of_the_service_url_is_refused() {
         "/ows/proxy/emu/outputs/%2E%2E%2F%2E%2E/secret",
         "/ows/proxy/emu/%252e%252e/secret",
         "/ows/proxy/emu/outputs/..%5c..%5csecret",
+        // Tomcat and Jetty drop `;parameters` from a segment before resolving dots.
+        "/ows/proxy/emu/..;/secret",
+        "/ows/proxy/emu/outputs/..;x=1/secret",
+        "/ows/proxy/emu/..%3B/secret",
+        "/ows/proxy/emu/.;/secret",
         "/ows/verify/emu/../secret",
     ] {
         let answer = raw(

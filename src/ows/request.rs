@@ -29,11 +29,22 @@ impl Registered {
     }
 }
 
+/// Whether a parameter's name is `name` in any case. Backends in Java fold case with
+/// `String.toUpperCase()`, under which `REQUEſT` (long s) and `servıce` (dotless i)
+/// are `REQUEST` and `SERVICE`; such names count as the parameter too, or a second
+/// `request` could pass unseen and decide the operation at the backend.
+fn is_param(key: &str, name: &str) -> bool {
+    key.eq_ignore_ascii_case(name)
+        || (!key.is_ascii()
+            && (key.to_uppercase() == name.to_uppercase()
+                || key.to_lowercase() == name.to_lowercase()))
+}
+
 /// Whether key/value parameters carry an OWS request at all.
 pub fn has_ows_params<K: AsRef<str>, V>(pairs: &[(K, V)]) -> bool {
     pairs.iter().any(|(k, _)| {
         let k = k.as_ref();
-        k.eq_ignore_ascii_case("service") || k.eq_ignore_ascii_case("request")
+        is_param(k, "service") || is_param(k, "request")
     })
 }
 
@@ -46,7 +57,7 @@ fn single<'a, K: AsRef<str>, V: AsRef<str>>(
     let mut found: Option<&str> = None;
     for (k, v) in pairs {
         let v = v.as_ref();
-        if k.as_ref().eq_ignore_ascii_case(name) {
+        if is_param(k.as_ref(), name) {
             match found {
                 Some(prev) if !prev.eq_ignore_ascii_case(v) => {
                     return Err(OwsError::invalid(
@@ -390,6 +401,40 @@ mod tests {
                     ("Request", "getcapabilities")
                 ],
                 ANY
+            )
+            .is_ok()
+        );
+    }
+
+    /// Java's `toUpperCase()` makes `REQUEſT` into `REQUEST`: a second request there
+    /// would decide the operation at a GeoServer behind the proxy.
+    #[test]
+    fn names_that_fold_to_a_parameter_are_that_parameter() {
+        assert_eq!(
+            err(kvp(
+                &[
+                    ("service", "WFS"),
+                    ("request", "GetCapabilities"),
+                    ("REQUE\u{17f}T", "GetFeature")
+                ],
+                ANY
+            )),
+            (ExceptionCode::InvalidParameterValue, "request".into())
+        );
+        let alone = kvp(
+            &[
+                ("serv\u{131}ce", "WFS"),
+                ("reque\u{17f}t", "GetFeature"),
+                ("vers\u{131}on", "2.0.0"),
+            ],
+            ANY,
+        );
+        assert_eq!(alone.unwrap().operation, "GetFeature");
+        // Other letters are other names: `sérvice` does not ask for another service.
+        assert!(
+            kvp(
+                &[("s\u{e9}rvice", "WFS"), ("request", "GetCapabilities")],
+                WPS
             )
             .is_ok()
         );

@@ -6,8 +6,8 @@ use crate::server::http::query_key_in;
 /// Query parameters that belong to twitcher and never reach a backend.
 const OWN_PARAMS: &[&str] = &["access_token"];
 
-/// Refuses `.` and `..` segments, raw or percent-encoded (also doubly encoded, and with
-/// encoded or back slashes), and NUL bytes: the backend must never be walked out of the
+/// Refuses `.` and `..` segments, raw or percent-encoded (also doubly encoded, with
+/// encoded or back slashes, and with `;parameters`), and NUL bytes: the backend must never be walked out of the
 /// registered service URL.
 pub fn check_extra(extra: &str) -> Result<(), String> {
     let mut text = extra.to_string();
@@ -15,7 +15,9 @@ pub fn check_extra(extra: &str) -> Result<(), String> {
         if text.contains('\0') {
             return Err("the path holds a NUL byte".into());
         }
-        if text.split(['/', '\\']).any(|seg| seg == "." || seg == "..") {
+        // Tomcat and Jetty drop a segment's `;parameters` before resolving dots.
+        let dots = |seg: &str| matches!(seg.split(';').next(), Some("." | ".."));
+        if text.split(['/', '\\']).any(dots) {
             return Err("the path may not hold `.` or `..` segments".into());
         }
         let decoded = percent_encoding::percent_decode_str(&text)
@@ -117,10 +119,23 @@ mod tests {
             "..\\x",
             "a%5c..%5cb",
             "x%00",
+            "..;/x",
+            "a/..;jsessionid=1/b",
+            "..%3b/x",
+            ".;",
         ] {
             assert!(check_extra(bad).is_err(), "{bad}");
         }
-        for good in ["outputs/x.nc", "a..b/c", "...", "%2e%2ex", "a%20b", ""] {
+        for good in [
+            "outputs/x.nc",
+            "a..b/c",
+            "...",
+            "%2e%2ex",
+            "a%20b",
+            "",
+            "x;..",
+            "...;a",
+        ] {
             assert!(check_extra(good).is_ok(), "{good}");
         }
     }
