@@ -554,6 +554,23 @@ fn a_target_in_absolute_form_is_proxied_under_its_own_host() {
         ("/wps", "service=WPS&request=GetCapabilities")
     );
     assert_eq!(seen.header("X-Forwarded-Host"), Some("front.example:8443"));
+    // What a backend would build its URLs from must be a host and port (RFC 9112 §3.2).
+    for head in [
+        format!("GET http://user:pw@evil.example/ows/proxy/{GETCAPS} HTTP/1.1\r\nHost: x\r\n"),
+        format!("GET http:///ows/proxy/{GETCAPS} HTTP/1.1\r\nHost: x\r\n"),
+        format!("GET /ows/proxy/{GETCAPS} HTTP/1.1\r\nHost: a b\r\n"),
+        format!("GET /ows/proxy/{GETCAPS} HTTP/1.1\r\nHost: user@evil\r\n"),
+        format!("GET /ows/proxy/{GETCAPS} HTTP/1.1\r\nHost: x:99999\r\n"),
+    ] {
+        let out = raw(
+            s.server.port,
+            format!("{head}Connection: close\r\n\r\n").as_bytes(),
+            Duration::from_secs(10),
+        );
+        assert!(out.starts_with("HTTP/1.1 400"), "{head}: {out}");
+        assert!(out.contains("ExceptionReport"), "{head}: {out}");
+    }
+    assert_eq!(s.backend.count(), 1);
 }
 
 #[test]
@@ -828,6 +845,17 @@ fn client_certificates_count_only_from_trusted_proxies() {
         None,
     );
     assert_eq!(r.status, 403);
+    // A front that adds its verdict beside the client's would have the client's read.
+    let out = raw(
+        trusted.server.port,
+        format!(
+            "GET /ows/proxy/{exec} HTTP/1.1\r\nHost: x\r\nX-Ssl-Client-Verify: SUCCESS\r\n\
+             X-Ssl-Client-Verify: FAILED\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+        Duration::from_secs(10),
+    );
+    assert!(out.starts_with("HTTP/1.1 400"), "{out}");
 }
 
 #[test]
@@ -903,6 +931,33 @@ fn a_public_query_does_not_open_the_body() {
     // its query alone.
     assert_eq!(request("POST", &s.verify(GETCAPS), None, None).status, 401);
     assert_eq!(get(&s.verify(GETCAPS), None).status, 200);
+    // A length in list form frames the body as any other: the body is judged too.
+    let head = format!(
+        "POST /ows/proxy/{GETCAPS} HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n\
+         Content-Length: {n}, {n}\r\nConnection: close\r\n\r\n",
+        n = execute.len()
+    );
+    let answer = raw(
+        s.server.port,
+        format!("{head}{execute}").as_bytes(),
+        Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // A capabilities query does not make a write public.
+    let before = s.backend.count();
+    for method in ["PUT", "PATCH", "DELETE"] {
+        let r = request(method, &s.proxy(GETCAPS), None, None);
+        assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+        assert_eq!(request(method, &s.verify(GETCAPS), None, None).status, 401);
+        let auth = bearer(&s.compute);
+        let r = request_with(method, &s.proxy(GETCAPS), &[("Authorization", &auth)], None);
+        assert_eq!(r.status, 200, "{method} with a token");
+    }
+    assert_eq!(
+        request("OPTIONS", &s.proxy(GETCAPS), None, None).status,
+        200
+    );
+    assert_eq!(s.backend.count(), before + 4);
 }
 
 /// The backend counts bytes by Content-Length: a cut-off document must not reach it

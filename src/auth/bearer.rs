@@ -70,9 +70,11 @@ fn access_token<'a>(
         .filter(|v| !v.is_empty())
 }
 
-/// The token of an `Authorization: Bearer TOKEN` value; the scheme is case-insensitive.
+/// The token of an `Authorization: Bearer TOKEN` value; the scheme is case-insensitive,
+/// and a tab after it counts as the space (a header with the token must never be
+/// mistaken for one without, which the proxy would forward).
 pub fn bearer_value(header: &str) -> Option<&str> {
-    let (scheme, value) = header.trim().split_once(' ')?;
+    let (scheme, value) = header.trim().split_once([' ', '\t'])?;
     let value = value.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !value.is_empty()).then_some(value)
 }
@@ -99,6 +101,7 @@ mod tests {
     #[test]
     fn bearer_header_values() {
         assert_eq!(bearer_value("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_value("Bearer\tabc"), Some("abc"));
         assert_eq!(bearer_value("bearer  abc "), Some("abc"));
         assert_eq!(bearer_value("Basic abc"), None);
         assert_eq!(bearer_value("Bearer "), None);

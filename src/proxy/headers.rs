@@ -35,11 +35,15 @@ pub const FORWARDED: [&str; 3] = ["x-forwarded-for", "x-forwarded-host", "x-forw
 /// trust them.
 pub const IDENTITY: [&str; 2] = ["x-forwarded-user", "x-forwarded-scope"];
 
-/// Headers only a trusted front proxy may set; from anyone else they are dropped.
+/// Headers only a trusted front proxy may set; from anyone else they are dropped, as
+/// `X-Forwarded-*` are replaced: a backend that reads RFC 7239 `Forwarded` or nginx's
+/// `X-Real-IP` would otherwise take a client's word for its address.
 const FRONT_PROXY_ONLY: &[&str] = &[
     "x-ssl-client-verify",
     "x-ssl-client-dn",
     "x-ssl-client-cert",
+    "forwarded",
+    "x-real-ip",
 ];
 
 /// The headers a message's `Connection` headers name, which are hop-by-hop for that
@@ -230,6 +234,8 @@ mod tests {
             ("Cookie", "a=b"),
             ("X-Forwarded-For", "6.6.6.6"),
             ("X-Ssl-Client-Verify", "SUCCESS"),
+            ("Forwarded", "for=1.2.3.4;host=evil;proto=https"),
+            ("X-Real-IP", "1.2.3.4"),
             ("Accept-Encoding", "gzip"),
             ("Content-Length", "5"),
             ("Accept", "text/xml"),
@@ -284,10 +290,17 @@ mod tests {
         let out = request_headers(&incoming, &trusted);
         assert_eq!(value(&out, "authorization"), Some("Bearer tok"));
         assert_eq!(value(&out, "x-ssl-client-verify"), Some("SUCCESS"));
+        assert_eq!(value(&out, "x-real-ip"), Some("1.2.3.4"));
         assert_eq!(value(&out, "x-forwarded-for"), Some("6.6.6.6, 10.0.0.9"));
         let basic = h(&[("Authorization", "Basic dTpw")]);
         let out = request_headers(&basic, &untrusted);
         assert_eq!(value(&out, "authorization"), Some("Basic dTpw"), "not ours");
+        let tabbed = h(&[("Authorization", "Bearer\ttok")]);
+        assert!(
+            request_headers(&tabbed, &untrusted)
+                .iter()
+                .all(|(k, _)| k != "Authorization")
+        );
         // A client's identity headers pass, unless the proxy sets its own.
         let claimed = h(&[("X-Forwarded-User", "admin"), ("x-forwarded-scope", "all")]);
         let out = request_headers(&claimed, &untrusted);

@@ -166,9 +166,10 @@ impl<'a> Request<'a> {
             .collect()
     }
 
+    /// The length tiny_http framed the body by, so that both agree on whether there is
+    /// a body: it also takes the list form `Content-Length: 96, 96`.
     pub fn content_length(&self) -> Option<u64> {
-        self.header("Content-Length")
-            .and_then(|v| v.trim_matches([' ', '\t']).parse().ok())
+        self.inner.body_length().map(|n| n as u64)
     }
 
     pub fn max_body(&self) -> u64 {

@@ -91,13 +91,7 @@ fn body_kind(req: &Request) -> BodyKind {
     if !req.has_body() {
         return BodyKind::None;
     }
-    let ct = req.header("Content-Type").unwrap_or("");
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = essence(req.header("Content-Type").unwrap_or(""));
     if essence == "application/x-www-form-urlencoded" {
         BodyKind::Form
     } else if essence.is_empty() || is_xml(&essence) {
@@ -271,8 +265,11 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     // gets none from nginx's auth_request, so there a method with a body is unknown too.
     let body_unjudged = body_ows.is_none()
         && (has_body || (mode == Mode::Verify && !matches!(method, Method::Get | Method::Head)));
+    // OWS reads with GET and POST; a PUT, PATCH or DELETE is something else to the
+    // backend, whatever its query says.
+    let writes = matches!(method, Method::Put | Method::Patch | Method::Delete);
     let class = classify(
-        extra.is_empty() && !body_unjudged,
+        extra.is_empty() && !body_unjudged && !writes,
         query_ows.as_ref(),
         body_ows.as_ref(),
     );

@@ -264,6 +264,44 @@ fn matches<'r>(route: &'r [Segment], path: &str) -> Option<Params<'r>> {
     None
 }
 
+/// Whether `value` is an authority without user info, as RFC 9112 §3.2 asks of `Host`:
+/// a registered name or IPv4 address (RFC 3986 `reg-name` characters), or an IPv6
+/// literal in brackets, and an optional port up to 65535. An empty `Host` is allowed
+/// (for a target without an authority); an empty authority in a target is not.
+fn authority_ok(value: &str, may_be_empty: bool) -> bool {
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() {
+        return may_be_empty;
+    }
+    let (host, port) = match value.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, rest)) if addr.parse::<std::net::Ipv6Addr>().is_ok() => {
+                match rest.strip_prefix(':') {
+                    Some(port) => ("v6", Some(port)),
+                    None if rest.is_empty() => ("v6", None),
+                    None => return false,
+                }
+            }
+            _ => return false,
+        },
+        None => match value.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (value, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b));
+    let port_ok = port.is_none_or(|p| {
+        p.is_empty()
+            || (p.len() <= 5
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u32>().is_ok_and(|n| n <= 65535))
+    });
+    host_ok && port_ok
+}
+
 pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
     // RFC 9112 §3.2: one Host, and in HTTP/1.1 always one; two would let the host a
     // backend sees (X-Forwarded-Host) differ from the one this server read.
@@ -271,11 +309,14 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
     // URLs from X-Forwarded-Host, which a trusted proxy's request passes on as it came.
     // Two Authorization headers: the one this server checks might not be the one a
     // backend or a log reads.
-    let (mut hosts, mut authorizations) = (0, 0);
+    // Two X-Ssl-Client-Verify: a front that adds its own rather than replacing the
+    // client's would have this server believe the client's.
+    let (mut hosts, mut authorizations, mut verdicts) = (0, 0, 0);
     for (name, value) in req.header_pairs() {
         let host = name.eq_ignore_ascii_case("Host");
         hosts += usize::from(host);
         authorizations += usize::from(name.eq_ignore_ascii_case("Authorization"));
+        verdicts += usize::from(name.eq_ignore_ascii_case("X-Ssl-Client-Verify"));
         if (host || name.eq_ignore_ascii_case("X-Forwarded-Host")) && !value.is_ascii() {
             return early_error(
                 family_of(routes, &req.path),
@@ -284,6 +325,34 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
                 format!("The {name} header is not ASCII"),
             );
         }
+        if host && !authority_ok(value, true) {
+            return early_error(
+                family_of(routes, &req.path),
+                400,
+                "header",
+                "The Host header is not a host and port".into(),
+            );
+        }
+    }
+    if req
+        .target_host
+        .as_deref()
+        .is_some_and(|t| !authority_ok(t, false))
+    {
+        return early_error(
+            family_of(routes, &req.path),
+            400,
+            "path",
+            "The request target's host is not a host and port".into(),
+        );
+    }
+    if verdicts > 1 {
+        return early_error(
+            family_of(routes, &req.path),
+            400,
+            "header",
+            "A request may hold one X-Ssl-Client-Verify header".into(),
+        );
     }
     if hosts > 1 || (hosts == 0 && req.http_11()) {
         return early_error(
@@ -387,6 +456,42 @@ mod tests {
     fn matches(pattern: &str, path: &str) -> Option<Params<'static>> {
         // Leaked: a test's few routes, so the params can borrow their names.
         super::matches(Box::leak(segments(pattern).into_boxed_slice()), path)
+    }
+
+    #[test]
+    fn hosts_are_a_host_and_a_port() {
+        for ok in [
+            "example.org",
+            "example.org:8000",
+            "127.0.0.1:80",
+            "[::1]:8080",
+            "[fe80::1]",
+            "xn--bcher-kva.example",
+            "host:",
+        ] {
+            assert!(authority_ok(ok, false), "{ok}");
+        }
+        for bad in [
+            "a b",
+            "a\"b",
+            "a/b",
+            "user@evil",
+            "user:pw@evil",
+            "h:99999",
+            "h:8x",
+            "[::1",
+            "[nope]:80",
+            "[::1]x",
+            ":80",
+            "a:b:c",
+            "",
+        ] {
+            assert!(!authority_ok(bad, false), "{bad}");
+        }
+        assert!(
+            authority_ok("", true),
+            "an empty Host, for a target without one"
+        );
     }
 
     #[test]
