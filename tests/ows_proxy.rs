@@ -647,6 +647,22 @@ fn backend_failures_are_502_and_504() {
     assert_exception(&r, 504, "NoApplicableCode", "NoApplicableCode");
     done.send(()).unwrap();
     held.join().unwrap();
+
+    // A status that cannot be passed on: a 101 nobody asked for, or none at all.
+    for (name, answer) in [
+        (
+            "switches",
+            &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n"[..],
+        ),
+        ("odd", &b"HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n"[..]),
+    ] {
+        register(&s.server, name, &cut_off_backend(answer), "WPS", "public");
+        let r = get(
+            &s.proxy(&format!("{name}?service=WPS&request=GetCapabilities")),
+            None,
+        );
+        assert_exception(&r, 502, "NoApplicableCode", "NoApplicableCode");
+    }
 }
 
 /// A service registered at a URL that leads back to the proxy: each pass adds the

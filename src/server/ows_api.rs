@@ -504,6 +504,24 @@ fn respond(
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()))
     };
+    // A final 1xx (a 101 to a request that asked for no upgrade) would leave the
+    // client waiting on a connection that no longer speaks HTTP to it, and 600 and up
+    // are no HTTP status at all.
+    if !(200..=599).contains(&incoming.status) {
+        log::warn(&format!(
+            "service {}: refused the backend's status {}",
+            service.name, incoming.status
+        ));
+        let e = OwsError::other(
+            502,
+            "NoApplicableCode",
+            format!(
+                "Service {} answered with status {}, which cannot be passed on",
+                service.name, incoming.status
+            ),
+        );
+        return refuse(Mode::Proxy, &e);
+    }
     let content_type = text("content-type").unwrap_or_default();
     if wps_operation
         && !content_type.is_empty()
