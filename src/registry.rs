@@ -140,7 +140,12 @@ fn normalized_url(url: &str, for_requests: bool) -> Result<String, String> {
             "the host must be ASCII: give an internationalised name in its xn-- form".into(),
         );
     }
-    let mut encoded = origin.to_string();
+    // Host names are case-insensitive, and the proxy finds the backend's URLs in its
+    // documents byte for byte: `http://LOCALHOST:5000` would never match the
+    // `http://localhost:5000` a backend writes. User info keeps its case.
+    let host_at = origin.rfind('@').map_or(after_scheme, |i| i + 1);
+    let mut encoded = origin[..host_at].to_string();
+    encoded.push_str(&origin[host_at..].to_ascii_lowercase());
     crate::proxy::target::push_encoded_path(&mut encoded, path);
     if encoded.len() > MAX_URL_LEN {
         return Err(format!(
@@ -303,12 +308,14 @@ mod tests {
     #[test]
     fn urls_are_stored_as_the_proxy_can_send_them() {
         for (given, stored) in [
-            ("HTTP://H:5000/wps", "http://H:5000/wps"),
+            ("HTTP://H:5000/wps", "http://h:5000/wps"),
             ("Https://h/a b/wps?x=1", "https://h/a%20b/wps"),
             ("http://h/é", "http://h/%C3%A9"),
             ("http://h/a%20b", "http://h/a%20b"),
             ("http://h", "http://h"),
             ("http://u:p@h:1/x", "http://u:p@h:1/x"),
+            ("http://LocalHost:5000/WPS", "http://localhost:5000/WPS"),
+            ("http://User:P@Host/x", "http://User:P@host/x"),
         ] {
             assert_eq!(base_url(given).as_deref(), Ok(stored), "{given}");
         }

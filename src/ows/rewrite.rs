@@ -50,13 +50,26 @@ pub struct Base {
 
 impl Base {
     /// None for a base that is not an absolute URL; both are taken without a trailing
-    /// slash.
+    /// slash, and `from` without user info, which a backend does not write into the
+    /// URLs of its documents.
     pub fn new(from: &str, to: &str) -> Option<Base> {
         let from = from.trim_end_matches('/');
         let scheme_len = from.find("://")?;
+        let authority_at = scheme_len + 3;
+        let authority_len = from[authority_at..]
+            .find('/')
+            .unwrap_or(from.len() - authority_at);
+        let from = match from[authority_at..authority_at + authority_len].rfind('@') {
+            Some(at) => format!(
+                "{}{}",
+                &from[..authority_at],
+                &from[authority_at + at + 1..]
+            ),
+            None => from.to_string(),
+        };
         let to = to.trim_end_matches('/');
         Some(Base {
-            from: from.to_string(),
+            from,
             scheme_len,
             to: to.to_string(),
             to_xml: escape(to),
@@ -177,6 +190,15 @@ mod tests {
         let plain = rewrite(b"http://b/w/x", &amp, Form::Plain).unwrap();
         assert_eq!(plain, b"http://p/?a=1&b=2/x");
         assert!(Base::new("relative/path", "http://p").is_none());
+        // A backend writes its URLs without the user info it is reached with.
+        let secret = Base::new("http://u:p@b:5000/wps", "http://tw/ows/proxy/emu").unwrap();
+        let out = rewrite(b"<a>http://b:5000/wps/x</a>", &[&secret], Form::Xml).unwrap();
+        assert_eq!(out, b"<a>http://tw/ows/proxy/emu/x</a>");
+        let bare = Base::new("http://u@b", "http://p").unwrap();
+        assert_eq!(
+            rewrite(b"http://b/x", &[&bare], Form::Plain).unwrap(),
+            b"http://p/x"
+        );
     }
 
     #[test]
