@@ -461,6 +461,21 @@ fn paths_below_the_service_are_data_and_need_a_token() {
         r.header("Location"),
         Some(format!("{public}/outputs/result.txt").as_str())
     );
+    // Only ASCII goes into a header: a public URL with an internationalised host is
+    // percent-encoded there, as browsers do.
+    let body = serde_json::json!({"name": "idn", "url": s.backend.url, "purl": "http://bücher.example/wps", "auth": "public"});
+    let r = request(
+        "POST",
+        &format!("{}/services", s.server.url),
+        Some(&admin_auth()),
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = get(&s.proxy("idn/redirect"), None);
+    assert_eq!(
+        r.header("Location"),
+        Some("http://b%C3%BCcher.example/wps/outputs/result.txt")
+    );
     // Percent-encoding in the extra path reaches the backend as sent.
     let _ = get(
         &s.proxy("emu/outputs/a%20b%2Fc.txt"),

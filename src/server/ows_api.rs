@@ -384,6 +384,24 @@ fn classify(judged: bool, query: Option<&OwsRequest>, body: Option<&OwsRequest>)
     }
 }
 
+/// A URL for a header, where only ASCII may go: bytes beyond it percent-encoded, as a
+/// browser sends them (a `purl` with an internationalised host, or a backend's raw
+/// UTF-8 path). None when it is ASCII already.
+fn percent_encode_non_ascii(url: &[u8]) -> Option<Vec<u8>> {
+    if url.is_ascii() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(url.len() + 16);
+    for &b in url {
+        if b.is_ascii() {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    Some(out)
+}
+
 fn body_error(e: super::http::BodyError) -> OwsError {
     match e {
         super::http::BodyError::TooLarge(_) => fault_error(&Fault::TooLarge),
@@ -564,7 +582,10 @@ fn respond(
     for (k, v) in response_headers(&incoming.headers) {
         let name = k.as_str();
         let rewritten = match name {
-            "location" | "content-location" => rewrite(v.as_bytes(), bases(), Form::Plain),
+            "location" | "content-location" => {
+                let url = rewrite(v.as_bytes(), bases(), Form::Plain);
+                percent_encode_non_ascii(url.as_deref().unwrap_or(v.as_bytes())).or(url)
+            }
             _ => None,
         };
         let value = rewritten.as_deref().unwrap_or(v.as_bytes());
