@@ -1232,6 +1232,20 @@ fn bodies_over_the_limit_get_413_as_exception_reports() {
     assert_eq!(r.status, 413);
     assert_eq!(r.json()["error"], "invalid_request");
     assert_eq!(r.header("Cache-Control"), Some("no-store"));
+    // The limit it names is the forms' own, whichever check refused the body.
+    for size in [100 << 10, (1 << 20) + (64 << 10)] {
+        let r = request(
+            "POST",
+            &format!("{}/oauth/token", s.server.url),
+            None,
+            Some(&big[..size]),
+        );
+        assert_eq!(r.status, 413);
+        assert_eq!(
+            r.json()["error_description"],
+            "Request body larger than the limit of 65536 bytes"
+        );
+    }
 }
 
 /// Errors answered before a handler runs (404, 405) come in the format of the endpoint

@@ -16,7 +16,7 @@ use crate::oauth::{self, split_scopes};
 use crate::store::StoreError;
 
 /// The OAuth endpoints read small forms; larger bodies are refused unread.
-const MAX_FORM: u64 = 64 * 1024;
+pub const MAX_FORM: u64 = 64 * 1024;
 
 /// Decoded parameters of the query and, for POST, the form body.
 struct Form(Vec<(String, String)>);
@@ -95,7 +95,9 @@ fn form(req: &mut Request) -> Result<Form, Response> {
             oauth_error(
                 413,
                 "invalid_request",
-                Some("The request body is too large"),
+                Some(&format!(
+                    "Request body larger than the limit of {MAX_FORM} bytes"
+                )),
             )
         };
         if req.content_length().is_some_and(|n| n > MAX_FORM) {

@@ -370,13 +370,17 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
             "A request may hold one Authorization header".into(),
         );
     }
-    let too_large = req.content_length().is_some_and(|len| len > req.max_body());
     for r in routes {
         let Some(params) = matches(&r.segments, &req.path) else {
             continue;
         };
-        if too_large {
-            return too_large_error(r.family, req.max_body());
+        // The OAuth endpoints take forms, which have a smaller limit of their own.
+        let limit = match r.family {
+            Family::OAuth => oauth_api::MAX_FORM,
+            _ => req.max_body(),
+        };
+        if req.content_length().is_some_and(|len| len > limit) {
+            return too_large_error(r.family, limit);
         }
         let wanted = if req.method == Method::Head {
             Method::Get
@@ -405,7 +409,7 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
         return early_error(r.family, 405, "method", text).header("Allow", allow.join(", "));
     }
     let family = family_of(routes, &req.path);
-    if too_large {
+    if req.content_length().is_some_and(|len| len > req.max_body()) {
         return too_large_error(family, req.max_body());
     }
     early_error(family, 404, "url", format!("Not Found: {}", req.path))
