@@ -7,7 +7,8 @@
 #
 #   --prefix DIR  where to install (default: /usr/local as root, else ~/.local)
 #   --no-static   build for the host target instead of static musl
-#   --run         start `twitcher serve` from the installed binary when done
+#   --run         start `twitcher serve` from the installed binary when done (it reads the
+#                 TWITCHER_* variables, e.g. TWITCHER_BIND=127.0.0.1:8080 for another port)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -313,7 +313,7 @@ pub static PROGRAM: Program = Program {
              token=$(twitcherctl gentoken \\-i \"$(jq \\-r .client_id <<<\"$client\")\" \\e\n    \
              \\-s \"$(jq \\-r .client_secret <<<\"$client\")\" \\-\\-scope compute | jq \\-r .access_token)\n\
              curl \\-H \"Authorization: Bearer $token\" \\e\n    \
-             \"$TWITCHER_URL/ows/proxy/$name?service=WPS&version=1.0.0&request=Execute&identifier=hello\"\n.fi",
+             \"$TWITCHER_URL/ows/proxy/$name?service=WPS&version=1.0.0&request=Execute&identifier=hello&DataInputs=name=tux\"\n.fi",
         ),
         ("SEE ALSO", "twitcher(1), jq(1)"),
     ],

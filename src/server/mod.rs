@@ -64,7 +64,11 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
     let listener = match socket::bind(&settings.bind, settings.idle_timeout) {
         Ok(l) => l,
         Err(e) => {
-            log::error(&format!("cannot listen on {}: {e}", settings.bind));
+            log::error(&format!(
+                "cannot listen on {}: {e} (another address: --bind HOST:PORT, \
+                 twitcher.bind in the INI file, or TWITCHER_BIND)",
+                settings.bind
+            ));
             return 1;
         }
     };
