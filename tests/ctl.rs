@@ -414,6 +414,33 @@ fn an_auth_that_is_neither_token_nor_cert_is_warned_about() {
     }
 }
 
+/// Two long names cut to the same 25 characters are one service: the second
+/// registration replaces the first, so the cut is said out loud.
+#[test]
+fn a_name_the_server_changed_is_warned_about() {
+    let s = Server::start();
+    let ctl = Ctl::new();
+    let out = ctl.admin(
+        &s,
+        &[
+            "register",
+            "--name",
+            "climate_model_service_alpha",
+            "http://a/wps",
+        ],
+    );
+    assert_eq!(out.json()["name"], "climate_model_service_alp");
+    assert!(
+        out.stderr().contains(
+            "warning: the server stored the name `climate_model_service_alpha` as `climate_model_service_alp`"
+        ),
+        "{}",
+        out.stderr()
+    );
+    let out = ctl.admin(&s, &["register", "--name", "emu", "http://a/wps"]);
+    assert!(!out.stderr().contains("warning"), "{}", out.stderr());
+}
+
 #[test]
 fn refusals_exit_1_with_the_servers_message() {
     let s = Server::start();

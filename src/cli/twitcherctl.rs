@@ -256,14 +256,14 @@ static COMMANDS: &[Command] = &[
     Command {
         name: "revoke",
         args: "TOKEN",
-        about: "Revoke an access token (RFC 7009); TOKEN - reads it from stdin.",
+        about: "Revoke an access token (RFC 7009), signed in as the admin; TOKEN - reads it from stdin.",
         flags: &[],
         positionals: (1, 1),
     },
     Command {
         name: "introspect",
         args: "TOKEN",
-        about: "Show whether an access token is active and what it grants (RFC 7662); TOKEN - reads it from stdin.",
+        about: "Show whether an access token is active and what it grants (RFC 7662), signed in as the admin; TOKEN - reads it from stdin.",
         flags: &[],
         positionals: (1, 1),
     },

@@ -277,8 +277,18 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
                 auth,
                 verify,
             };
-            if name.is_some() {
-                return Ok(to_json(c.register_service(&service)?));
+            if let Some(given) = name {
+                let stored = c.register_service(&service)?;
+                // Names are cleaned and cut to 25 characters, as Twitcher does: two
+                // long names can end up one, and the second replaces the first.
+                if stored.name != given {
+                    eprintln!(
+                        "warning: the server stored the name `{}` as `{}`",
+                        output::printable(&given),
+                        output::printable(&stored.name)
+                    );
+                }
+                return Ok(to_json(stored));
             }
             match names::register_generated(&c, service)? {
                 Some(s) => to_json(s),
