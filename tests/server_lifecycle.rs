@@ -754,6 +754,23 @@ fn first_start_without_any_config_generates_a_password_once() {
         .status,
         200
     );
+    // The settings report says a password is in force, and where it is.
+    let settings = get(
+        &format!("{}/settings", s.url),
+        Some(&basic("admin", &password)),
+    )
+    .json();
+    let row = settings["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == "twitcher.password")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        row,
+        serde_json::json!({"key": "twitcher.password", "value": "******** (a hash in the database)", "source": "derived from the database"})
+    );
     assert_eq!(
         get(
             &format!("{}/services", s.url),

@@ -138,9 +138,17 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
         server_name: SERVER,
         ..tiny_http::Limits::default()
     };
+    let mut derived = settings.derived(Some(local));
+    if admin.is_some() && settings.password.is_none() {
+        // Generated at the first start, or set by `db reset-password`: not "not set".
+        derived.push(crate::config::Derived {
+            key: "twitcher.password",
+            value: "******** (a hash in the database)".into(),
+            from: "the database",
+        });
+    }
     let settings_report =
-        serde_json::to_vec(&front::settings_report(raw, &settings.derived(Some(local))))
-            .unwrap_or_default();
+        serde_json::to_vec(&front::settings_report(raw, &derived)).unwrap_or_default();
     let app = Arc::new(App {
         via_name: format!("twitcher-{}", crate::auth::secrets::random_hex(4)),
         openapi,
