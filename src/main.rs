@@ -124,6 +124,10 @@ fn twitcher(args: Vec<OsString>) -> i32 {
             print!("{}", PROGRAM.help(c));
             0
         }
+        Cmd::GroupHelp(group) => {
+            print!("{}", PROGRAM.group_help(&group));
+            0
+        }
         Cmd::Version => {
             println!("twitcher {}", env!("CARGO_PKG_VERSION"));
             0

@@ -69,6 +69,8 @@ pub struct Program {
 #[derive(Debug, Default)]
 pub struct Matches {
     pub command: Option<&'static Command>,
+    /// A command group asked for help without a subcommand (`twitcher db --help`).
+    pub group: Option<String>,
     /// The values of each occurrence of a flag, by its long name.
     values: HashMap<&'static str, Vec<Vec<String>>>,
     pub positionals: Vec<String>,
@@ -220,7 +222,22 @@ impl Program {
             }
         }
         if let Some(group) = first_word {
-            return Err(usage_err(format!("`{group}` needs a subcommand"), None));
+            if m.switch("help") {
+                m.group = Some(group);
+                return Ok(m);
+            }
+            let subcommands: Vec<&str> = self
+                .group_commands(&group)
+                .map(|c| &c.name[group.len() + 1..])
+                .collect();
+            return Err(usage_err(
+                format!(
+                    "`{group}` needs a subcommand: {}; `{} {group} --help` says more",
+                    subcommands.join(", "),
+                    self.name
+                ),
+                None,
+            ));
         }
         if let (Some(cmd), false) = (m.command, m.switch("help")) {
             let (lo, hi) = cmd.positionals;
@@ -298,6 +315,35 @@ impl Program {
             }
             out.push('\n');
         }
+        out
+    }
+
+    /// The commands whose names begin with the word `group` (`db` has `db check`, ...).
+    pub fn group_commands<'p>(&'p self, group: &str) -> impl Iterator<Item = &'p Command> {
+        let prefix = format!("{group} ");
+        self.commands
+            .iter()
+            .filter(move |c| c.name.starts_with(&prefix))
+    }
+
+    /// `--help` text for a command group: its commands and what each does.
+    pub fn group_help(&self, group: &str) -> String {
+        let mut out = format!(
+            "Usage: {} {group} <COMMAND> [ARGS]\n\nCommands:\n",
+            self.name
+        );
+        let width = self
+            .group_commands(group)
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(0);
+        for c in self.group_commands(group) {
+            out.push_str(&format!("  {:width$}  {}\n", c.name, c.about));
+        }
+        out.push_str(&format!(
+            "\nRun `{} help {group} COMMAND` for a command's options.\n",
+            self.name
+        ));
         out
     }
 

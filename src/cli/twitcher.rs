@@ -210,6 +210,8 @@ pub enum Cmd {
     Completions(String, Option<String>),
     Man(String),
     Help(Option<&'static Command>),
+    /// Help for a command group such as `db`.
+    GroupHelp(String),
     Version,
 }
 
@@ -237,7 +239,7 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Resul
         return Ok(Cmd::Version);
     }
     let Some(cmd) = m.command else {
-        return Ok(Cmd::Help(None));
+        return Ok(m.group.map_or(Cmd::Help(None), Cmd::GroupHelp));
     };
     if m.switch("help") {
         return Ok(Cmd::Help(Some(cmd)));
@@ -267,7 +269,14 @@ pub fn parse(args: Vec<OsString>, env: &dyn Fn(&str) -> Option<String>) -> Resul
         "man" => Cmd::Man(m.positionals[0].clone()),
         // Only reached when `ctl` is not the first word (main hands that to twitcherctl).
         "ctl" => Cmd::Help(Some(cmd)),
-        _ => Cmd::Help(PROGRAM.command(&m.positionals.join(" "))),
+        _ => {
+            let asked = m.positionals.join(" ");
+            match PROGRAM.command(&asked) {
+                Some(c) => Cmd::Help(Some(c)),
+                None if PROGRAM.group_commands(&asked).next().is_some() => Cmd::GroupHelp(asked),
+                None => Cmd::Help(None),
+            }
+        }
     })
 }
 
@@ -364,6 +373,22 @@ mod tests {
         assert_eq!(o.config, Some(PathBuf::from("dev.ini")));
         assert!(matches!(parse_str(&["--version"]).unwrap(), Cmd::Version));
         assert!(matches!(parse_str(&[]).unwrap(), Cmd::Help(None)));
+        for args in [&["db", "--help"][..], &["help", "db"], &["db", "-h"]] {
+            assert!(
+                matches!(parse_str(args).unwrap(), Cmd::GroupHelp(g) if g == "db"),
+                "{args:?}"
+            );
+        }
+        let e = parse_str(&["config"]).err().unwrap();
+        assert_eq!(
+            e.message,
+            "`config` needs a subcommand: check; `twitcher config --help` says more"
+        );
+        let help = PROGRAM.group_help("db");
+        assert!(
+            help.contains("db backup") && !help.contains("serve"),
+            "{help}"
+        );
         assert!(
             matches!(parse_str(&["help", "db", "backup"]).unwrap(), Cmd::Help(Some(c)) if c.name == "db backup")
         );
