@@ -108,6 +108,8 @@ fn table(value: &Value) -> String {
             }
             rows(&out)
         }
+        // An empty list has no columns to name; a blank answer would look like a failure.
+        Value::Array(items) if items.is_empty() => "(none)\n".to_string(),
         Value::Array(items) => items.iter().map(|i| format!("{}\n", cell(i))).collect(),
         Value::Object(map) => rows(
             &map.iter()
@@ -155,6 +157,8 @@ mod tests {
              emu          http://localhost:5000/wps  true\n\
              hummingbird  http://h/wps               false\n"
         );
+        assert_eq!(render(&json!([]), Output::Table), "(none)\n");
+        assert_eq!(render(&json!([]), Output::Json).trim(), "[]");
         let obj = json!({"client_id": "abc", "scope": ["compute", "register"], "redirect_uri": ""});
         assert_eq!(
             render(&obj, Output::Table),
@@ -172,7 +176,6 @@ mod tests {
             "NAME  URL\n気象  http://h/a\ne\u{301}mu   http://h/b\nwps   http://h/c\n"
         );
         assert_eq!(render(&json!(true), Output::Table), "true\n");
-        assert_eq!(render(&json!([]), Output::Table), "");
         assert_eq!(render(&json!({"a": 1}), Output::Json), "{\n  \"a\": 1\n}\n");
     }
 }
