@@ -676,7 +676,9 @@ impl App {
             }
             KeyCode::Char(c @ '1'..='5') => self.tab = Tab::ALL[c as usize - '1' as usize],
             KeyCode::Char('?') => self.overlay = Overlay::Help(0),
-            KeyCode::Char('P') => self.overlay = Overlay::Form(Form::sign_in(&self.username)),
+            KeyCode::Char('P') => {
+                self.overlay = Overlay::Form(Form::sign_in(&self.username, false))
+            }
             KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
             KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
             KeyCode::PageUp => self.move_by(-10),
@@ -1082,7 +1084,7 @@ impl App {
             ));
             // Not under a filter being typed: its keys would go into the password.
             if matches!(self.overlay, Overlay::None) && !self.filtering {
-                self.overlay = Overlay::Form(Form::sign_in(&self.username));
+                self.overlay = Overlay::Form(Form::sign_in(&self.username, true));
             }
         }
         next
@@ -2033,7 +2035,7 @@ mod tests {
         let mut a = App::new("http://127.0.0.1:9", "admin");
         a.start();
         for (user, password) in [("alice", "pw1"), ("bob", "pw2")] {
-            a.overlay = Overlay::Form(form::Form::sign_in(""));
+            a.overlay = Overlay::Form(form::Form::sign_in("", true));
             press(&mut a, user);
             a.update(key(KeyCode::Tab));
             press(&mut a, password);

@@ -293,13 +293,19 @@ impl Form {
         )
     }
 
-    /// The admin's credentials again, after the server refused them.
-    pub fn sign_in(username: &str) -> Form {
+    /// The admin's credentials: again after the server refused them (`refused`), or
+    /// other ones because the user asked (P).
+    pub fn sign_in(username: &str, refused: bool) -> Form {
         let mut password = Field::text("Password", "");
         password.secret = true;
+        let title = if refused {
+            "Sign in again (the server refused the password)"
+        } else {
+            "Sign in (the admin's user and password)"
+        };
         let mut f = Form::new(
             Kind::SignIn,
-            "Sign in again (the server refused the password)",
+            title,
             vec![Field::text("User", username), password],
         );
         f.focus = if username.is_empty() { 0 } else { 1 };

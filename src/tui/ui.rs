@@ -1431,6 +1431,15 @@ mod tests {
     }
 
     #[test]
+    fn signing_in_on_request_does_not_blame_the_server() {
+        let mut a = app();
+        key(&mut a, 'P');
+        let s = screen(&a, 100, 30);
+        assert!(s.contains("Sign in (the admin's user and password)"), "{s}");
+        assert!(!s.contains("refused"), "{s}");
+    }
+
+    #[test]
     fn list_tabs_say_when_they_are_loading() {
         let mut a = App::new("http://127.0.0.1:8000", "admin");
         a.start();
