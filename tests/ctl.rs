@@ -417,7 +417,7 @@ fn an_auth_that_is_neither_token_nor_cert_is_warned_about() {
 /// Two long names cut to the same 25 characters are one service: the second
 /// registration replaces the first, so the cut is said out loud.
 #[test]
-fn a_name_the_server_changed_is_warned_about() {
+fn a_changed_name_or_an_unknown_type_is_warned_about() {
     let s = Server::start();
     let ctl = Ctl::new();
     let out = ctl.admin(
@@ -438,6 +438,23 @@ fn a_name_the_server_changed_is_warned_about() {
         out.stderr()
     );
     let out = ctl.admin(&s, &["register", "--name", "emu", "http://a/wps"]);
+    assert!(!out.stderr().contains("warning"), "{}", out.stderr());
+    // A type the proxy does not know cannot stand in for a missing `service`.
+    let out = ctl.admin(
+        &s,
+        &["register", "--name", "odd", "--type", "foo", "http://a/x"],
+    );
+    assert_eq!(out.code(), 0);
+    assert!(
+        out.stderr()
+            .contains("warning: --type `foo` is none of wps, wms, wfs, wcs, wmts"),
+        "{}",
+        out.stderr()
+    );
+    let out = ctl.admin(
+        &s,
+        &["register", "--name", "maps", "--type", "WMS", "http://a/x"],
+    );
     assert!(!out.stderr().contains("warning"), "{}", out.stderr());
 }
 

@@ -269,6 +269,13 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
                     output::printable(&auth)
                 );
             }
+            if crate::ows::operation::ServiceType::parse(&kind).is_none() {
+                eprintln!(
+                    "warning: --type `{}` is none of wps, wms, wfs, wcs, wmts: requests to it \
+                     must name their service",
+                    output::printable(&kind)
+                );
+            }
             let service = NewService {
                 name: name.clone().unwrap_or_default(),
                 url,
