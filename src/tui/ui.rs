@@ -1027,7 +1027,8 @@ fn field_text(input: &Input, secret: bool, width: usize) -> (String, Option<usiz
 }
 
 fn form_popup(f: &mut Frame, area: Rect, form: &Form) {
-    let h = form.fields.len() as u16 + 4;
+    // Fields, a blank line, the focused field's whole error, and the hint.
+    let h = form.fields.len() as u16 + 5;
     let r = overlay_area(f, area, area.width.saturating_sub(4).min(100), h);
     let block = Block::bordered()
         .title(format!(" {} ", form.title))
@@ -1088,6 +1089,22 @@ fn form_popup(f: &mut Frame, area: Rect, form: &Form) {
         f.render_widget(Paragraph::new(Line::from(verdict)), verdict_area);
     }
     let hint_y = inner.y + inner.height.saturating_sub(1);
+    // The column beside a field holds a short error only; the focused one's is
+    // written out whole here.
+    let message_y = hint_y.saturating_sub(1);
+    if message_y > inner.y + form.fields.len() as u16
+        && let Verdict::Wrong(e) = &verdicts[form.focus]
+        && form.shows_errors(form.focus)
+    {
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!("✗ {}: {e}", form.fields[form.focus].label),
+                Style::new().fg(Color::Red),
+            ))
+            .wrap(Wrap { trim: false }),
+            Rect::new(inner.x, message_y, inner.width, 1),
+        );
+    }
     if hint_y > inner.y + form.fields.len() as u16 {
         f.render_widget(
             Paragraph::new(Span::styled(
@@ -1691,6 +1708,11 @@ mod tests {
         let s = screen(&a, 100, 24);
         assert!(s.contains("ftp://x"), "{s}");
         assert!(s.contains("✗ must be an http:// or https:// URL"), "{s}");
+        // Whole, below the fields, where the column beside the field is too narrow.
+        assert!(
+            s.contains("✗ URL: must be an http:// or https:// URL with a host"),
+            "{s}"
+        );
         assert!(s.contains("Tab ↓/S-Tab ↑ next/previous field"), "{s}");
         // The secret of the token form is masked.
         let mut a = app();
