@@ -256,8 +256,13 @@ impl<R: Read> Read for XmlBody<R> {
             let ready = (checked - self.handed).min(self.seen.borrow().len() as u64) as usize;
             // A buffer's worth goes on at once (one event can be 3 bytes, and a write
             // per event is a system call each), but what is ready is not held back
-            // to wait on the client for more.
-            let waits_on_client = self.parser.get_ref().buffer().is_empty();
+            // to wait on the client for more: parsing on could block on the client
+            // when what is buffered cannot end the next event. Every tag ends at a
+            // `>`; without one buffered, the next event may need the client. (A `>`
+            // inside an unfinished comment or CDATA slips by; the client then just
+            // waits as it would for any slow upload.)
+            let buffered = self.parser.get_ref().buffer();
+            let waits_on_client = memchr::memrchr(b'>', buffered).is_none();
             if ready >= buf.len() || (ready > 0 && (self.ended || waits_on_client)) {
                 let n = ready.min(buf.len());
                 let mut seen = self.seen.borrow_mut();
@@ -457,6 +462,27 @@ mod tests {
         }
         assert_eq!(out, doc.as_bytes());
         assert!(reads <= 2 * doc.len() / buf.len() + 2, "{reads} reads");
+    }
+
+    /// A client that sends part of a document and then pauses: what the parser has
+    /// checked goes on now, not once the client sends more.
+    #[test]
+    fn checked_bytes_are_not_held_back_while_the_client_pauses() {
+        struct Pausing(bool);
+        impl Read for Pausing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                assert!(!self.0, "read the client again while bytes were ready");
+                self.0 = true;
+                let part = br#"<Execute service="WPS" version="1.0.0"><a>hello world</a><b"#;
+                buf[..part.len()].copy_from_slice(part);
+                Ok(part.len())
+            }
+        }
+        let mut b = XmlBody::new(Pausing(false));
+        assert_eq!(b.root().unwrap().name, "Execute");
+        let mut buf = [0u8; 8192];
+        let n = b.read(&mut buf).unwrap();
+        assert!(n > 0 && buf[..n].starts_with(b"<Execute"), "{n}");
     }
 
     #[test]
