@@ -31,13 +31,28 @@ impl Registered {
 
 /// Whether a parameter's name is `name` in any case. Backends in Java fold case with
 /// `String.toUpperCase()`, under which `REQUEſT` (long s) and `servıce` (dotless i)
-/// are `REQUEST` and `SERVICE`; such names count as the parameter too, or a second
-/// `request` could pass unseen and decide the operation at the backend.
+/// are `REQUEST` and `SERVICE`, or compare with `equalsIgnoreCase`, under which
+/// `servİce` (dotted capital I) is `service`; such names count as the parameter too,
+/// or a second `request` could pass unseen and decide the operation at the backend.
 fn is_param(key: &str, name: &str) -> bool {
     key.eq_ignore_ascii_case(name)
         || (!key.is_ascii()
             && (key.to_uppercase() == name.to_uppercase()
-                || key.to_lowercase() == name.to_lowercase()))
+                || key.to_lowercase() == name.to_lowercase()
+                || java_equals_ignore_case(key, name)))
+}
+
+/// Java's `String.equalsIgnoreCase`: character by character, equal when the
+/// characters are, or their upper cases, or the lower cases of those (one-character
+/// mappings; of a longer one the first character, which is what Java's simple
+/// mapping gives for `İ`).
+fn java_equals_ignore_case(a: &str, b: &str) -> bool {
+    let upper = |c: char| c.to_uppercase().next().unwrap_or(c);
+    let lower = |c: char| c.to_lowercase().next().unwrap_or(c);
+    a.chars().count() == b.chars().count()
+        && a.chars().zip(b.chars()).all(|(x, y)| {
+            x == y || upper(x) == upper(y) || lower(upper(x)) == lower(upper(y))
+        })
 }
 
 /// Whether key/value parameters carry an OWS request at all.
@@ -430,6 +445,18 @@ mod tests {
             ANY,
         );
         assert_eq!(alone.unwrap().operation, "GetFeature");
+        // Java's equalsIgnoreCase takes `servİce` (dotted capital I) for `service`.
+        assert_eq!(
+            err(kvp(
+                &[
+                    ("service", "WPS"),
+                    ("request", "GetCapabilities"),
+                    ("serv\u{130}ce", "WMS")
+                ],
+                ANY
+            )),
+            (ExceptionCode::InvalidParameterValue, "service".into())
+        );
         // Other letters are other names: `sérvice` does not ask for another service.
         assert!(
             kvp(
