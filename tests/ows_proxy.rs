@@ -755,15 +755,29 @@ fn who_passed_reaches_the_backend_only_from_twitcher() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("X-Auth-Request-User"), None);
 
-    // Off (the default), twitcher adds nothing and passes the headers as the original did.
+    // Off (the default), twitcher adds nothing. A client's own forwarding headers are
+    // dropped all the same; a trusted front proxy's (an SSO in front) pass as they came.
     let plain = setup();
     let plain_auth = bearer(&plain.compute);
     let plain_headers = [claim[0], claim[1], ("Authorization", plain_auth.as_str())];
     let r = request_with("GET", &plain.proxy(execute), &plain_headers, None);
     assert_eq!(r.status, 200, "{}", r.text());
     let seen = plain.backend.last();
+    assert_eq!(seen.header("X-Forwarded-User"), None);
+    assert_eq!(seen.header("X-Forwarded-Scope"), None);
+    let fronted = setup_with(Launch::default().env("TWITCHER_TRUSTED_PROXIES", "127.0.0.1"));
+    let fronted_auth = bearer(&fronted.compute);
+    let headers = [
+        claim[0],
+        claim[1],
+        ("X-Forwarded-Prefix", "/maps"),
+        ("Authorization", fronted_auth.as_str()),
+    ];
+    let r = request_with("GET", &fronted.proxy(execute), &headers, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = fronted.backend.last();
     assert_eq!(seen.header("X-Forwarded-User"), Some("admin"));
-    assert_eq!(seen.header("X-Forwarded-Scope"), Some("compute register"));
+    assert_eq!(seen.header("X-Forwarded-Prefix"), Some("/maps"));
 }
 
 /// A backend whose host never completes the handshake (a firewall that drops packets,

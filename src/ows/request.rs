@@ -50,9 +50,9 @@ fn java_equals_ignore_case(a: &str, b: &str) -> bool {
     let upper = |c: char| c.to_uppercase().next().unwrap_or(c);
     let lower = |c: char| c.to_lowercase().next().unwrap_or(c);
     a.chars().count() == b.chars().count()
-        && a.chars().zip(b.chars()).all(|(x, y)| {
-            x == y || upper(x) == upper(y) || lower(upper(x)) == lower(upper(y))
-        })
+        && a.chars()
+            .zip(b.chars())
+            .all(|(x, y)| x == y || upper(x) == upper(y) || lower(upper(x)) == lower(upper(y)))
 }
 
 /// Whether key/value parameters carry an OWS request at all.

@@ -35,16 +35,34 @@ pub const FORWARDED: [&str; 3] = ["x-forwarded-for", "x-forwarded-host", "x-forw
 /// trust them.
 pub const IDENTITY: [&str; 2] = ["x-forwarded-user", "x-forwarded-scope"];
 
-/// Headers only a trusted front proxy may set; from anyone else they are dropped, as
-/// `X-Forwarded-*` are replaced: a backend that reads RFC 7239 `Forwarded` or nginx's
-/// `X-Real-IP` would otherwise take a client's word for its address.
+/// Headers only a trusted front proxy may set; from anyone else they are dropped, with
+/// every `X-Forwarded-*` but the three the proxy sets itself: backends build URLs and
+/// take client addresses from them (Spring reads `X-Forwarded-Port` and `-Prefix`,
+/// GeoServer `X-Forwarded-Path`, others RFC 7239 `Forwarded` or nginx's `X-Real-IP`),
+/// and would otherwise take a client's word for them.
 const FRONT_PROXY_ONLY: &[&str] = &[
     "x-ssl-client-verify",
     "x-ssl-client-dn",
     "x-ssl-client-cert",
     "forwarded",
     "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "x-original-url",
+    "x-original-uri",
+    "x-original-host",
+    "x-rewrite-url",
+    "x-forwarded",
 ];
+
+/// Whether only a trusted front proxy may send this header.
+fn front_proxy_only(name: &str) -> bool {
+    listed(FRONT_PROXY_ONLY, name)
+        || name
+            .get(..12)
+            .is_some_and(|p| p.eq_ignore_ascii_case("x-forwarded-"))
+}
 
 /// The headers a message's `Connection` headers name, which are hop-by-hop for that
 /// message too. Most messages have none, and the list then costs nothing.
@@ -101,7 +119,7 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
         {
             continue;
         }
-        if !f.peer_trusted && listed(FRONT_PROXY_ONLY, k) {
+        if !f.peer_trusted && front_proxy_only(k) {
             continue;
         }
         if f.pass_identity && listed(&IDENTITY, k) {
@@ -301,13 +319,25 @@ mod tests {
                 .iter()
                 .all(|(k, _)| k != "Authorization")
         );
-        // A client's identity headers pass, unless the proxy sets its own.
-        let claimed = h(&[("X-Forwarded-User", "admin"), ("x-forwarded-scope", "all")]);
+        // Forwarding headers of a client's own never pass; a trusted front's do.
+        let claimed = h(&[
+            ("X-Forwarded-User", "admin"),
+            ("x-forwarded-scope", "all"),
+            ("X-Forwarded-Port", "666"),
+            ("X-Forwarded-Prefix", "/evil"),
+            ("True-Client-IP", "1.2.3.4"),
+            ("X-Original-URL", "/admin"),
+            ("X-Forwarded", "for=x"),
+        ]);
         let out = request_headers(&claimed, &untrusted);
+        assert_eq!(names(&out), ["x-forwarded-for", "x-forwarded-proto", "via"]);
+        let out = request_headers(&claimed, &trusted);
         assert_eq!(value(&out, "x-forwarded-user"), Some("admin"));
+        assert_eq!(value(&out, "x-forwarded-port"), Some("666"));
+        // With pass_identity, the identity is the proxy's alone, whoever sent one.
         let owned = Forwarding {
             pass_identity: true,
-            ..untrusted
+            ..trusted
         };
         let out = request_headers(&claimed, &owned);
         assert_eq!(value(&out, "x-forwarded-user"), None);
