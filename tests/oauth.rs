@@ -659,3 +659,19 @@ fn concurrent_random_grants_are_all_kept_through_kill_9() {
         );
     }
 }
+
+/// A server-wide body limit below the forms' own 64 KiB is the one the OAuth
+/// endpoints apply and name.
+#[test]
+fn a_smaller_server_limit_bounds_the_forms_too() {
+    let s = Launch::default()
+        .env("TWITCHER_MAX_BODY_SIZE", "1K")
+        .start();
+    let body = vec![b'a'; 5000];
+    let r = request("POST", &format!("{}/oauth/token", s.url), None, Some(&body));
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.json()["error_description"],
+        "Request body larger than the limit of 1024 bytes"
+    );
+}

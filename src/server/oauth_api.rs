@@ -16,7 +16,12 @@ use crate::oauth::{self, split_scopes};
 use crate::store::StoreError;
 
 /// The OAuth endpoints read small forms; larger bodies are refused unread.
-pub const MAX_FORM: u64 = 64 * 1024;
+const MAX_FORM: u64 = 64 * 1024;
+
+/// The largest form these endpoints take: theirs, or a smaller server-wide limit.
+pub fn form_limit(req: &Request) -> u64 {
+    MAX_FORM.min(req.max_body())
+}
 
 /// Decoded parameters of the query and, for POST, the form body.
 struct Form(Vec<(String, String)>);
@@ -91,22 +96,23 @@ fn form(req: &mut Request) -> Result<Form, Response> {
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         });
+        let limit = form_limit(req);
         let too_large = || {
             oauth_error(
                 413,
                 "invalid_request",
                 Some(&format!(
-                    "Request body larger than the limit of {MAX_FORM} bytes"
+                    "Request body larger than the limit of {limit} bytes"
                 )),
             )
         };
-        if req.content_length().is_some_and(|n| n > MAX_FORM) {
+        if req.content_length().is_some_and(|n| n > limit) {
             return Err(too_large());
         }
-        // Never more than MAX_FORM + 1 bytes, whatever the body claims to be.
+        // Never more than limit + 1 bytes, whatever the body claims to be.
         let mut body = Vec::new();
-        match req.body_reader().take(MAX_FORM + 1).read_to_end(&mut body) {
-            Ok(_) if body.len() as u64 > MAX_FORM => return Err(too_large()),
+        match req.body_reader().take(limit + 1).read_to_end(&mut body) {
+            Ok(_) if body.len() as u64 > limit => return Err(too_large()),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => return Err(too_large()),
             Err(_) => {

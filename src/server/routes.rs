@@ -376,7 +376,7 @@ pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
         };
         // The OAuth endpoints take forms, which have a smaller limit of their own.
         let limit = match r.family {
-            Family::OAuth => oauth_api::MAX_FORM,
+            Family::OAuth => oauth_api::form_limit(req),
             _ => req.max_body(),
         };
         if req.content_length().is_some_and(|len| len > limit) {
