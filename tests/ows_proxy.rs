@@ -462,7 +462,7 @@ fn paths_below_the_service_are_data_and_need_a_token() {
         Some(format!("{public}/outputs/result.txt").as_str())
     );
     // Only ASCII goes into a header: a public URL with an internationalised host is
-    // percent-encoded there, as browsers do.
+    // percent-encoded there (WHATWG URL parsers decode it).
     let body = serde_json::json!({"name": "idn", "url": s.backend.url, "purl": "http://bücher.example/wps", "auth": "public"});
     let r = request(
         "POST",

@@ -10,8 +10,10 @@ const OWN_PARAMS: &[&str] = &["access_token"];
 /// encoded or back slashes, and with `;parameters`), and NUL bytes: the backend must never be walked out of the
 /// registered service URL.
 pub fn check_extra(extra: &str) -> Result<(), String> {
+    /// Encodings of encodings deeper than this are refused rather than unwrapped.
+    const MAX_ROUNDS: usize = 4;
     let mut text = extra.to_string();
-    for _ in 0..3 {
+    for _ in 0..=MAX_ROUNDS {
         if text.contains('\0') {
             return Err("the path holds a NUL byte".into());
         }
@@ -20,15 +22,19 @@ pub fn check_extra(extra: &str) -> Result<(), String> {
         if text.split(['/', '\\']).any(dots) {
             return Err("the path may not hold `.` or `..` segments".into());
         }
+        // Jetty also took `%u002e` for a dot (CVE-2021-34429).
         let decoded = percent_encoding::percent_decode_str(&text)
             .decode_utf8_lossy()
-            .into_owned();
+            .replace("%u002e", ".")
+            .replace("%U002E", ".")
+            .replace("%u002E", ".")
+            .replace("%U002e", ".");
         if decoded == text {
-            break;
+            return Ok(());
         }
         text = decoded;
     }
-    Ok(())
+    Err("the path is percent-encoded too many times over".into())
 }
 
 /// Bytes allowed as they are in a path; everything else is percent-encoded.
@@ -123,6 +129,10 @@ mod tests {
             "a/..;jsessionid=1/b",
             "..%3b/x",
             ".;",
+            "%u002e%u002e/x",
+            "%U002E/x",
+            "%25252e%25252e/x",
+            "%2525252525252e",
         ] {
             assert!(check_extra(bad).is_err(), "{bad}");
         }

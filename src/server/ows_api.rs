@@ -384,9 +384,10 @@ fn classify(judged: bool, query: Option<&OwsRequest>, body: Option<&OwsRequest>)
     }
 }
 
-/// A URL for a header, where only ASCII may go: bytes beyond it percent-encoded, as a
-/// browser sends them (a `purl` with an internationalised host, or a backend's raw
-/// UTF-8 path). None when it is ASCII already.
+/// A URL for a header, where only ASCII may go: bytes beyond it percent-encoded (a
+/// backend's raw UTF-8 path, or a `purl` with an internationalised host, which WHATWG
+/// URL parsers such as browsers' decode; others may need the host's `xn--` form in
+/// the `purl`). None when it is ASCII already.
 fn percent_encode_non_ascii(url: &[u8]) -> Option<Vec<u8>> {
     if url.is_ascii() {
         return None;
@@ -600,7 +601,7 @@ fn respond(
     }
     let mut resp = Response::new(incoming.status);
     resp.header_lines = lines;
-    let bodiless = method == Method::Head || matches!(incoming.status, 100..=199 | 204 | 304);
+    let bodiless = method == Method::Head || matches!(incoming.status, 204 | 304);
     let cap = app.settings.proxy.rewrite_max_size;
     let mut reader = incoming.body.into_reader();
     let candidate =

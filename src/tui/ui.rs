@@ -1100,8 +1100,7 @@ fn form_popup(f: &mut Frame, area: Rect, form: &Form) {
             Paragraph::new(Span::styled(
                 format!("✗ {}: {e}", form.fields[form.focus].label),
                 Style::new().fg(Color::Red),
-            ))
-            .wrap(Wrap { trim: false }),
+            )),
             Rect::new(inner.x, message_y, inner.width, 1),
         );
     }
