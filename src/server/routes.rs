@@ -275,7 +275,8 @@ fn authority_ok(value: &str, may_be_empty: bool) -> bool {
     }
     let (host, port) = match value.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
-            Some((addr, rest)) if addr.parse::<std::net::Ipv6Addr>().is_ok() => {
+            // An address may carry a zone (RFC 6874: `[fe80::1%25eth0]`).
+            Some((addr, rest)) if ipv6_literal(addr) => {
                 match rest.strip_prefix(':') {
                     Some(port) => ("v6", Some(port)),
                     None if rest.is_empty() => ("v6", None),
@@ -300,6 +301,20 @@ fn authority_ok(value: &str, may_be_empty: bool) -> bool {
                 && p.parse::<u32>().is_ok_and(|n| n <= 65535))
     });
     host_ok && port_ok
+}
+
+/// The inside of `[...]` in a host: an IPv6 address, with or without a zone id.
+fn ipv6_literal(inside: &str) -> bool {
+    let (addr, zone) = match inside.split_once("%25") {
+        Some((addr, zone)) => (addr, Some(zone)),
+        None => (inside, None),
+    };
+    addr.parse::<std::net::Ipv6Addr>().is_ok()
+        && zone.is_none_or(|z| {
+            !z.is_empty()
+                && z.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b))
+        })
 }
 
 pub fn dispatch(app: &App, routes: &[Route], req: &mut Request) -> Response {
@@ -470,6 +485,7 @@ mod tests {
             "127.0.0.1:80",
             "[::1]:8080",
             "[fe80::1]",
+            "[fe80::1%25eth0]:8000",
             "xn--bcher-kva.example",
             "host:",
         ] {
@@ -485,6 +501,8 @@ mod tests {
             "h:8x",
             "[::1",
             "[nope]:80",
+            "[fe80::1%25]",
+            "[fe80::1%eth0]",
             "[::1]x",
             ":80",
             "a:b:c",
