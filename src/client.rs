@@ -25,7 +25,8 @@ const SECRET_PARAMS: &[&str] = &[
     "token",
 ];
 
-/// Admin credentials for HTTP Basic. Debug output never shows the password.
+/// Credentials for HTTP Basic: the admin's, or an OAuth client's id and secret. Debug
+/// output never shows the password.
 #[derive(Clone, PartialEq)]
 pub struct Credentials {
     pub username: String,

@@ -722,10 +722,28 @@ fn credentials_come_from_the_environment() {
         .output()
         .unwrap();
     let token = Out(out).json();
-    assert_eq!(
-        introspect(&s, str_of(&token, "access_token"))["active"],
-        true
-    );
+    let access = str_of(&token, "access_token");
+    assert_eq!(introspect(&s, access)["active"], true);
+    // The client itself, without the admin's password, may introspect and revoke
+    // its token (RFC 7662 and 7009 take the client's credentials).
+    let as_client = |args: &[&str]| {
+        Out(ctl
+            .cmd(args)
+            .env("TWITCHER_URL", &s.url)
+            .env("TWITCHER_CLIENT_ID", str_of(&client, "client_id"))
+            .env("TWITCHER_CLIENT_SECRET", str_of(&client, "client_secret"))
+            .output()
+            .unwrap())
+    };
+    assert_eq!(as_client(&["introspect", access]).json()["active"], true);
+    assert_eq!(as_client(&["revoke", access]).json(), true);
+    assert_eq!(introspect(&s, access)["active"], false);
+    // Flags do the same; one without the other is a usage error.
+    let id = str_of(&client, "client_id");
+    let out = ctl.run(&["-s", &s.url, "introspect", "-i", id, "-s", "wrong", access]);
+    out.fails(1, "invalid_client");
+    ctl.run(&["-s", &s.url, "revoke", "-i", id, access])
+        .fails(2, "--client-id and --client-secret go together");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The `twitcherctl` program's flag table, flag-compatible with Python Twitcher 0.11's
 //! argparse one, and its parse into plain commands.
 
+use crate::client::Credentials;
 use std::ffi::OsString;
 use std::time::Duration;
 
@@ -103,6 +104,25 @@ static ADD_FLAGS: &[Flag] = &[
         arity: Arity::Many("SCOPE"),
         env: None,
         help: "Scopes the client may ask for: compute, register. Default: compute.",
+    },
+];
+
+/// `revoke` and `introspect` may sign in as the token's own client (RFC 7009 §2.1,
+/// RFC 7662 §2.1) rather than as the admin.
+static TOKEN_CLIENT_FLAGS: &[Flag] = &[
+    Flag {
+        short: Some('i'),
+        long: "client-id",
+        arity: Arity::One("ID"),
+        env: Some("TWITCHER_CLIENT_ID"),
+        help: "Sign in as this OAuth client (with --client-secret) instead of the admin.",
+    },
+    Flag {
+        short: Some('s'),
+        long: "client-secret",
+        arity: Arity::One("SECRET"),
+        env: Some("TWITCHER_CLIENT_SECRET"),
+        help: "The client's secret, with --client-id.",
     },
 ];
 
@@ -256,15 +276,15 @@ static COMMANDS: &[Command] = &[
     Command {
         name: "revoke",
         args: "TOKEN",
-        about: "Revoke an access token (RFC 7009), signed in as the admin; TOKEN - reads it from stdin.",
-        flags: &[],
+        about: "Revoke an access token (RFC 7009), signed in as the admin or, with -i/-s, as the token's client; TOKEN - reads it from stdin.",
+        flags: TOKEN_CLIENT_FLAGS,
         positionals: (1, 1),
     },
     Command {
         name: "introspect",
         args: "TOKEN",
-        about: "Show whether an access token is active and what it grants (RFC 7662), signed in as the admin; TOKEN - reads it from stdin.",
-        flags: &[],
+        about: "Show whether an access token is active and what it grants (RFC 7662), signed in as the admin or, with -i/-s, as a client; TOKEN - reads it from stdin.",
+        flags: TOKEN_CLIENT_FLAGS,
         positionals: (1, 1),
     },
     Command {
@@ -399,8 +419,8 @@ pub enum Cmd {
     Get(String),
     Clients,
     RemoveClient(String),
-    Revoke(String),
-    Introspect(String),
+    Revoke(String, Option<Credentials>),
+    Introspect(String, Option<Credentials>),
     Status,
 }
 
@@ -599,8 +619,25 @@ pub fn parse(
         "get" => Cmd::Get(name_arg("service name")?),
         "clients" => Cmd::Clients,
         "remove-client" => Cmd::RemoveClient(name_arg("client id")?),
-        "revoke" => Cmd::Revoke(arg(0)),
-        "introspect" => Cmd::Introspect(arg(0)),
+        "revoke" | "introspect" => {
+            let id = value(&m, flag(TOKEN_CLIENT_FLAGS, "client-id"), env);
+            let secret = value(&m, flag(TOKEN_CLIENT_FLAGS, "client-secret"), env);
+            let client = match (id, secret) {
+                (Some(username), Some(password)) => Some(Credentials { username, password }),
+                (None, None) => None,
+                _ => {
+                    return Err(usage_err(
+                        "--client-id and --client-secret go together",
+                        Some(cmd),
+                    ));
+                }
+            };
+            if cmd.name == "revoke" {
+                Cmd::Revoke(arg(0), client)
+            } else {
+                Cmd::Introspect(arg(0), client)
+            }
+        }
         "status" => Cmd::Status,
         other => unreachable!("command `{other}` in the table but not parsed"),
     };

@@ -199,17 +199,18 @@ fn to_json(v: impl Serialize) -> Value {
     serde_json::to_value(v).expect("results serialise")
 }
 
-/// Commands that need the admin's credentials: all but gentoken and status.
-fn needs_admin(cmd: &Cmd) -> bool {
-    !matches!(cmd, Cmd::GenToken { .. } | Cmd::Status)
+/// The credentials a command signs in with: none for gentoken and status, a client's
+/// for revoke and introspect when given, the admin's otherwise.
+fn credentials(g: &Globals, cmd: &Cmd) -> Result<Option<Credentials>, Failure> {
+    match cmd {
+        Cmd::GenToken { .. } | Cmd::Status => Ok(None),
+        Cmd::Revoke(_, Some(client)) | Cmd::Introspect(_, Some(client)) => Ok(Some(client.clone())),
+        _ => admin(g).map(Some),
+    }
 }
 
 fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
-    let credentials = if needs_admin(&cmd) {
-        Some(admin(g)?)
-    } else {
-        None
-    };
+    let credentials = credentials(g, &cmd)?;
     let c = client(g, credentials)?;
     Ok(match cmd {
         Cmd::Add {
@@ -320,11 +321,11 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
             }
             json!(true)
         }
-        Cmd::Revoke(token) => {
+        Cmd::Revoke(token, _) => {
             c.revoke(&token_arg(token)?)?;
             json!(true)
         }
-        Cmd::Introspect(token) => to_json(c.introspect(&token_arg(token)?)?),
+        Cmd::Introspect(token, _) => to_json(c.introspect(&token_arg(token)?)?),
         Cmd::Status => {
             let start = Instant::now();
             let info = c.info()?;

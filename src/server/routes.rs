@@ -276,13 +276,11 @@ fn authority_ok(value: &str, may_be_empty: bool) -> bool {
     let (host, port) = match value.strip_prefix('[') {
         Some(v6) => match v6.split_once(']') {
             // An address may carry a zone (RFC 6874: `[fe80::1%25eth0]`).
-            Some((addr, rest)) if ipv6_literal(addr) => {
-                match rest.strip_prefix(':') {
-                    Some(port) => ("v6", Some(port)),
-                    None if rest.is_empty() => ("v6", None),
-                    None => return false,
-                }
-            }
+            Some((addr, rest)) if ipv6_literal(addr) => match rest.strip_prefix(':') {
+                Some(port) => ("v6", Some(port)),
+                None if rest.is_empty() => ("v6", None),
+                None => return false,
+            },
             _ => return false,
         },
         None => match value.rsplit_once(':') {
