@@ -1161,6 +1161,8 @@ comp twitcherctl -s http://x gentoken --client-s
 comp twitcherctl -s http://x unreg
 comp twitcher ctl register --na
 comp twitcher db re
+comp twitcherctl list -o t
+comp twitcherctl --output ""
 "#,
         script.display()
     );
@@ -1168,7 +1170,7 @@ comp twitcher db re
     assert_eq!(out.code(), 0, "{}", out.stderr());
     assert_eq!(
         out.stdout(),
-        "gentoken\n--client-secret\nunregister\n--name\nreset-password\n"
+        "gentoken\n--client-secret\nunregister\n--name\nreset-password\ntable\njson table\n"
     );
     for shell in ["zsh", "fish"] {
         let out = Out(Command::new(BIN)
@@ -1180,6 +1182,7 @@ comp twitcher db re
             out.stdout().contains("client-secret") && !out.stdout().contains("gencert"),
             "{shell}"
         );
+        assert!(out.stdout().contains("json table"), "{shell}: -o offers its values");
     }
     Out(Command::new(BIN)
         .args(["completions", "tcsh"])

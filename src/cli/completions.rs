@@ -49,6 +49,13 @@ fn is_path(metavar: &str) -> bool {
         .any(|m| metavar.contains(m))
 }
 
+/// The values a flag takes when its metavar lists them (`json|table`).
+fn choices(f: &Flag) -> Option<Vec<String>> {
+    let m = metavar(f);
+    m.contains('|')
+        .then(|| m.split('|').map(str::to_string).collect())
+}
+
 fn takes_value(f: &Flag) -> bool {
     f.arity != Arity::Switch
 }
@@ -176,6 +183,15 @@ fn bash_one(p: &Program, delegate: Option<Delegate>) -> String {
             "        {path_valued}) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
         ));
     }
+    for f in all_flags.iter().filter(|f| takes_value(f)) {
+        if let Some(values) = choices(f) {
+            s.push_str(&format!(
+                "        {}) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return ;;\n",
+                heads(f).join("|"),
+                values.join(" ")
+            ));
+        }
+    }
     if !valued.is_empty() {
         s.push_str(&format!("        {valued}) COMPREPLY=(); return ;;\n"));
     }
@@ -228,7 +244,11 @@ fn zsh_flag(f: &Flag) -> String {
     let help = zsh_quote(f.help);
     let value = if takes_value(f) {
         let m = metavar(f);
-        let action = if is_path(&m) { "_files" } else { " " };
+        let action = match choices(f) {
+            Some(values) => format!("({})", values.join(" ")),
+            None if is_path(&m) => "_files".to_string(),
+            None => " ".to_string(),
+        };
         format!(":{m}:{action}")
     } else {
         String::new()
@@ -375,6 +395,9 @@ fn fish_flag(prog: &str, cond: &str, f: &Flag) -> String {
         } else {
             " -x"
         });
+        if let Some(values) = choices(f) {
+            s.push_str(&format!(" -a '{}'", values.join(" ")));
+        }
     }
     s.push_str(&format!(" -d '{}'\n", fish_quote(f.help)));
     s

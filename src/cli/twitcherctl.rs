@@ -63,7 +63,7 @@ static GLOBALS: &[Flag] = &[
     Flag {
         short: Some('o'),
         long: "output",
-        arity: Arity::One("FORMAT"),
+        arity: Arity::One("json|table"),
         env: None,
         help: "json (the default): one JSON document on stdout; table: aligned columns for people.",
     },
