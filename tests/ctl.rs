@@ -1182,7 +1182,10 @@ comp twitcherctl --output ""
             out.stdout().contains("client-secret") && !out.stdout().contains("gencert"),
             "{shell}"
         );
-        assert!(out.stdout().contains("json table"), "{shell}: -o offers its values");
+        assert!(
+            out.stdout().contains("json table"),
+            "{shell}: -o offers its values"
+        );
     }
     Out(Command::new(BIN)
         .args(["completions", "tcsh"])
