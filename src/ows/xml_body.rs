@@ -257,12 +257,18 @@ impl<R: Read> Read for XmlBody<R> {
             // A buffer's worth goes on at once (one event can be 3 bytes, and a write
             // per event is a system call each), but what is ready is not held back
             // to wait on the client for more: parsing on could block on the client
-            // when what is buffered cannot end the next event. Every tag ends at a
-            // `>`; without one buffered, the next event may need the client. (A `>`
-            // inside an unfinished comment or CDATA slips by; the client then just
-            // waits as it would for any slow upload.)
+            // when what is buffered cannot end the next event. That event ends at the
+            // `>` of a tag, the `;` of a reference, or the `<` or `&` after text;
+            // without it buffered, the next event may need the client. (A `>` inside
+            // an attribute value or an unfinished comment or CDATA slips by; the
+            // client then just waits as it would for any slow upload.)
             let buffered = self.parser.get_ref().buffer();
-            let waits_on_client = memchr::memrchr(b'>', buffered).is_none();
+            let waits_on_client = match buffered.first() {
+                None => true,
+                Some(b'<') => memchr::memchr(b'>', buffered).is_none(),
+                Some(b'&') => memchr::memchr(b';', buffered).is_none(),
+                Some(_) => memchr::memchr2(b'<', b'&', buffered).is_none(),
+            };
             if ready >= buf.len() || (ready > 0 && (self.ended || waits_on_client)) {
                 let n = ready.min(buf.len());
                 let mut seen = self.seen.borrow_mut();
@@ -441,48 +447,60 @@ mod tests {
     /// One write to the backend per parser event made a body of small elements
     /// take a system call every few bytes.
     #[test]
-    fn small_elements_go_on_a_buffer_at_a_time() {
-        let mut doc = String::from(r#"<Execute service="WPS" version="1.0.0">"#);
-        for _ in 0..50_000 {
-            doc.push_str("<a/>");
-        }
-        doc.push_str("</Execute>");
-        let mut b = XmlBody::new(doc.as_bytes());
-        assert_eq!(b.root().unwrap().name, "Execute");
-        let (mut out, mut reads) = (Vec::new(), 0);
-        let mut buf = [0u8; 8192];
-        loop {
-            match b.read(&mut buf).unwrap() {
-                0 => break,
-                n => {
-                    out.extend_from_slice(&buf[..n]);
-                    reads += 1;
+    fn small_events_go_on_a_buffer_at_a_time() {
+        // Elements; escaped text, with no raw `>`; text with a raw `>`.
+        for piece in ["<a/>", "&lt;a/&gt;", "a &gt; 5 &amp; b; <e>x > y</e>"] {
+            let mut doc = String::from(r#"<Execute service="WPS" version="1.0.0"><d>"#);
+            for _ in 0..30_000 {
+                doc.push_str(piece);
+            }
+            doc.push_str("</d></Execute>");
+            let mut b = XmlBody::new(doc.as_bytes());
+            assert_eq!(b.root().unwrap().name, "Execute");
+            let (mut out, mut reads) = (Vec::new(), 0);
+            let mut buf = [0u8; 8192];
+            loop {
+                match b.read(&mut buf).unwrap() {
+                    0 => break,
+                    n => {
+                        out.extend_from_slice(&buf[..n]);
+                        reads += 1;
+                    }
                 }
             }
+            assert_eq!(out, doc.as_bytes(), "{piece}");
+            assert!(
+                reads <= 2 * doc.len() / buf.len() + 2,
+                "{piece}: {reads} reads"
+            );
         }
-        assert_eq!(out, doc.as_bytes());
-        assert!(reads <= 2 * doc.len() / buf.len() + 2, "{reads} reads");
     }
 
     /// A client that sends part of a document and then pauses: what the parser has
     /// checked goes on now, not once the client sends more.
     #[test]
     fn checked_bytes_are_not_held_back_while_the_client_pauses() {
-        struct Pausing(bool);
+        struct Pausing(&'static [u8], bool);
         impl Read for Pausing {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                assert!(!self.0, "read the client again while bytes were ready");
-                self.0 = true;
-                let part = br#"<Execute service="WPS" version="1.0.0"><a>hello world</a><b"#;
-                buf[..part.len()].copy_from_slice(part);
-                Ok(part.len())
+                assert!(!self.1, "read the client again while bytes were ready");
+                self.1 = true;
+                buf[..self.0.len()].copy_from_slice(self.0);
+                Ok(self.0.len())
             }
         }
-        let mut b = XmlBody::new(Pausing(false));
-        assert_eq!(b.root().unwrap().name, "Execute");
-        let mut buf = [0u8; 8192];
-        let n = b.read(&mut buf).unwrap();
-        assert!(n > 0 && buf[..n].starts_with(b"<Execute"), "{n}");
+        // The client stops inside a tag, a reference, and text.
+        for part in [
+            &br#"<Execute service="WPS" version="1.0.0"><a>hello world</a><b"#[..],
+            br#"<Execute service="WPS" version="1.0.0"><a>x &lt; y &am"#,
+            br#"<Execute service="WPS" version="1.0.0"><a>x &lt; y, and mo"#,
+        ] {
+            let mut b = XmlBody::new(Pausing(part, false));
+            assert_eq!(b.root().unwrap().name, "Execute");
+            let mut buf = [0u8; 8192];
+            let n = b.read(&mut buf).unwrap();
+            assert!(n > 0 && buf[..n].starts_with(b"<Execute"), "{n}");
+        }
     }
 
     #[test]
