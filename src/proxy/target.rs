@@ -6,9 +6,9 @@ use crate::server::http::query_key_in;
 /// Query parameters that belong to twitcher and never reach a backend.
 const OWN_PARAMS: &[&str] = &["access_token"];
 
-/// Refuses `.` and `..` segments, raw or percent-encoded (also doubly encoded, with
-/// encoded or back slashes, and with `;parameters`), and NUL bytes: the backend must never be walked out of the
-/// registered service URL.
+/// Refuses `.` and `..` segments, raw or percent-encoded (also doubly encoded, as
+/// Jetty's `%uXXXX`, with encoded or back slashes, and with `;parameters`), and NUL
+/// bytes: the backend must never be walked out of the registered service URL.
 pub fn check_extra(extra: &str) -> Result<(), String> {
     /// Encodings of encodings deeper than this are refused rather than unwrapped.
     const MAX_ROUNDS: usize = 4;
@@ -26,19 +26,42 @@ pub fn check_extra(extra: &str) -> Result<(), String> {
         if !text.contains('%') {
             return Ok(());
         }
-        // Jetty also took `%u002e` for a dot (CVE-2021-34429).
-        let decoded = percent_encoding::percent_decode_str(&text)
-            .decode_utf8_lossy()
-            .replace("%u002e", ".")
-            .replace("%U002E", ".")
-            .replace("%u002E", ".")
-            .replace("%U002e", ".");
+        let decoded =
+            decode_percent_u(&percent_encoding::percent_decode_str(&text).decode_utf8_lossy());
         if decoded == text {
             return Ok(());
         }
         text = decoded;
     }
     Err("the path is percent-encoded too many times over".into())
+}
+
+/// Decodes `%uXXXX`, which Jetty took for any code point: `%u002e` for a dot
+/// (CVE-2021-34429), `%u002f` for a slash, `%u003b` for a `;`.
+fn decode_percent_u(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let code = rest
+            .get(1..6)
+            .and_then(|u| u.strip_prefix(['u', 'U']))
+            .filter(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok());
+        match code {
+            Some(c) => {
+                out.push(char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER));
+                rest = &rest[6..];
+            }
+            None => {
+                out.push('%');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Bytes allowed as they are in a path; everything else is percent-encoded.
@@ -135,8 +158,14 @@ mod tests {
             ".;",
             "%u002e%u002e/x",
             "%U002E/x",
+            "%u002e%u002e%u002fadmin",
+            "..%u002f..%u002fadmin",
+            "..%u005cadmin",
+            "%u002e%u002e%u003bx/admin",
+            "x%u0000",
             "%25252e%25252e/x",
             "%2525252525252e",
+            "%252525252541",
         ] {
             assert!(check_extra(bad).is_err(), "{bad}");
         }
@@ -149,6 +178,11 @@ mod tests {
             "",
             "x;..",
             "...;a",
+            "%u00e9t%C3%A9",
+            "%u002",
+            "100%u",
+            "%uzzzz",
+            "%25252541",
         ] {
             assert!(check_extra(good).is_ok(), "{good}");
         }
