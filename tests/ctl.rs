@@ -740,10 +740,92 @@ fn credentials_come_from_the_environment() {
     assert_eq!(introspect(&s, access)["active"], false);
     // Flags do the same; one without the other is a usage error.
     let id = str_of(&client, "client_id");
-    let out = ctl.run(&["-s", &s.url, "introspect", "-i", id, "-s", "wrong", access]);
+    let out = ctl.run(&[
+        "-s",
+        &s.url,
+        "introspect",
+        "--client-id",
+        id,
+        "--client-secret",
+        "wrong",
+        access,
+    ]);
     out.fails(1, "invalid_client");
-    ctl.run(&["-s", &s.url, "revoke", "-i", id, access])
+    ctl.run(&["-s", &s.url, "revoke", "--client-id", id, access])
         .fails(2, "--client-id and --client-secret go together");
+}
+
+/// The environment's client is `gentoken`'s: an admin named on the command line or in
+/// the environment still signs `revoke` and `introspect`, half a client in the
+/// environment is no usage error, and `-s` after the command is still the server.
+#[test]
+fn the_admin_named_wins_over_the_environments_client() {
+    let s = Server::start();
+    let ctl = Ctl::new();
+    let mine = ctl.admin(&s, &["add", "-n", "mine"]).json();
+    let other = ctl.admin(&s, &["add", "-n", "other"]).json();
+    let as_admin = |args: &[&'static str], token: &str| -> Vec<String> {
+        let mut all: Vec<String> = ["-s", &s.url, "-u", ADMIN.0, "-p", ADMIN.1]
+            .map(String::from)
+            .to_vec();
+        all.extend(args.iter().map(|a| a.to_string()));
+        all.push(token.to_string());
+        all
+    };
+    let access = || {
+        let out = ctl.run(&[
+            "-s",
+            &s.url,
+            "gentoken",
+            "-i",
+            str_of(&mine, "client_id"),
+            "-s",
+            str_of(&mine, "client_secret"),
+        ]);
+        str_of(&out.json(), "access_token").to_string()
+    };
+    let run_env = |args: &[String], env: &[(&str, &str)]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = ctl.cmd(&args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Out(cmd.output().unwrap())
+    };
+    let token = access();
+    let half = [("TWITCHER_CLIENT_ID", str_of(&other, "client_id"))];
+    let out = run_env(&as_admin(&["introspect"], &token), &half);
+    assert_eq!(out.json()["active"], true);
+    let others = [
+        ("TWITCHER_CLIENT_ID", str_of(&other, "client_id")),
+        ("TWITCHER_CLIENT_SECRET", str_of(&other, "client_secret")),
+    ];
+    let out = run_env(&as_admin(&["revoke"], &token), &others);
+    assert_eq!(out.json(), true);
+    assert_eq!(introspect(&s, &token)["active"], false);
+    // The admin from the environment wins too.
+    let token = access();
+    let env = [
+        others[0],
+        others[1],
+        ("TWITCHER_USERNAME", ADMIN.0),
+        ("TWITCHER_PASSWORD", ADMIN.1),
+    ];
+    let args = ["-s", &s.url, "revoke", &token].map(String::from);
+    let out = run_env(&args, &env);
+    assert_eq!(out.json(), true);
+    // `-s` after the command.
+    let out = ctl.run(&[
+        "-u",
+        ADMIN.0,
+        "-p",
+        ADMIN.1,
+        "introspect",
+        "-s",
+        &s.url,
+        &token,
+    ]);
+    assert_eq!(out.json()["active"], false);
 }
 
 #[test]

@@ -108,20 +108,22 @@ static ADD_FLAGS: &[Flag] = &[
 ];
 
 /// `revoke` and `introspect` may sign in as the token's own client (RFC 7009 §2.1,
-/// RFC 7662 §2.1) rather than as the admin.
+/// RFC 7662 §2.1) rather than as the admin. Long names only: `-s` stays the
+/// server's URL wherever it is written, and the environment's client (which
+/// `gentoken` reads) serves only when no admin is named (see `token_client`).
 static TOKEN_CLIENT_FLAGS: &[Flag] = &[
     Flag {
-        short: Some('i'),
+        short: None,
         long: "client-id",
         arity: Arity::One("ID"),
-        env: Some("TWITCHER_CLIENT_ID"),
-        help: "Sign in as this OAuth client (with --client-secret) instead of the admin.",
+        env: None,
+        help: "Sign in as this OAuth client (with --client-secret) instead of the admin. Without either, and with no admin user name given, TWITCHER_CLIENT_ID and TWITCHER_CLIENT_SECRET serve.",
     },
     Flag {
-        short: Some('s'),
+        short: None,
         long: "client-secret",
         arity: Arity::One("SECRET"),
-        env: Some("TWITCHER_CLIENT_SECRET"),
+        env: None,
         help: "The client's secret, with --client-id.",
     },
 ];
@@ -276,14 +278,14 @@ static COMMANDS: &[Command] = &[
     Command {
         name: "revoke",
         args: "TOKEN",
-        about: "Revoke an access token (RFC 7009), signed in as the admin or, with -i/-s, as the token's client; TOKEN - reads it from stdin.",
+        about: "Revoke an access token (RFC 7009), signed in as the admin or, with --client-id/--client-secret, as the token's client; TOKEN - reads it from stdin.",
         flags: TOKEN_CLIENT_FLAGS,
         positionals: (1, 1),
     },
     Command {
         name: "introspect",
         args: "TOKEN",
-        about: "Show whether an access token is active and what it grants (RFC 7662), signed in as the admin or, with -i/-s, as a client; TOKEN - reads it from stdin.",
+        about: "Show whether an access token is active and what it grants (RFC 7662), signed in as the admin or, with --client-id/--client-secret, as a client; TOKEN - reads it from stdin.",
         flags: TOKEN_CLIENT_FLAGS,
         positionals: (1, 1),
     },
@@ -482,6 +484,40 @@ fn http_url(value: &str, what: &str, cmd: Option<&'static Command>) -> Result<St
     }
 }
 
+/// The client that `revoke` or `introspect` signs in as, if not the admin: the flags'
+/// first; else the environment's, but only when no admin user name is given (by
+/// flag or `TWITCHER_USERNAME`), since `gentoken` reads the same variables.
+fn token_client(
+    m: &Matches,
+    env: &dyn Fn(&str) -> Option<String>,
+    cmd: &'static Command,
+) -> Result<Option<Credentials>, UsageError> {
+    let given = |long: &str| m.value(long).filter(|v| !v.is_empty()).map(str::to_string);
+    match (given("client-id"), given("client-secret")) {
+        (Some(username), Some(password)) => return Ok(Some(Credentials { username, password })),
+        (None, None) => {}
+        _ => {
+            return Err(usage_err(
+                "--client-id and --client-secret go together",
+                Some(cmd),
+            ));
+        }
+    }
+    if value(m, &USERNAME, env).is_some() {
+        return Ok(None);
+    }
+    let from_env = |k: &str| env(k).filter(|v| !v.is_empty());
+    Ok(
+        match (
+            from_env("TWITCHER_CLIENT_ID"),
+            from_env("TWITCHER_CLIENT_SECRET"),
+        ) {
+            (Some(username), Some(password)) => Some(Credentials { username, password }),
+            _ => None,
+        },
+    )
+}
+
 fn globals(
     m: &Matches,
     env: &dyn Fn(&str) -> Option<String>,
@@ -620,18 +656,7 @@ pub fn parse(
         "clients" => Cmd::Clients,
         "remove-client" => Cmd::RemoveClient(name_arg("client id")?),
         "revoke" | "introspect" => {
-            let id = value(&m, flag(TOKEN_CLIENT_FLAGS, "client-id"), env);
-            let secret = value(&m, flag(TOKEN_CLIENT_FLAGS, "client-secret"), env);
-            let client = match (id, secret) {
-                (Some(username), Some(password)) => Some(Credentials { username, password }),
-                (None, None) => None,
-                _ => {
-                    return Err(usage_err(
-                        "--client-id and --client-secret go together",
-                        Some(cmd),
-                    ));
-                }
-            };
+            let client = token_client(&m, env, cmd)?;
             if cmd.name == "revoke" {
                 Cmd::Revoke(arg(0), client)
             } else {
