@@ -58,10 +58,7 @@ const FRONT_PROXY_ONLY: &[&str] = &[
 
 /// Whether only a trusted front proxy may send this header.
 fn front_proxy_only(name: &str) -> bool {
-    listed(FRONT_PROXY_ONLY, name)
-        || name
-            .get(..12)
-            .is_some_and(|p| p.eq_ignore_ascii_case("x-forwarded-"))
+    listed(FRONT_PROXY_ONLY, name) || name.get(..12).is_some_and(|p| same_name(p, "x-forwarded-"))
 }
 
 /// The headers a message's `Connection` headers name, which are hop-by-hop for that
@@ -79,8 +76,21 @@ fn is_hop_by_hop(name: &str, named: &[&str]) -> bool {
     listed(HOP_BY_HOP, name) || listed(named, name)
 }
 
+/// Names compared as CGI servers (gunicorn before 22, uWSGI, PHP) see them: case and
+/// `_` against `-` do not count, so `X_Forwarded_Host` is `X-Forwarded-Host` to them.
+fn same_name(a: &str, b: &str) -> bool {
+    let fold = |c: u8| {
+        if c == b'_' {
+            b'-'
+        } else {
+            c.to_ascii_lowercase()
+        }
+    };
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
+}
+
 fn listed(names: &[&str], name: &str) -> bool {
-    names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    names.iter().any(|n| same_name(n, name))
 }
 
 /// What the request headers depend on besides the headers themselves.
@@ -115,7 +125,7 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
         if is_hop_by_hop(k, &named)
             || listed(SET_HERE, k)
             || listed(&FORWARDED, k)
-            || k.eq_ignore_ascii_case("via")
+            || same_name(k, "via")
         {
             continue;
         }
@@ -328,6 +338,11 @@ mod tests {
             ("True-Client-IP", "1.2.3.4"),
             ("X-Original-URL", "/admin"),
             ("X-Forwarded", "for=x"),
+            // CGI servers read `_` as `-`.
+            ("X_Forwarded_Host", "evil"),
+            ("X-Forwarded_Prefix", "/evil"),
+            ("X_Real_IP", "1.2.3.4"),
+            ("Transfer_Encoding", "chunked"),
         ]);
         let out = request_headers(&claimed, &untrusted);
         assert_eq!(names(&out), ["x-forwarded-for", "x-forwarded-proto", "via"]);
