@@ -1005,6 +1005,172 @@ fn a_public_query_does_not_open_the_body() {
     assert_eq!(s.backend.count(), before + 4);
 }
 
+/// Backends read more than `service`, `request` and `version` from the query, and
+/// read bodies by other rules than their Content-Type: each way a real server would
+/// run another operation than the one judged here needs a token, or is refused.
+#[test]
+fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
+    let s = setup();
+    let auth = bearer(&s.compute);
+    let comment_form = r#"<wps:Execute service="WPS" version="1.0.0" xmlns:wps="http://www.opengis.net/wps/1.0.0"><!--&request=GetCapabilities&x=--></wps:Execute>"#;
+    let caps_with_form = r#"<GetCapabilities service="WPS"><!--&service=WPS&request=Execute&version=1.0.0&x=--></GetCapabilities>"#;
+    let form = "application/x-www-form-urlencoded";
+    // Bodies PyWPS and QGIS read as XML or JSON, and MapServer as a form.
+    for (content_type, body) in [
+        (form, comment_form),
+        (form, "\u{feff} \n<Execute service=\"WPS\"/>"),
+        (form, r#"{"x": "&request=GetCapabilities&"}"#),
+        (form, r#"[1, "&service=WPS&request=GetCapabilities&"]"#),
+        (
+            "application/x-www-form-urlencoded; charset=json",
+            "service=WPS&request=GetCapabilities",
+        ),
+        (
+            "text/xml; profile=json",
+            r#"<GetCapabilities service="WPS"/>"#,
+        ),
+        ("application/x-www-form-urlencoded+xml", caps_with_form),
+        ("Application/X-WWW-Form-Urlencoded+XML", caps_with_form),
+    ] {
+        let headers = [("Content-Type", content_type)];
+        let r = request_with("POST", &s.proxy("emu"), &headers, Some(body.as_bytes()));
+        assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+        let with_token = [("Content-Type", content_type), ("Authorization", &auth)];
+        let r = request_with("POST", &s.proxy("emu"), &with_token, Some(body.as_bytes()));
+        assert_eq!(r.status, 200, "{content_type} {body}: {}", r.text());
+    }
+    // A form that is a form still counts as one.
+    let headers = [("Content-Type", form)];
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &headers,
+        Some(b"service=WPS&request=GetCapabilities&x=%3Cy%3E"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // libxml2 honours a declared UTF-7, under which these bytes are an Execute root.
+    let utf7 = r#"<?xml version="1.0" encoding="UTF-7"?><GetCapabilities service="WPS"/>"#;
+    for headers in [vec![], vec![("Authorization", auth.as_str())]] {
+        let mut h = headers.clone();
+        h.push(("Content-Type", "text/xml"));
+        let r = request_with("POST", &s.proxy("emu"), &h, Some(utf7.as_bytes()));
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("encoding UTF-7"), "{}", r.text());
+    }
+    let latin = r#"<?xml version="1.0" encoding='us-ascii'?><GetCapabilities service="WPS"/>"#;
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &[("Content-Type", "text/xml")],
+        Some(latin.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // QGIS Server takes the root's attributes for parameters, `request` over the name.
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &[("Content-Type", "text/xml")],
+        Some(br#"<GetCapabilities service="WPS" REQUEST="Execute"/>"#),
+    );
+    assert_exception(&r, 400, "InvalidParameterValue", "request");
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &[("Content-Type", "text/xml")],
+        Some(
+            br#"<GetCapabilities service="WPS" request="getcapabilities" xmlns:request="urn:x"/>"#,
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &[("Content-Type", "text/xml")],
+        Some(br#"<GetCapabilities service="WPS" SERVICE="WMS"/>"#),
+    );
+    assert_exception(&r, 400, "InvalidParameterValue", "service");
+
+    // MapServer: any `mode` but ows or wfs renders without OWS dispatch; a name holding
+    // an encoded `=` or NUL is split or cut there into a second `request`; cookies are
+    // parameters after the query.
+    let before = s.backend.count();
+    for (rest, cookie) in [
+        (format!("{GETCAPS}&mode=map"), None),
+        (format!("{GETCAPS}&MODE=tile"), None),
+        (GETCAPS.to_string(), Some("request=Execute")),
+        (GETCAPS.to_string(), Some("a=b; Mode=map")),
+        (GETCAPS.to_string(), Some("%72equest=Execute")),
+    ] {
+        let mut headers = vec![];
+        if let Some(c) = cookie {
+            headers.push(("Cookie", c));
+        }
+        let r = request_with("GET", &s.proxy(&rest), &headers, None);
+        assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+        assert_eq!(
+            request_with("GET", &s.verify(&rest), &headers, None).status,
+            401,
+            "verify {rest} {cookie:?}"
+        );
+        headers.push(("Authorization", &auth));
+        let r = request_with("GET", &s.proxy(&rest), &headers, None);
+        assert_eq!(r.status, 200, "{rest} {cookie:?} with a token");
+    }
+    assert_eq!(
+        s.backend.count(),
+        before + 5,
+        "only those with a token went on"
+    );
+    let r = request_with(
+        "GET",
+        &s.proxy(&format!("{GETCAPS}&mode=OWS")),
+        &[("Cookie", "session=abc; lang=en")],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for key in ["request%3DExecute", "request%00x"] {
+        let rest = format!("{GETCAPS}&{key}=Execute");
+        let r = get(&s.proxy(&rest), Some(&auth));
+        assert_eq!(r.status, 400, "{key}: {}", r.text());
+        assert!(r.text().contains("InvalidParameterValue"), "{}", r.text());
+        assert_eq!(get(&s.verify(&rest), None).status, 400);
+    }
+    let form_mode = "service=WPS&request=GetCapabilities&mode=legend";
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &headers,
+        Some(form_mode.as_bytes()),
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+}
+
+#[test]
+fn capabilities_in_any_version_and_geoserver_execution_status() {
+    let s = setup();
+    // The backend negotiates the version of its capabilities.
+    let r = get(
+        &s.proxy("emu?service=WPS&request=GetCapabilities&version=1.2.0"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = get(
+        &s.proxy("emu?service=WPS&request=DescribeProcess&version=1.2.0"),
+        None,
+    );
+    assert_exception(&r, 400, "InvalidParameterValue", "version");
+    // GeoServer's WPS polls with its own operations: protected, and passed on.
+    let status = "emu?service=WPS&version=1.0.0&request=GetExecutionStatus&executionId=1";
+    let r = get(&s.proxy(status), None);
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    let before = s.backend.count();
+    get(&s.proxy(status), Some(&bearer(&s.compute)));
+    assert!(s.backend.last().query.contains("GetExecutionStatus"));
+    assert_eq!(s.backend.count(), before + 1);
+}
+
 /// The backend counts bytes by Content-Length: a cut-off document must not reach it
 /// whole, or it would act on it before the upload is stopped.
 #[test]

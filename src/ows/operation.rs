@@ -31,10 +31,14 @@ const WPS: Spec = Spec {
         "GetStatus",
         "GetResult",
         "Dismiss",
+        // GeoServer's own, which its WPS 1.0.0 statusLocation and output references use.
+        "GetExecutionStatus",
+        "GetExecutionResult",
+        "GetExecutions",
     ],
     public: &["GetCapabilities", "DescribeProcess"],
     versions: &["1.0.0", "2.0.0"],
-    versionless: &[],
+    versionless: &["GetExecutionStatus", "GetExecutionResult", "GetExecutions"],
 };
 
 const WMS: Spec = Spec {

@@ -128,7 +128,11 @@ fn version(
     given: Option<&str>,
 ) -> Result<Option<String>, OwsError> {
     match given.filter(|v| !v.is_empty()) {
-        Some(v) if service.supports_version(v) => Ok(Some(v.to_string())),
+        // A server negotiates the version of its capabilities (WMS 1.3.0 §6.2.4, OWS
+        // Common §7.3.2): GeoServer answers `1.1` with 1.1.0.
+        Some(v) if service.supports_version(v) || operation == "GetCapabilities" => {
+            Ok(Some(v.to_string()))
+        }
         Some(v) => Err(OwsError::invalid(
             "version",
             format!(
@@ -146,6 +150,7 @@ pub fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
     pairs: &[(K, V)],
     registered: Registered,
 ) -> Result<OwsRequest, OwsError> {
+    check_names(pairs)?;
     let service = service_type(single(pairs, "service")?, registered)?;
     let operation = operation(service, single(pairs, "request")?)?;
     let version = version(service, operation, single(pairs, "version")?)?;
@@ -156,12 +161,75 @@ pub fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
     })
 }
 
+/// A decoded parameter name holding `=` or NUL is refused. MapServer decodes a pair
+/// before it splits name from value, so `request%3DGetMap` is a second `request` there,
+/// and C code reads `request%00x` as `request`; either could decide the operation
+/// unseen.
+fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
+    match pairs
+        .iter()
+        .map(|(k, _)| k.as_ref())
+        .find(|k| k.contains(['=', '\0']))
+    {
+        Some(k) => {
+            let shown: String = k
+                .chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect();
+            Err(OwsError::invalid(
+                &shown,
+                "A parameter name may not hold an encoded \"=\" or NUL",
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Whether key/value parameters ask a backend to leave OWS dispatch: MapServer
+/// renders maps, tiles, legends and queries for any `mode` but `ows` and `wfs`
+/// (and for all of them unless its map file restricts the modes), whatever
+/// `request` says. Such a request is no public operation.
+pub fn leaves_ows_dispatch<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> bool {
+    pairs.iter().any(|(k, v)| {
+        is_param(k.as_ref(), "mode")
+            && !["ows", "wfs"]
+                .iter()
+                .any(|m| v.as_ref().trim().eq_ignore_ascii_case(m))
+    })
+}
+
+/// Whether `Cookie` header values name a cookie as a dispatching parameter
+/// (`service`, `request`, `version`, `mode`): MapServer reads cookies as parameters
+/// after the query, and the last `request` wins there.
+pub fn cookies_carry_params<'a>(values: impl Iterator<Item = &'a str>) -> bool {
+    values.flat_map(|v| v.split(';')).any(|pair| {
+        let raw = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
+        let name = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+        ["service", "request", "version", "mode"]
+            .iter()
+            .any(|p| is_param(&name, p))
+    })
+}
+
 /// The request of an XML body: the root element names the operation, its `service`
-/// and `version` attributes the rest.
+/// and `version` attributes the rest. QGIS Server takes every attribute of the root
+/// for a parameter, and a `request` attribute over the element's name, so one that
+/// names another operation is refused.
 pub fn from_xml(root: &Root, registered: Registered) -> Result<OwsRequest, OwsError> {
-    let service = service_type(root.attribute("service"), registered)?;
+    let attributes = &root.attributes;
+    let service = service_type(single(attributes, "service")?, registered)?;
     let operation = operation(service, Some(&root.name))?;
-    let version = version(service, operation, root.attribute("version"))?;
+    if let Some(asked) = single(attributes, "request")?
+        && service.operation(asked) != Some(operation)
+    {
+        return Err(OwsError::invalid(
+            "request",
+            format!(
+                "The request attribute ({asked}) names another operation than the root element"
+            ),
+        ));
+    }
+    let version = version(service, operation, single(attributes, "version")?)?;
     Ok(OwsRequest {
         service,
         operation,

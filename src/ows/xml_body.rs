@@ -28,21 +28,12 @@ pub enum Fault {
     Io(String),
 }
 
-/// The request element: its local name and attributes, namespaces dropped.
+/// The request element: its local name and attributes, namespaces dropped (and
+/// namespace declarations left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Root {
     pub name: String,
     pub attributes: Vec<(String, String)>,
-}
-
-impl Root {
-    /// An attribute by local name, ignoring case as OWS parameter names do.
-    pub fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 /// Keeps a copy of every byte read, so the raw body can be forwarded as parsed.
@@ -152,6 +143,23 @@ impl<R: Read> XmlBody<R> {
                     self.root_closed = true;
                 }
             }
+            // The parser reads UTF-8; a backend that honours another declared encoding
+            // (libxml2 takes UTF-7) would read other elements than were checked here.
+            Ok(Event::Decl(d)) => match d.encoding() {
+                None => {}
+                Some(Ok(enc))
+                    if ["utf-8", "utf8", "us-ascii", "ascii"]
+                        .iter()
+                        .any(|e| enc.trim().eq_ignore_ascii_case(e)) => {}
+                Some(Ok(enc)) => self.fail(Fault::Invalid(format!(
+                    "the XML declares the encoding {}; send it as UTF-8",
+                    enc.chars()
+                        .filter(|c| !c.is_control())
+                        .take(40)
+                        .collect::<String>()
+                ))),
+                Some(Err(e)) => self.fail(Fault::Invalid(format!("bad XML declaration: {e}"))),
+            },
             Ok(Event::DocType(_)) => {
                 self.fail(Fault::Invalid(
                     "a DTD (<!DOCTYPE ...>) is not allowed in a request".into(),
@@ -226,6 +234,10 @@ fn read_root(e: &BytesStart) -> Result<Root, Fault> {
     let mut attributes = Vec::new();
     for a in e.attributes().with_checks(true) {
         let a = a.map_err(|err| Fault::Invalid(format!("bad attribute: {err}")))?;
+        // Namespace declarations bind prefixes; they are no parameters.
+        if a.key.as_namespace_binding().is_some() {
+            continue;
+        }
         let value = a
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|err| Fault::Invalid(format!("bad attribute value: {err}")))?
@@ -309,8 +321,13 @@ mod tests {
 "#;
         let (root, out) = pass(xml).unwrap();
         assert_eq!(root.name, "Execute");
-        assert_eq!(root.attribute("SERVICE"), Some("WPS"));
-        assert_eq!(root.attribute("version"), Some("1.0.0"));
+        assert_eq!(
+            root.attributes,
+            [
+                ("service".to_string(), "WPS".to_string()),
+                ("version".to_string(), "1.0.0".to_string()),
+            ]
+        );
         assert_eq!(out, xml.as_bytes());
     }
 

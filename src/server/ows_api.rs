@@ -19,7 +19,10 @@ use crate::log;
 use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
 use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
-use crate::ows::request::{OwsRequest, Registered, from_kvp, from_xml, has_ows_params};
+use crate::ows::request::{
+    OwsRequest, Registered, cookies_carry_params, from_kvp, from_xml, has_ows_params,
+    leaves_ows_dispatch,
+};
 use crate::ows::rewrite::{Base, Form, essence, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
 use crate::proxy::headers::{Forwarding, passed, request_headers, response_headers};
@@ -87,18 +90,37 @@ enum BodyKind {
     Other,
 }
 
+/// A body is judged only as what every backend would read it as. PyWPS reads a body
+/// as JSON when its Content-Type merely holds `json`; GeoServer and MapServer take a
+/// form by a case-sensitive prefix, so `application/x-www-form-urlencoded+xml` is a
+/// form to them and XML here. Such bodies are left unjudged.
 fn body_kind(req: &Request) -> BodyKind {
     if !req.has_body() {
         return BodyKind::None;
     }
-    let essence = essence(req.header("Content-Type").unwrap_or(""));
-    if essence == "application/x-www-form-urlencoded" {
+    let header = req.header("Content-Type").unwrap_or("");
+    let essence = essence(header);
+    if header.to_ascii_lowercase().contains("json") {
+        BodyKind::Other
+    } else if essence == "application/x-www-form-urlencoded" {
         BodyKind::Form
+    } else if essence.contains("form-urlencoded") {
+        BodyKind::Other
     } else if essence.is_empty() || is_xml(&essence) {
         BodyKind::Xml
     } else {
         BodyKind::Other
     }
+}
+
+/// Whether a form's bytes are a document: PyWPS parses every POST body as XML, and
+/// QGIS Server tries XML first, so `<Execute …><!--&request=GetCapabilities-->` sent
+/// as a form runs Execute there. A form encoder escapes `<`, `{` and `[`.
+fn looks_like_document(body: &[u8]) -> bool {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| matches!(b, b'<' | b'{' | b'['))
 }
 
 /// How the client's body goes on: parsed on the way, already read, as it comes, or none.
@@ -179,6 +201,9 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let mut form: Option<Vec<u8>> = None;
     let mut query_ows: Option<OwsRequest> = None;
     let mut body_ows: Option<OwsRequest> = None;
+    // Parameters some backends read beside the three judged here.
+    let mut off_dispatch = checked
+        && (leaves_ows_dispatch(&query) || cookies_carry_params(req.header_values("Cookie")));
     if checked && has_ows_params(&query) {
         match from_kvp(&query, registered) {
             Ok(r) => query_ows = Some(r),
@@ -193,8 +218,9 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             Ok(b) => b,
             Err(e) => return refuse(mode, &body_error(e)),
         };
-        if checked {
+        if checked && !looks_like_document(&body) {
             let pairs: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(&body).collect();
+            off_dispatch |= leaves_ows_dispatch(&pairs);
             if has_ows_params(&pairs) {
                 match from_kvp(&pairs, registered) {
                     Ok(r) => body_ows = Some(r),
@@ -269,7 +295,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     // backend, whatever its query says.
     let writes = matches!(method, Method::Put | Method::Patch | Method::Delete);
     let class = classify(
-        extra.is_empty() && !body_unjudged && !writes,
+        extra.is_empty() && !body_unjudged && !writes && !off_dispatch,
         query_ows.as_ref(),
         body_ows.as_ref(),
     );
