@@ -557,6 +557,58 @@ fn deleting_a_client_revokes_its_tokens() {
     }
 }
 
+/// Revocations outlast a change of `expires_in` or `leeway` across a restart: a
+/// deleted client's tokens issued under a longer lifetime, and a revoked token that
+/// a larger leeway would let pass again.
+#[test]
+fn revocations_outlast_a_shorter_lifetime_and_a_larger_leeway() {
+    let s = custom().start();
+    let (a, a_secret) = new_client(&s, "register");
+    let (b, b_secret) = new_client(&s, "register");
+    let long_lived = token(&s, &a, &a_secret, "");
+    let dir = s.dir.clone();
+    drop(s);
+    let s = custom()
+        .env("TWITCHER_TOKEN_EXPIRES_IN", "1")
+        .in_dir(dir.clone())
+        .start();
+    let short_lived = token(&s, &b, &b_secret, "");
+    let r = post_form(
+        &format!("{}/oauth/revoke", s.url),
+        Some(&basic(&b, &b_secret)),
+        &format!("token={short_lived}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let url = format!("{}/oauth/clients/{a}", s.url);
+    assert_eq!(
+        request("DELETE", &url, Some(&admin_auth()), None).status,
+        200
+    );
+    assert_refused(&services_with(&s, &long_lived), "client deleted");
+    // Past the lifetime in force, and past the revoked token's expiry.
+    let exp = payload(&short_lived)["exp"].as_u64().unwrap();
+    wait_for(10, "the short lifetime to pass", || {
+        (now() > exp + 1).then_some(())
+    });
+    drop(s);
+    let s = custom()
+        .env("TWITCHER_TOKEN_EXPIRES_IN", "1")
+        .env("TWITCHER_TOKEN_LEEWAY", "600")
+        .in_dir(dir)
+        .start();
+    assert_refused(
+        &services_with(&s, &long_lived),
+        "client deleted, after restart",
+    );
+    assert_refused(
+        &services_with(&s, &short_lived),
+        "revoked, within the larger leeway",
+    );
+    let (c, c_secret) = new_client(&s, "register");
+    let fresh = token(&s, &c, &c_secret, "");
+    assert_eq!(services_with(&s, &fresh).status, 200);
+}
+
 #[test]
 fn secrets_and_random_tokens_never_reach_the_database_file() {
     let s = Server::start();

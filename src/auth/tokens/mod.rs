@@ -123,7 +123,17 @@ fn named(key: &str, e: impl std::fmt::Display) -> String {
     format!("{key}: {e}")
 }
 
+/// A revocation's expiry that never comes (SQLite keeps signed 64-bit integers).
+const NEVER: u64 = i64::MAX as u64;
+
 impl TokenService {
+    /// Revocations whose token expired before this may go. A revocation keeps its
+    /// token's expiry and lasts the leeway in force beyond it, so raising
+    /// `twitcher.token.leeway` does not open revoked tokens again.
+    fn lapsed_before(&self, now: u64) -> u64 {
+        now.saturating_sub(self.leeway)
+    }
+
     /// Starts with keys from [`TokenService::load_keys`] and the store's deny-list.
     pub fn new(
         s: &TokenSettings,
@@ -133,7 +143,7 @@ impl TokenService {
         let digester = Digester::from_store(store.as_ref())
             .map_err(|e| format!("cannot read the secret digest key: {e}"))?;
         let revoked = store
-            .revocations(oauth::now())
+            .revocations(oauth::now().saturating_sub(s.leeway))
             .map_err(|e| format!("cannot read the revocations: {e}"))?;
         Ok(TokenService {
             kind: s.kind,
@@ -231,17 +241,19 @@ impl TokenService {
 
     /// Deletes a client with its tokens: random ones go with it, and its JWTs are
     /// denied until the last one it can hold has expired. Whether it existed.
+    /// The client's block never lapses: its tokens may have been issued under a longer
+    /// lifetime than the one in force now, and a client id is random and never comes
+    /// back, so one row per deleted client is all it costs.
     pub fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let now = oauth::now();
         let r = Revocation {
             kind: Revoked::Client,
             value: client_id.to_string(),
-            expires_at: now + self.expires_in + self.leeway,
+            expires_at: NEVER,
         };
         let found = self.store.delete_client(client_id, &r)?;
         self.recent.remove_client(client_id);
         if found {
-            self.deny.insert(&r, now);
+            self.deny.insert(&r, self.lapsed_before(oauth::now()));
         }
         Ok(found)
     }
@@ -375,10 +387,10 @@ impl TokenService {
                 let r = Revocation {
                     kind,
                     value,
-                    expires_at: v.grant.expires_at + self.leeway,
+                    expires_at: v.grant.expires_at,
                 };
                 self.store.add_revocation(&r).map_err(RevokeError::Store)?;
-                self.deny.insert(&r, now);
+                self.deny.insert(&r, self.lapsed_before(now));
                 Ok(true)
             }
         }
