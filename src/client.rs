@@ -23,6 +23,8 @@ const SECRET_PARAMS: &[&str] = &[
     "client_secret",
     "password",
     "token",
+    "api_key",
+    "apikey",
 ];
 
 /// Credentials for HTTP Basic: the admin's, or an OAuth client's id and secret. Debug

@@ -554,9 +554,13 @@ fn keycloak_legacy_auth_layout_and_explicit_jwks_url() {
 
     let custom = Realm::start("/jwks.json");
     custom.publish(&[&k]);
+    // A JWKS behind credentials: they are used, and never shown.
+    let with_password = custom
+        .url
+        .replace("http://", "http://jwksuser:JwksPassw0rd@");
     let s = Launch::default()
         .env("TWITCHER_TOKEN_TYPE", "keycloak_token")
-        .env("KEYCLOAK_JWKS_URL", &format!("{}/jwks.json", custom.url))
+        .env("KEYCLOAK_JWKS_URL", &format!("{with_password}/jwks.json"))
         .env("KEYCLOAK_AUDIENCE", "")
         .start();
     let mut claims = kc_claims("register");
@@ -566,6 +570,12 @@ fn keycloak_legacy_auth_layout_and_explicit_jwks_url() {
         200,
         "aud not checked when empty"
     );
+    let settings = get(&format!("{}/settings", s.url), Some(&admin_auth())).text();
+    assert!(settings.contains("jwksuser:***@"), "{settings}");
+    let log = s.wait_log("signing key(s) from");
+    for shown in [&settings, &log] {
+        assert!(!shown.contains("JwksPassw0rd"), "{shown}");
+    }
 }
 
 #[test]

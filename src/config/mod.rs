@@ -80,6 +80,8 @@ impl Raw {
                 let shown = match k.kind {
                     Kind::Secret if v.is_empty() => "(not set)".to_string(),
                     Kind::Secret => "******** (set)".to_string(),
+                    // A URL's password and secret query parameters (a JWKS behind a key).
+                    _ if v.contains("://") => crate::client::mask_url(v),
                     _ => v.to_string(),
                 };
                 (k.name, shown, self.source(k.name).to_string())

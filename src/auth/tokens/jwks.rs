@@ -10,6 +10,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
 use serde::Deserialize;
 
+use crate::client::mask_url;
 use crate::log;
 
 /// Keys older than this are fetched again on the next check, so a key Keycloak has
@@ -132,8 +133,9 @@ impl Jwks {
             match self.fetch(url) {
                 Ok(keys) => {
                     log::info(&format!(
-                        "keycloak: {} signing key(s) from {url}",
-                        keys.len()
+                        "keycloak: {} signing key(s) from {}",
+                        keys.len(),
+                        mask_url(url)
                     ));
                     if let Ok(mut c) = self.cache.write() {
                         c.keys = keys;
@@ -142,7 +144,7 @@ impl Jwks {
                     }
                     return;
                 }
-                Err(e) => problems.push(format!("{url}: {e}")),
+                Err(e) => problems.push(format!("{}: {e}", mask_url(url))),
             }
         }
         log::warn(&format!(

@@ -23,6 +23,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
 use super::bearer::{Denied, Grant};
 use super::secrets::{Digester, hex, random_hex};
+use crate::client::mask_url;
 use crate::config::{TokenKind, TokenSettings};
 use crate::log;
 use crate::oauth::{self, Client, Revocation, Revoked, StoredToken};
@@ -485,7 +486,8 @@ fn keycloak(s: &TokenSettings) -> Result<Checker, Vec<String>> {
     };
     if let Some(url) = &k.jwks_url {
         log::info(&format!(
-            "keycloak_token: keys from the JWKS at {url}, fetched on first use"
+            "keycloak_token: keys from the JWKS at {}, fetched on first use",
+            mask_url(url)
         ));
         return Ok(Checker::new(
             Keys::Jwks(jwks::Jwks::new(vec![url.clone()], k.jwks_min_interval)),
@@ -504,7 +506,10 @@ fn keycloak(s: &TokenSettings) -> Result<Checker, Vec<String>> {
             let urls = jwks::realm_urls(url, &k.realm);
             log::info(&format!(
                 "keycloak_token: keys from the JWKS at {}, fetched on first use",
-                urls.join(" or ")
+                urls.iter()
+                    .map(|u| mask_url(u))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ));
             Ok(Checker::new(
                 Keys::Jwks(jwks::Jwks::new(urls, k.jwks_min_interval)),
