@@ -1019,6 +1019,8 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
     for (content_type, body) in [
         (form, comment_form),
         (form, "\u{feff} \n<Execute service=\"WPS\"/>"),
+        (form, "service=WPS&request=GetCapabilities&x=\u{e9}"),
+        (form, "service=WPS&request=GetCapabilities&x=\u{0}"),
         (form, r#"{"x": "&request=GetCapabilities&"}"#),
         (form, r#"[1, "&service=WPS&request=GetCapabilities&"]"#),
         (
@@ -1039,6 +1041,23 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
         let r = request_with("POST", &s.proxy("emu"), &with_token, Some(body.as_bytes()));
         assert_eq!(r.status, 200, "{content_type} {body}: {}", r.text());
     }
+    // A UTF-16 document (libxml2 reads it by its BOM) whose comment's code units are
+    // the bytes of a public form.
+    let mut utf16: Vec<u8> = vec![0xFF, 0xFE];
+    for unit in r#"<Execute service="WPS" version="1.0.0"><!--"#.encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    utf16.extend_from_slice(b"&service=WPS&request=GetCapabilities&xx=");
+    for unit in "--></Execute>".encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &[("Content-Type", form)],
+        Some(&utf16),
+    );
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
     // A form that is a form still counts as one.
     let headers = [("Content-Type", form)];
     let r = request_with(

@@ -113,14 +113,18 @@ fn body_kind(req: &Request) -> BodyKind {
     }
 }
 
-/// Whether a form's bytes are a document: PyWPS parses every POST body as XML, and
-/// QGIS Server tries XML first, so `<Execute …><!--&request=GetCapabilities-->` sent
-/// as a form runs Execute there. A form encoder escapes `<`, `{` and `[`.
-fn looks_like_document(body: &[u8]) -> bool {
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    body.iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| matches!(b, b'<' | b'{' | b'['))
+/// Whether a form's bytes are a form to every backend. PyWPS parses every POST body
+/// as XML, and QGIS Server tries XML first, so `<Execute …><!--&request=GetCapabilities-->`
+/// sent as a form runs Execute there; libxml2 also reads UTF-16, UCS-4 and EBCDIC
+/// documents, in whose bytes any ASCII pairs can be hidden. A form encoder sends
+/// printable ASCII only and escapes `<`, `{` and `[`; anything else is not judged.
+fn plainly_a_form(body: &[u8]) -> bool {
+    let printable = |b: &u8| matches!(b, b' '..=b'~' | b'\t' | b'\r' | b'\n');
+    body.iter().all(printable)
+        && !body
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| matches!(b, b'<' | b'{' | b'['))
 }
 
 /// How the client's body goes on: parsed on the way, already read, as it comes, or none.
@@ -218,7 +222,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             Ok(b) => b,
             Err(e) => return refuse(mode, &body_error(e)),
         };
-        if checked && !looks_like_document(&body) {
+        if checked && plainly_a_form(&body) {
             let pairs: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(&body).collect();
             off_dispatch |= leaves_ows_dispatch(&pairs);
             if has_ows_params(&pairs) {
