@@ -1077,14 +1077,58 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
         assert_eq!(r.status, 400, "{}", r.text());
         assert!(r.text().contains("encoding UTF-7"), "{}", r.text());
     }
-    let latin = r#"<?xml version="1.0" encoding='us-ascii'?><GetCapabilities service="WPS"/>"#;
-    let r = request_with(
-        "POST",
-        &s.proxy("emu"),
-        &[("Content-Type", "text/xml")],
-        Some(latin.as_bytes()),
-    );
+    for encoding in ["us-ascii", "ISO-8859-1", " utf-8 "] {
+        let doc = format!(
+            r#"<?xml version="1.0" encoding='{encoding}'?><GetCapabilities service="WPS"/>"#
+        );
+        let r = request_with(
+            "POST",
+            &s.proxy("emu"),
+            &[("Content-Type", "text/xml")],
+            Some(doc.as_bytes()),
+        );
+        assert_eq!(r.status, 200, "{encoding}: {}", r.text());
+    }
+
+    // QGIS Server reads a body Qt cannot parse (`<x y>`, `<1x/>`, U+FFFE) as a form: in
+    // a public document, a raw `&` outside a reference leaves it unjudged.
+    let xml = [("Content-Type", "text/xml")];
+    for hidden in [
+        r#"<GetCapabilities service="WPS"><x y></x><!--&SERVICE=WPS&REQUEST=Execute&--></GetCapabilities>"#,
+        r#"<GetCapabilities service="WPS"><![CDATA[&request=Execute&]]></GetCapabilities>"#,
+        r#"<GetCapabilities service="WPS"><?pi &request=Execute&?></GetCapabilities>"#,
+    ] {
+        let r = request_with("POST", &s.proxy("emu"), &xml, Some(hidden.as_bytes()));
+        assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    }
+    let references = r#"<GetCapabilities service="WPS"><a b="&amp;&#38;&#x26;"/>x &lt; y &gt; &quot;&apos;<!-- fine --></GetCapabilities>"#;
+    let r = request_with("POST", &s.proxy("emu"), &xml, Some(references.as_bytes()));
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.backend.last().body, references.as_bytes());
+    // A public document is read whole to judge it, up to 1 MiB; a longer one needs a
+    // token, and goes on byte for byte with one.
+    let long = format!(
+        r#"<GetCapabilities service="WPS"><!--{}--></GetCapabilities>"#,
+        "x".repeat(1 << 20)
+    );
+    let r = request_with("POST", &s.proxy("emu"), &xml, Some(long.as_bytes()));
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    let with_token = [
+        ("Content-Type", "text/xml"),
+        ("Authorization", auth.as_str()),
+    ];
+    let r = request_with("POST", &s.proxy("emu"), &with_token, Some(long.as_bytes()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s.backend.last().body_len, long.len() as u64);
+    let broken = r#"<GetCapabilities service="WPS"><a></b></GetCapabilities>"#;
+    let before = s.backend.count();
+    let r = request_with("POST", &s.proxy("emu"), &xml, Some(broken.as_bytes()));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        s.backend.count(),
+        before,
+        "a broken public document goes nowhere"
+    );
 
     // QGIS Server takes the root's attributes for parameters, `request` over the name.
     let r = request_with(
@@ -1121,6 +1165,11 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
         (GETCAPS.to_string(), Some("request=Execute")),
         (GETCAPS.to_string(), Some("a=b; Mode=map")),
         (GETCAPS.to_string(), Some("%72equest=Execute")),
+        // MapServer decodes a cookie before it splits it.
+        (GETCAPS.to_string(), Some("request%3DExecute")),
+        (GETCAPS.to_string(), Some("+request=Execute")),
+        (GETCAPS.to_string(), Some("x=1;%20mode=map")),
+        (GETCAPS.to_string(), Some("mode%3Dmap")),
     ] {
         let mut headers = vec![];
         if let Some(c) = cookie {
@@ -1139,13 +1188,13 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
     }
     assert_eq!(
         s.backend.count(),
-        before + 5,
+        before + 9,
         "only those with a token went on"
     );
     let r = request_with(
         "GET",
         &s.proxy(&format!("{GETCAPS}&mode=OWS")),
-        &[("Cookie", "session=abc; lang=en")],
+        &[("Cookie", "session=abc; lang=en; version=2; mode=wfs")],
         None,
     );
     assert_eq!(r.status, 200, "{}", r.text());
@@ -1155,6 +1204,22 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
         assert_eq!(r.status, 400, "{key}: {}", r.text());
         assert!(r.text().contains("InvalidParameterValue"), "{}", r.text());
         assert_eq!(get(&s.verify(&rest), None).status, 400);
+    }
+    // A name with an encoded `=` counts whether or not the query asks anything else:
+    // MapServer reads the form first, then the query, and the last `request` wins.
+    for query in ["emu?request%3DExecute", "emu?mode%3Dmap"] {
+        let r = request_with(
+            "POST",
+            &s.proxy(query),
+            &headers,
+            Some(b"service=WPS&request=GetCapabilities"),
+        );
+        assert_exception(
+            &r,
+            400,
+            "InvalidParameterValue",
+            &query[4..].replace("%3D", "="),
+        );
     }
     let form_mode = "service=WPS&request=GetCapabilities&mode=legend";
     let r = request_with(

@@ -145,12 +145,12 @@ fn version(
     }
 }
 
-/// Parses key/value parameters; the caller has checked `has_ows_params`.
+/// Parses key/value parameters; the caller has checked `has_ows_params` and
+/// `check_names`.
 pub fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
     pairs: &[(K, V)],
     registered: Registered,
 ) -> Result<OwsRequest, OwsError> {
-    check_names(pairs)?;
     let service = service_type(single(pairs, "service")?, registered)?;
     let operation = operation(service, single(pairs, "request")?)?;
     let version = version(service, operation, single(pairs, "version")?)?;
@@ -165,7 +165,7 @@ pub fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
 /// before it splits name from value, so `request%3DGetMap` is a second `request` there,
 /// and C code reads `request%00x` as `request`; either could decide the operation
 /// unseen.
-fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
+pub fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
     match pairs
         .iter()
         .map(|(k, _)| k.as_ref())
@@ -190,24 +190,31 @@ fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
 /// (and for all of them unless its map file restricts the modes), whatever
 /// `request` says. Such a request is no public operation.
 pub fn leaves_ows_dispatch<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> bool {
-    pairs.iter().any(|(k, v)| {
-        is_param(k.as_ref(), "mode")
-            && !["ows", "wfs"]
-                .iter()
-                .any(|m| v.as_ref().trim().eq_ignore_ascii_case(m))
-    })
+    pairs
+        .iter()
+        .any(|(k, v)| is_param(k.as_ref(), "mode") && leaving_mode(v.as_ref()))
 }
 
-/// Whether `Cookie` header values name a cookie as a dispatching parameter
-/// (`service`, `request`, `version`, `mode`): MapServer reads cookies as parameters
-/// after the query, and the last `request` wins there.
+fn leaving_mode(value: &str) -> bool {
+    !["ows", "wfs"]
+        .iter()
+        .any(|m| value.trim().eq_ignore_ascii_case(m))
+}
+
+/// Whether `Cookie` header values carry a parameter that decides the operation:
+/// `service`, `request`, or a `mode` that leaves OWS dispatch. MapServer reads
+/// cookies as parameters after the query (the last `request` wins), each pair decoded
+/// (`+`, `%XX`) before it is split at `=` and cut at a NUL, as here.
 pub fn cookies_carry_params<'a>(values: impl Iterator<Item = &'a str>) -> bool {
     values.flat_map(|v| v.split(';')).any(|pair| {
-        let raw = pair.split_once('=').map_or(pair, |(k, _)| k).trim();
-        let name = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-        ["service", "request", "version", "mode"]
-            .iter()
-            .any(|p| is_param(&name, p))
+        let plus = pair.replace('+', " ");
+        let decoded = percent_encoding::percent_decode_str(&plus).decode_utf8_lossy();
+        let decoded = decoded.split('\0').next().unwrap_or("");
+        let (name, value) = decoded.split_once('=').unwrap_or((decoded, ""));
+        let name = name.trim();
+        is_param(name, "service")
+            || is_param(name, "request")
+            || (is_param(name, "mode") && leaving_mode(value))
     })
 }
 

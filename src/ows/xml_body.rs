@@ -145,12 +145,10 @@ impl<R: Read> XmlBody<R> {
             }
             // The parser reads UTF-8; a backend that honours another declared encoding
             // (libxml2 takes UTF-7) would read other elements than were checked here.
+            // Single-byte encodings that keep ASCII as it is cannot hide markup.
             Ok(Event::Decl(d)) => match d.encoding() {
                 None => {}
-                Some(Ok(enc))
-                    if ["utf-8", "utf8", "us-ascii", "ascii"]
-                        .iter()
-                        .any(|e| enc.trim().eq_ignore_ascii_case(e)) => {}
+                Some(Ok(enc)) if keeps_ascii(&enc) => {}
                 Some(Ok(enc)) => self.fail(Fault::Invalid(format!(
                     "the XML declares the encoding {}; send it as UTF-8",
                     enc.chars()
@@ -220,6 +218,19 @@ impl<R: Read> XmlBody<R> {
         self.root_seen = true;
         read_root(e).map_err(|f| self.fail(f)).ok()
     }
+}
+
+/// Whether a declared encoding reads ASCII bytes as ASCII and no byte as markup
+/// otherwise: UTF-8, US-ASCII, ISO 8859 and Windows-1252.
+fn keeps_ascii(encoding: &str) -> bool {
+    let e = encoding.trim().to_ascii_lowercase();
+    matches!(
+        e.as_str(),
+        "utf-8" | "utf8" | "us-ascii" | "ascii" | "latin1" | "latin-1" | "windows-1252" | "cp1252"
+    ) || e
+        .strip_prefix("iso-8859-")
+        .and_then(|n| n.parse::<u8>().ok())
+        .is_some_and(|n| (1..=16).contains(&n) && n != 12)
 }
 
 /// XML 1.0 allows no C0 control characters but tab, line feed and carriage return.

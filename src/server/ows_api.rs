@@ -20,7 +20,7 @@ use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
 use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
 use crate::ows::request::{
-    OwsRequest, Registered, cookies_carry_params, from_kvp, from_xml, has_ows_params,
+    OwsRequest, Registered, check_names, cookies_carry_params, from_kvp, from_xml, has_ows_params,
     leaves_ows_dispatch,
 };
 use crate::ows::rewrite::{Base, Form, essence, is_xml, rewrite};
@@ -127,7 +127,33 @@ fn plainly_a_form(body: &[u8]) -> bool {
             .is_some_and(|b| matches!(b, b'<' | b'{' | b'['))
 }
 
-/// How the client's body goes on: parsed on the way, already read, as it comes, or none.
+/// How much of an XML body asking a public operation is read before it is judged.
+/// GetCapabilities and DescribeProcess documents are a few hundred bytes; a longer
+/// one is not judged, so it needs a token.
+const PUBLIC_XML_MAX: u64 = 1 << 20;
+
+/// Whether every `&` in a document starts one of the references XML allows. QGIS
+/// Server reads a body it cannot parse as XML (Qt is stricter than quick-xml: `<x y>`,
+/// `<1x/>`, U+FFFE) as `KEY=VALUE&...`, so a raw `&` in a comment, CDATA, a
+/// processing instruction or an attribute could carry `&REQUEST=GetMap` behind a
+/// public root; with none, no pair can name a parameter.
+fn ampersands_only_in_references(doc: &[u8]) -> bool {
+    memchr::memchr_iter(b'&', doc).all(|at| {
+        let rest = &doc[at + 1..];
+        let Some(end) = memchr::memchr(b';', &rest[..rest.len().min(12)]) else {
+            return false;
+        };
+        match &rest[..end] {
+            b"amp" | b"lt" | b"gt" | b"apos" | b"quot" => true,
+            [b'#', b'x', hex @ ..] => !hex.is_empty() && hex.iter().all(u8::is_ascii_hexdigit),
+            [b'#', digits @ ..] => !digits.is_empty() && digits.iter().all(u8::is_ascii_digit),
+            _ => false,
+        }
+    })
+}
+
+/// How the client's body goes on: parsed on the way (after `head`, what was read to
+/// judge it), already read, as it comes, or none.
 enum Plan<R: Read> {
     Xml(XmlBody<R>),
     Buffered(Vec<u8>),
@@ -208,6 +234,9 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     // Parameters some backends read beside the three judged here.
     let mut off_dispatch = checked
         && (leaves_ows_dispatch(&query) || cookies_carry_params(req.header_values("Cookie")));
+    if checked && let Err(e) = check_names(&query) {
+        return refuse(mode, &e);
+    }
     if checked && has_ows_params(&query) {
         match from_kvp(&query, registered) {
             Ok(r) => query_ows = Some(r),
@@ -225,6 +254,9 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         if checked && plainly_a_form(&body) {
             let pairs: Vec<(Cow<str>, Cow<str>)> = form_urlencoded::parse(&body).collect();
             off_dispatch |= leaves_ows_dispatch(&pairs);
+            if let Err(e) = check_names(&pairs) {
+                return refuse(mode, &e);
+            }
             if has_ows_params(&pairs) {
                 match from_kvp(&pairs, registered) {
                     Ok(r) => body_ows = Some(r),
@@ -279,6 +311,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         None if has_body => Plan::Raw,
         None => Plan::Empty,
     };
+    let mut head = Vec::new();
     if parse_xml {
         let mut body = XmlBody::new(&mut raw);
         match body.root() {
@@ -287,6 +320,18 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
                 Err(e) => return refuse(mode, &e),
             },
             Err(f) => return refuse(mode, &fault_error(&f)),
+        }
+        if body_ows
+            .as_ref()
+            .is_some_and(|r| r.service.is_public(r.operation))
+        {
+            if let Err(e) = (&mut body).take(PUBLIC_XML_MAX + 1).read_to_end(&mut head) {
+                let f = body.fault().cloned().unwrap_or(Fault::Io(e.to_string()));
+                return refuse(mode, &fault_error(&f));
+            }
+            if head.len() as u64 > PUBLIC_XML_MAX || !ampersands_only_in_references(&head) {
+                body_ows = None;
+            }
         }
         plan = Plan::Xml(body);
     }
@@ -347,16 +392,16 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         verify_tls: service.verify,
     };
     let sent = match plan {
-        Plan::Xml(mut x) => {
+        Plan::Xml(mut body) => {
             let r = app.upstream.send(
                 to,
                 Outbody::Reader {
-                    reader: &mut x,
+                    reader: &mut io::Cursor::new(head).chain(&mut body),
                     length,
                 },
             );
             if r.is_err()
-                && let Some(f) = x.fault()
+                && let Some(f) = body.fault()
             {
                 return refuse(mode, &fault_error(f));
             }
