@@ -53,3 +53,9 @@ CREATE TABLE revocation (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (kind, value)
 ) STRICT, WITHOUT ROWID;
+
+-- migration 3: a deleted client's block never lapses
+-- Its JWTs may have been issued under a longer lifetime than the one in force when it
+-- was deleted; client ids are random and never reused. A jti or digest row keeps its
+-- token's expiry, and lasts the leeway in force beyond it.
+UPDATE revocation SET expires_at = 9223372036854775807 WHERE kind = 'client';

@@ -501,6 +501,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn migration_3_makes_client_blocks_last() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (_, sql) in migrations().into_iter().filter(|(n, _)| *n <= 2) {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO revocation VALUES ('client', 'c1', 100), ('jti', 'j1', 100);",
+        )
+        .unwrap();
+        let m = migrate(&mut conn, Path::new(":memory:")).unwrap();
+        assert_eq!((m.from, m.to), (2, latest_version()));
+        let expiry = |kind: &str| -> i64 {
+            conn.query_row(
+                "SELECT expires_at FROM revocation WHERE kind = ?1",
+                [kind],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(expiry("client"), i64::MAX);
+        assert_eq!(expiry("jti"), 100);
+    }
+
+    #[test]
     fn schema_blocks_are_numbered_from_one_without_gaps() {
         let m = migrations();
         assert!(!m.is_empty());
