@@ -849,34 +849,37 @@ fn shown_url(url: &str) -> String {
 }
 
 /// `url` with the password of its user info and the values of secret query parameters
-/// replaced by `***`.
+/// (named in any case, percent-encoded or not) replaced by `***`. The user info ends at
+/// the last `@` before the query, so a password holding `/` is masked too.
 pub fn mask_url(url: &str) -> String {
     let (head, query) = match url.split_once('?') {
         Some((h, q)) => (h, Some(q)),
         None => (url, None),
     };
     let head = match head.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            match authority.rsplit_once('@') {
-                Some((user, host)) => {
-                    let name = user.split(':').next().unwrap_or("");
-                    format!("{scheme}://{name}:***@{host}{path}")
-                }
-                None => head.to_string(),
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((user, host)) => {
+                let name = user.split([':', '/']).next().unwrap_or("");
+                format!("{scheme}://{name}:***@{host}")
             }
-        }
+            None => head.to_string(),
+        },
         None => head.to_string(),
     };
     let Some(query) = query else { return head };
     let masked: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.contains(&k) => format!("{k}=***"),
+            Some((k, _)) if secret_param(k) => format!("{k}=***"),
             _ => pair.to_string(),
         })
         .collect();
     format!("{head}?{}", masked.join("&"))
+}
+
+fn secret_param(key: &str) -> bool {
+    let key = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+    SECRET_PARAMS.iter().any(|p| key.eq_ignore_ascii_case(p))
 }
 
 #[cfg(test)]
@@ -940,6 +943,10 @@ mod tests {
         assert_eq!(
             mask_url("http://h/oauth/client?name=a"),
             "http://h/oauth/client?name=a"
+        );
+        assert_eq!(
+            mask_url("http://u:p/ss@kc/certs?apiKey=1&API_KEY=2&Token=3&%61pi_key=4&a=5"),
+            "http://u:***@kc/certs?apiKey=***&API_KEY=***&Token=***&%61pi_key=***&a=5"
         );
     }
 

@@ -49,6 +49,32 @@ fn config_check_prints_settings_with_secrets_masked() {
     );
     assert!(!stdout.contains("hunter2-secret") && !text(&out.stderr).contains("hunter2-secret"));
 
+    // A URL's password and key parameters, in the table and in an error about it.
+    let out = twitcher(
+        &dir,
+        &["config", "check"],
+        &[
+            ("TWITCHER_TOKEN_TYPE", "keycloak_token"),
+            ("KEYCLOAK_JWKS_URL", "ftp://u:Secr3t@kc/certs?apiKey=K3y"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stderr.contains("`ftp://u:***@kc/certs?apiKey=***` is not an http(s) URL"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("= ftp://u:***@kc/certs?apiKey=***"),
+        "{stdout}"
+    );
+    for shown in [&stdout, &stderr] {
+        assert!(
+            !shown.contains("Secr3t") && !shown.contains("K3y"),
+            "{shown}"
+        );
+    }
+
     std::fs::copy(
         concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/twitcher.ini"),
         dir.path("t.ini"),

@@ -597,7 +597,13 @@ fn optional_url(c: &mut Checker, key: &str) -> Option<String> {
     if valid_http_url(&url) {
         Some(url.trim_end_matches('/').to_string())
     } else {
-        c.fail(key, format!("`{url}` is not an http(s) URL with a host"));
+        c.fail(
+            key,
+            format!(
+                "`{}` is not an http(s) URL with a host",
+                crate::client::mask_url(&url)
+            ),
+        );
         None
     }
 }
