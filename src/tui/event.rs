@@ -69,10 +69,25 @@ pub fn clock(started: Instant) -> Clock {
     }
 }
 
-/// Waits up to `wait` for input on the terminal; Err when the terminal is gone (hung
-/// up, closed or at end of file). crossterm alone would read the end of file forever in
-/// a busy loop once the SSH session or tmux pane went away.
-fn input_ready(wait: Duration) -> Result<bool, ()> {
+/// What waiting on the terminal found besides input or nothing.
+enum Gone {
+    /// Hung up, closed or invalid.
+    Hangup,
+    /// Readable with nothing to read: the end of file, or input that a change of the
+    /// terminal's mode flushed after poll saw it (as suspending does).
+    Empty,
+}
+
+/// How many times in a row the terminal must be readable with nothing to read before
+/// that counts as its end, and how long to wait between the looks. A real end of file
+/// stays; a flush is over at the next look.
+const EMPTY_LOOKS: u32 = 3;
+const EMPTY_PAUSE: Duration = Duration::from_millis(20);
+
+/// Waits up to `wait` for input on the terminal; Err when it may be gone (hung up,
+/// closed or at end of file). crossterm alone would read the end of file forever in a
+/// busy loop once the SSH session or tmux pane went away.
+fn input_ready(wait: Duration) -> Result<bool, Gone> {
     let mut fd = libc::pollfd {
         fd: libc::STDIN_FILENO,
         events: libc::POLLIN,
@@ -86,7 +101,7 @@ fn input_ready(wait: Duration) -> Result<bool, ()> {
         return Ok(false);
     }
     if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-        return Err(());
+        return Err(Gone::Hangup);
     }
     if fd.revents & libc::POLLIN == 0 {
         return Ok(false);
@@ -97,7 +112,7 @@ fn input_ready(wait: Duration) -> Result<bool, ()> {
     // SAFETY: FIONREAD writes one c_int to a live local.
     let ok = unsafe { libc::ioctl(libc::STDIN_FILENO, libc::FIONREAD, &mut waiting) } == 0;
     if ok && waiting == 0 {
-        return Err(());
+        return Err(Gone::Empty);
     }
     Ok(true)
 }
@@ -105,6 +120,7 @@ fn input_ready(wait: Duration) -> Result<bool, ()> {
 /// Reads the terminal until `tx` closes, a termination signal comes, or the input is gone.
 pub fn run(tx: Sender<Msg>, started: Instant) {
     let mut next_tick = Instant::now();
+    let mut empty_looks = 0;
     loop {
         if TERMINATED_BY.load(Ordering::SeqCst) != 0 {
             let _ = tx.send(Msg::Quit);
@@ -121,9 +137,21 @@ pub fn run(tx: Sender<Msg>, started: Instant) {
             next_tick = now + TICK;
         }
         let wait = next_tick.saturating_duration_since(Instant::now());
-        if input_ready(wait).is_err() {
-            let _ = tx.send(Msg::Quit);
-            return;
+        match input_ready(wait) {
+            Err(Gone::Hangup) => {
+                let _ = tx.send(Msg::Quit);
+                return;
+            }
+            Err(Gone::Empty) => {
+                empty_looks += 1;
+                if empty_looks >= EMPTY_LOOKS {
+                    let _ = tx.send(Msg::Quit);
+                    return;
+                }
+                std::thread::sleep(EMPTY_PAUSE);
+                continue;
+            }
+            Ok(_) => empty_looks = 0,
         }
         // crossterm may hold more than one event from a read, and learns of resizes
         // through its own signal handler: take all it has.
