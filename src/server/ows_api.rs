@@ -94,16 +94,29 @@ enum BodyKind {
 /// as JSON when its Content-Type merely holds `json`; GeoServer and MapServer take a
 /// form by a case-sensitive prefix, so `application/x-www-form-urlencoded+xml` is a
 /// form to them and XML here. Such bodies are left unjudged.
+///
+/// Java servlet containers decode a form in the charset it declares, under which
+/// (IBM037, ISO-2022-JP) the ASCII pairs judged here can be other names and escaped
+/// bytes a `request`; a form in another charset than UTF-8, US-ASCII or ISO-8859-1
+/// is not judged. Nor is a body with two Content-Types, of which a backend may read
+/// the other.
 fn body_kind(req: &Request) -> BodyKind {
     if !req.has_body() {
         return BodyKind::None;
+    }
+    if req.header_values("Content-Type").nth(1).is_some() {
+        return BodyKind::Other;
     }
     let header = req.header("Content-Type").unwrap_or("");
     let essence = essence(header);
     if header.to_ascii_lowercase().contains("json") {
         BodyKind::Other
     } else if essence == "application/x-www-form-urlencoded" {
-        BodyKind::Form
+        if form_charset_is_ascii_based(header) {
+            BodyKind::Form
+        } else {
+            BodyKind::Other
+        }
     } else if essence.contains("form-urlencoded") {
         BodyKind::Other
     } else if essence.is_empty() || is_xml(&essence) {
@@ -111,6 +124,20 @@ fn body_kind(req: &Request) -> BodyKind {
     } else {
         BodyKind::Other
     }
+}
+
+/// Whether a form's Content-Type names no charset, or one whose decoding of escaped
+/// bytes cannot make other names than the ASCII ones judged here.
+fn form_charset_is_ascii_based(content_type: &str) -> bool {
+    content_type.split(';').skip(1).all(|param| {
+        let Some((name, value)) = param.split_once('=') else {
+            return true;
+        };
+        !name.trim().eq_ignore_ascii_case("charset")
+            || ["utf-8", "us-ascii", "iso-8859-1"]
+                .iter()
+                .any(|c| value.trim().trim_matches('"').eq_ignore_ascii_case(c))
+    })
 }
 
 /// Whether a form's bytes are a form to every backend. PyWPS parses every POST body
