@@ -313,10 +313,18 @@ fn bad_ows_parameters_get_exception_reports() {
     for (q, status, code, locator) in cases {
         assert_exception(&get(&s.proxy(q), None), status, code, locator);
     }
-    // Without `service`, the registered type stands in.
+    // Without `service`, the registered type stands in, but a public operation must
+    // name its service: MapServer renders maps for a request without one.
     let r = get(&s.proxy("emu?request=GetCapabilities"), None);
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    let r = get(
+        &s.proxy("emu?request=GetCapabilities"),
+        Some(&bearer(&s.compute)),
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(s.backend.count(), 1);
+    let r = get(&s.proxy("emu?service=%20WPS&request=GetCapabilities"), None);
+    assert_exception(&r, 400, "InvalidParameterValue", "service");
 }
 
 #[test]
@@ -913,10 +921,31 @@ fn wms_requests_may_leave_service_out() {
         get(&s.verify(getmap), Some(&bearer(&s.compute))).status,
         200
     );
+    // A public operation names its service (MapServer renders maps for one that
+    // does not), and a WMS document is none: the standard takes its GetCapabilities
+    // by KVP, and MapServer renders maps for the document too.
     assert_eq!(
         get(&s.verify("maps?REQUEST=GetCapabilities"), None).status,
+        401
+    );
+    assert_eq!(
+        get(&s.verify("maps?SERVICE=WMS&REQUEST=GetCapabilities"), None).status,
         200
     );
+    let r = request_with(
+        "POST",
+        &s.proxy("maps"),
+        &[("Content-Type", "text/xml")],
+        Some(br#"<GetCapabilities service="WMS" version="1.3.0"/>"#),
+    );
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    let r = request_with(
+        "POST",
+        &s.proxy("emu"),
+        &[("Content-Type", "text/xml")],
+        Some(br#"<GetCapabilities version="1.0.0"/>"#),
+    );
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
     assert_eq!(
         get(
             &s.verify("maps?service=WMS&REQUEST=GetMetadata&item=menu"),

@@ -12,6 +12,24 @@ pub struct OwsRequest {
     /// Canonical name, e.g. `GetCapabilities`.
     pub operation: &'static str,
     pub version: Option<String>,
+    /// The request named its service (a `service` parameter or attribute) rather than
+    /// leaving it to the registered type.
+    pub named: bool,
+    /// It came as an XML document.
+    pub xml: bool,
+}
+
+impl OwsRequest {
+    /// A capabilities or description operation that every backend answers as one.
+    /// MapServer renders maps (its CGI mode, with the map file's `WEB TEMPLATE`) for
+    /// any request its OWS dispatch does not claim: one without `SERVICE`, with a padded
+    /// one, or a WMS or WMTS document, which those standards take by KVP only. Such
+    /// requests need a token.
+    pub fn is_public(&self) -> bool {
+        self.named
+            && self.service.is_public(self.operation)
+            && !(self.xml && matches!(self.service, ServiceType::Wms | ServiceType::Wmts))
+    }
 }
 
 /// The registered type of a service, as a default and a constraint for its requests.
@@ -84,13 +102,22 @@ fn single<'a, K: AsRef<str>, V: AsRef<str>>(
             }
         }
     }
-    Ok(found.map(str::trim))
+    Ok(found)
 }
 
-fn service_type(given: Option<&str>, registered: Registered) -> Result<ServiceType, OwsError> {
+/// The service type, and whether the request named it.
+fn service_type(
+    given: Option<&str>,
+    registered: Registered,
+) -> Result<(ServiceType, bool), OwsError> {
     match (given.filter(|s| !s.is_empty()), registered) {
-        (None, Registered::Type(t)) => Ok(t),
+        (None, Registered::Type(t)) => Ok((t, false)),
         (None, Registered::Other) => Err(OwsError::missing("service")),
+        // MapServer compares it as sent, and takes ` WMS` for no service it knows.
+        (Some(s), _) if s.trim() != s => Err(OwsError::invalid(
+            "service",
+            format!("service {:?} has blanks around it", s.trim()),
+        )),
         (Some(s), reg) => {
             let t = ServiceType::parse(s).ok_or_else(|| {
                 OwsError::invalid(
@@ -107,7 +134,7 @@ fn service_type(given: Option<&str>, registered: Registered) -> Result<ServiceTy
                         r.name()
                     ),
                 )),
-                _ => Ok(t),
+                _ => Ok((t, true)),
             }
         }
     }
@@ -115,6 +142,7 @@ fn service_type(given: Option<&str>, registered: Registered) -> Result<ServiceTy
 
 fn operation(service: ServiceType, given: Option<&str>) -> Result<&'static str, OwsError> {
     let name = given
+        .map(str::trim)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| OwsError::missing("request"))?;
     service
@@ -127,7 +155,7 @@ fn version(
     operation: &str,
     given: Option<&str>,
 ) -> Result<Option<String>, OwsError> {
-    match given.filter(|v| !v.is_empty()) {
+    match given.map(str::trim).filter(|v| !v.is_empty()) {
         // A server negotiates the version of its capabilities (WMS 1.3.0 §6.2.4, OWS
         // Common §7.3.2): GeoServer answers `1.1` with 1.1.0.
         Some(v) if service.supports_version(v) || operation == "GetCapabilities" => {
@@ -151,13 +179,15 @@ pub fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
     pairs: &[(K, V)],
     registered: Registered,
 ) -> Result<OwsRequest, OwsError> {
-    let service = service_type(single(pairs, "service")?, registered)?;
+    let (service, named) = service_type(single(pairs, "service")?, registered)?;
     let operation = operation(service, single(pairs, "request")?)?;
     let version = version(service, operation, single(pairs, "version")?)?;
     Ok(OwsRequest {
         service,
         operation,
         version,
+        named,
+        xml: false,
     })
 }
 
@@ -224,7 +254,7 @@ pub fn cookies_carry_params<'a>(values: impl Iterator<Item = &'a str>) -> bool {
 /// names another operation is refused.
 pub fn from_xml(root: &Root, registered: Registered) -> Result<OwsRequest, OwsError> {
     let attributes = &root.attributes;
-    let service = service_type(single(attributes, "service")?, registered)?;
+    let (service, named) = service_type(single(attributes, "service")?, registered)?;
     let operation = operation(service, Some(&root.name))?;
     if let Some(asked) = single(attributes, "request")?
         && service.operation(asked) != Some(operation)
@@ -241,6 +271,8 @@ pub fn from_xml(root: &Root, registered: Registered) -> Result<OwsRequest, OwsEr
         service,
         operation,
         version,
+        named,
+        xml: true,
     })
 }
 

@@ -348,10 +348,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             },
             Err(f) => return refuse(mode, &fault_error(&f)),
         }
-        if body_ows
-            .as_ref()
-            .is_some_and(|r| r.service.is_public(r.operation))
-        {
+        if body_ows.as_ref().is_some_and(OwsRequest::is_public) {
             if let Err(e) = (&mut body).take(PUBLIC_XML_MAX + 1).read_to_end(&mut head) {
                 let f = body.fault().cloned().unwrap_or(Fault::Io(e.to_string()));
                 return refuse(mode, &fault_error(&f));
@@ -478,7 +475,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
 /// Public only when something was asked and everything asked is public: a
 /// GetCapabilities query does not open an Execute body.
 fn classify(judged: bool, query: Option<&OwsRequest>, body: Option<&OwsRequest>) -> Class {
-    let public = |r: Option<&OwsRequest>| r.is_none_or(|r| r.service.is_public(r.operation));
+    let public = |r: Option<&OwsRequest>| r.is_none_or(OwsRequest::is_public);
     if judged && (query.is_some() || body.is_some()) && public(query) && public(body) {
         Class::PublicOperation
     } else {
