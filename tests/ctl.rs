@@ -64,6 +64,21 @@ impl Ctl {
         all.extend_from_slice(args);
         self.run(&all)
     }
+
+    /// `gentoken` as the client `add` printed, with `args` after it.
+    fn gentoken(&self, s: &Server, client: &Value, args: &[&str]) -> Out {
+        let mut all = vec![
+            "-s",
+            &s.url,
+            "gentoken",
+            "-i",
+            str_of(client, "client_id"),
+            "-s",
+            str_of(client, "client_secret"),
+        ];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
 }
 
 struct Out(Output);
@@ -470,18 +485,8 @@ fn refusals_exit_1_with_the_servers_message() {
     ctl.run(&["-s", &s.url, "gentoken", "-i", "nope", "-s", "wrong"])
         .fails(1, "401 Unauthorized: invalid_client");
     let client = ctl.admin(&s, &["add"]).json();
-    ctl.run(&[
-        "-s",
-        &s.url,
-        "gentoken",
-        "-i",
-        str_of(&client, "client_id"),
-        "-s",
-        str_of(&client, "client_secret"),
-        "-S",
-        "register",
-    ])
-    .fails(1, "invalid_scope");
+    ctl.gentoken(&s, &client, &["-S", "register"])
+        .fails(1, "invalid_scope");
     ctl.admin(&s, &["add", "-S", "admin"])
         .fails(1, "scope: unknown scope `admin`");
     // An answer that is not the API's: a WPS backend's XML.
@@ -773,15 +778,7 @@ fn the_admin_named_wins_over_the_environments_client() {
         all
     };
     let access = || {
-        let out = ctl.run(&[
-            "-s",
-            &s.url,
-            "gentoken",
-            "-i",
-            str_of(&mine, "client_id"),
-            "-s",
-            str_of(&mine, "client_secret"),
-        ]);
+        let out = ctl.gentoken(&s, &mine, &[]);
         str_of(&out.json(), "access_token").to_string()
     };
     let run_env = |args: &[String], env: &[(&str, &str)]| {

@@ -1,6 +1,8 @@
 //! What an OWS request asks for: service type, operation and version, from key/value
 //! parameters (GET, or a form body) or from the root element of an XML body.
 
+use std::borrow::Cow;
+
 use super::exception::OwsError;
 use super::operation::ServiceType;
 use super::xml_body::Root;
@@ -74,7 +76,7 @@ fn java_equals_ignore_case(a: &str, b: &str) -> bool {
 }
 
 /// Whether key/value parameters carry an OWS request at all.
-pub fn has_ows_params<K: AsRef<str>, V>(pairs: &[(K, V)]) -> bool {
+fn has_ows_params<K: AsRef<str>, V>(pairs: &[(K, V)]) -> bool {
     pairs.iter().any(|(k, _)| {
         let k = k.as_ref();
         is_param(k, "service") || is_param(k, "request")
@@ -173,9 +175,33 @@ fn version(
     }
 }
 
-/// Parses key/value parameters; the caller has checked `has_ows_params` and
-/// `check_names`.
-pub fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
+/// What key/value parameters (a query or a form) ask of a backend.
+pub struct Kvp {
+    /// The OWS request they carry, if any.
+    pub request: Option<OwsRequest>,
+    /// A parameter makes the backend leave OWS dispatch (see `leaves_ows_dispatch`).
+    pub off_dispatch: bool,
+}
+
+/// Reads key/value parameters, refusing names no backend should see (`check_names`).
+pub fn read_kvp<K: AsRef<str>, V: AsRef<str>>(
+    pairs: &[(K, V)],
+    registered: Registered,
+) -> Result<Kvp, OwsError> {
+    check_names(pairs)?;
+    let request = if has_ows_params(pairs) {
+        Some(from_kvp(pairs, registered)?)
+    } else {
+        None
+    };
+    Ok(Kvp {
+        request,
+        off_dispatch: leaves_ows_dispatch(pairs),
+    })
+}
+
+/// Parses key/value parameters that carry an OWS request (`has_ows_params`).
+fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
     pairs: &[(K, V)],
     registered: Registered,
 ) -> Result<OwsRequest, OwsError> {
@@ -195,22 +221,17 @@ pub fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
 /// before it splits name from value, so `request%3DGetMap` is a second `request` there,
 /// and C code reads `request%00x` as `request`; either could decide the operation
 /// unseen.
-pub fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
+fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
+    // The locator is escaped where it is written, control characters included.
     match pairs
         .iter()
         .map(|(k, _)| k.as_ref())
         .find(|k| k.contains(['=', '\0']))
     {
-        Some(k) => {
-            let shown: String = k
-                .chars()
-                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-                .collect();
-            Err(OwsError::invalid(
-                &shown,
-                "A parameter name may not hold an encoded \"=\" or NUL",
-            ))
-        }
+        Some(k) => Err(OwsError::invalid(
+            k,
+            "A parameter name may not hold an encoded \"=\" or NUL",
+        )),
         None => Ok(()),
     }
 }
@@ -219,7 +240,7 @@ pub fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
 /// renders maps, tiles, legends and queries for any `mode` but `ows` and `wfs`
 /// (and for all of them unless its map file restricts the modes), whatever
 /// `request` says. Such a request is no public operation.
-pub fn leaves_ows_dispatch<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> bool {
+fn leaves_ows_dispatch<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> bool {
     pairs
         .iter()
         .any(|(k, v)| is_param(k.as_ref(), "mode") && leaving_mode(v.as_ref()))
@@ -237,7 +258,11 @@ fn leaving_mode(value: &str) -> bool {
 /// (`+`, `%XX`) before it is split at `=` and cut at a NUL, as here.
 pub fn cookies_carry_params<'a>(values: impl Iterator<Item = &'a str>) -> bool {
     values.flat_map(|v| v.split(';')).any(|pair| {
-        let plus = pair.replace('+', " ");
+        let plus = if pair.contains('+') {
+            Cow::Owned(pair.replace('+', " "))
+        } else {
+            Cow::Borrowed(pair)
+        };
         let decoded = percent_encoding::percent_decode_str(&plus).decode_utf8_lossy();
         let decoded = decoded.split('\0').next().unwrap_or("");
         let (name, value) = decoded.split_once('=').unwrap_or((decoded, ""));

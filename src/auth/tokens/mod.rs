@@ -127,14 +127,14 @@ fn named(key: &str, e: impl std::fmt::Display) -> String {
 /// A revocation's expiry that never comes (SQLite keeps signed 64-bit integers).
 const NEVER: u64 = i64::MAX as u64;
 
-impl TokenService {
-    /// Revocations whose token expired before this may go. A revocation keeps its
-    /// token's expiry and lasts the leeway in force beyond it, so raising
-    /// `twitcher.token.leeway` does not open revoked tokens again.
-    fn lapsed_before(&self, now: u64) -> u64 {
-        now.saturating_sub(self.leeway)
-    }
+/// Revocations whose token expired before this may go. A revocation keeps its token's
+/// expiry and lasts the leeway in force beyond it, so raising `twitcher.token.leeway`
+/// does not open revoked tokens again.
+fn lapsed_before(now: u64, leeway: u64) -> u64 {
+    now.saturating_sub(leeway)
+}
 
+impl TokenService {
     /// Starts with keys from [`TokenService::load_keys`] and the store's deny-list.
     pub fn new(
         s: &TokenSettings,
@@ -144,7 +144,7 @@ impl TokenService {
         let digester = Digester::from_store(store.as_ref())
             .map_err(|e| format!("cannot read the secret digest key: {e}"))?;
         let revoked = store
-            .revocations(oauth::now().saturating_sub(s.leeway))
+            .revocations(lapsed_before(oauth::now(), s.leeway))
             .map_err(|e| format!("cannot read the revocations: {e}"))?;
         Ok(TokenService {
             kind: s.kind,
@@ -241,10 +241,9 @@ impl TokenService {
     }
 
     /// Deletes a client with its tokens: random ones go with it, and its JWTs are
-    /// denied until the last one it can hold has expired. Whether it existed.
-    /// The client's block never lapses: its tokens may have been issued under a longer
-    /// lifetime than the one in force now, and a client id is random and never comes
-    /// back, so one row per deleted client is all it costs.
+    /// denied for good. Whether it existed. The block never lapses: its tokens may have
+    /// been issued under a longer lifetime than the one in force now, and a client id
+    /// is random and never comes back, so one row per deleted client is all it costs.
     pub fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let r = Revocation {
             kind: Revoked::Client,
@@ -254,7 +253,8 @@ impl TokenService {
         let found = self.store.delete_client(client_id, &r)?;
         self.recent.remove_client(client_id);
         if found {
-            self.deny.insert(&r, self.lapsed_before(oauth::now()));
+            self.deny
+                .insert(&r, lapsed_before(oauth::now(), self.leeway));
         }
         Ok(found)
     }
@@ -391,7 +391,7 @@ impl TokenService {
                     expires_at: v.grant.expires_at,
                 };
                 self.store.add_revocation(&r).map_err(RevokeError::Store)?;
-                self.deny.insert(&r, self.lapsed_before(now));
+                self.deny.insert(&r, lapsed_before(now, self.leeway));
                 Ok(true)
             }
         }
