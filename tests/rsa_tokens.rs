@@ -499,6 +499,10 @@ fn keycloak_tokens_from_a_jwks_are_checked_like_every_other_kind() {
         ("HS256 keyed with the public key PEM", {
             confused(&k1.public_pem(), &good)
         }),
+        (
+            "RS512 under a key published for RS256",
+            k1.mint_as(Algorithm::RS512, Some("k1"), &good),
+        ),
     ] {
         let r = services_with(&s, &bad);
         assert_eq!(r.status, 401, "{what}: {}", r.text());

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, TryLockError};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, PublicKeyUse};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use crate::client::mask_url;
@@ -21,10 +21,18 @@ const MAX_BODY: u64 = 1 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A realm's signing key, with the one algorithm its JWK names, if it names one: a key
+/// is for one algorithm (RFC 8725 §3.1), so a token may not pick another of the
+/// allowed ones for it.
+pub struct RealmKey {
+    pub key: DecodingKey,
+    pub alg: Option<Algorithm>,
+}
+
 #[derive(Default)]
 struct Cached {
     /// Keys by `kid`; keys without one are kept under "".
-    keys: HashMap<String, Arc<DecodingKey>>,
+    keys: HashMap<String, Arc<RealmKey>>,
     fetched: Option<Instant>,
     attempted: Option<Instant>,
     /// Which of the candidate URLs answered last.
@@ -79,7 +87,7 @@ impl Jwks {
 
     /// The key for a token's `kid`. A token without `kid` is checked with the realm's
     /// only key, if it has exactly one.
-    pub fn key(&self, kid: Option<&str>) -> Option<Arc<DecodingKey>> {
+    pub fn key(&self, kid: Option<&str>) -> Option<Arc<RealmKey>> {
         let (found, fresh) = self.lookup(kid);
         if found.is_some() && fresh {
             return found;
@@ -108,7 +116,7 @@ impl Jwks {
     }
 
     /// (the key, whether the cache is younger than MAX_AGE)
-    fn lookup(&self, kid: Option<&str>) -> (Option<Arc<DecodingKey>>, bool) {
+    fn lookup(&self, kid: Option<&str>) -> (Option<Arc<RealmKey>>, bool) {
         let Ok(c) = self.cache.read() else {
             return (None, false);
         };
@@ -154,7 +162,7 @@ impl Jwks {
         ));
     }
 
-    fn fetch(&self, url: &str) -> Result<HashMap<String, Arc<DecodingKey>>, String> {
+    fn fetch(&self, url: &str) -> Result<HashMap<String, Arc<RealmKey>>, String> {
         let mut resp = self.agent.get(url).call().map_err(|e| e.to_string())?;
         if resp.status() != 200 {
             return Err(format!("HTTP {}", resp.status().as_u16()));
@@ -174,9 +182,10 @@ impl Jwks {
     }
 }
 
-/// The RSA signature keys of a set. Other entries (encryption keys, EC keys, kinds
-/// jsonwebtoken does not know) are skipped one by one rather than failing the set.
-fn signing_keys(set: RawSet) -> HashMap<String, Arc<DecodingKey>> {
+/// The RSA signature keys of a set. Other entries (encryption keys, by `use` or by
+/// `alg`, EC keys, kinds jsonwebtoken does not know) are skipped one by one rather than
+/// failing the set.
+fn signing_keys(set: RawSet) -> HashMap<String, Arc<RealmKey>> {
     let mut keys = HashMap::new();
     for value in set.keys {
         let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
@@ -187,11 +196,19 @@ fn signing_keys(set: RawSet) -> HashMap<String, Arc<DecodingKey>> {
             jwk.common.public_key_use,
             None | Some(PublicKeyUse::Signature)
         );
+        let alg = match jwk.common.key_algorithm {
+            None => None,
+            Some(a) => match Algorithm::try_from(a) {
+                Ok(a) => Some(a),
+                Err(_) => continue,
+            },
+        };
         if !rsa || !signs {
             continue;
         }
         if let Ok(key) = DecodingKey::from_jwk(&jwk) {
-            keys.insert(jwk.common.key_id.clone().unwrap_or_default(), Arc::new(key));
+            let id = jwk.common.key_id.clone().unwrap_or_default();
+            keys.insert(id, Arc::new(RealmKey { key, alg }));
         }
     }
     keys
@@ -222,12 +239,22 @@ mod tests {
             r#"{"keys": [
                 {"kid": "sig", "kty": "RSA", "alg": "RS256", "use": "sig", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"},
                 {"kid": "enc", "kty": "RSA", "alg": "RSA-OAEP", "use": "enc", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"},
+                {"kid": "oaep", "kty": "RSA", "alg": "RSA-OAEP", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"},
+                {"kid": "any", "kty": "RSA", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"},
                 {"kid": "ec", "kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
                 {"kid": "odd", "kty": "unheard-of"}
             ]}"#,
         )
         .unwrap();
         let keys = signing_keys(set);
-        assert_eq!(keys.keys().collect::<Vec<_>>(), ["sig"]);
+        let mut kids: Vec<_> = keys.keys().map(String::as_str).collect();
+        kids.sort_unstable();
+        assert_eq!(
+            kids,
+            ["any", "sig"],
+            "an encryption alg without use is no signing key"
+        );
+        assert_eq!(keys["sig"].alg, Some(Algorithm::RS256));
+        assert_eq!(keys["any"].alg, None);
     }
 }

@@ -7,7 +7,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::jwks::Jwks;
+use super::jwks::{Jwks, RealmKey};
 use crate::auth::secrets::random_hex;
 use crate::oauth::split_scopes;
 
@@ -188,7 +188,7 @@ impl Checker {
         if !self.validation.algorithms.contains(&header.alg) {
             return Err("algorithm not allowed");
         }
-        let jwk_key: Arc<DecodingKey>;
+        let realm_key: Arc<RealmKey>;
         let key = match &self.keys {
             Keys::Fixed(k) => k,
             Keys::Own(keys) => match header.kid.as_deref() {
@@ -202,10 +202,13 @@ impl Checker {
                 None => return self.check_with_any(token, keys),
             },
             Keys::Jwks(jwks) => {
-                jwk_key = jwks
+                realm_key = jwks
                     .key(header.kid.as_deref())
                     .ok_or("unknown signing key")?;
-                &jwk_key
+                if realm_key.alg.is_some_and(|a| a != header.alg) {
+                    return Err("algorithm not allowed for this key");
+                }
+                &realm_key.key
             }
         };
         jsonwebtoken::decode::<ReadClaims>(token, key, &self.validation)
