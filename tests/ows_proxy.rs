@@ -419,6 +419,36 @@ fn verify_decides_with_the_same_codes_and_forwards_nothing() {
     assert_eq!(s.backend.count(), 0, "verify never forwards");
 }
 
+/// nginx's auth_request asks with a bodiless GET whatever the client sent, so a POST
+/// with a public operation in its query and an Execute in its body passed; the front
+/// proxy's word on the method counts, and can only make the check stricter.
+#[test]
+fn verify_judges_the_method_the_front_proxy_names() {
+    let s = setup();
+    let verify = |headers: &[(&str, &str)]| request_with("GET", &s.verify(GETCAPS), headers, None);
+    assert_eq!(verify(&[]).status, 200);
+    assert_eq!(verify(&[("X-Original-Method", "GET")]).status, 200);
+    assert_eq!(verify(&[("X-Forwarded-Method", "HEAD")]).status, 200);
+    for headers in [
+        &[("X-Original-Method", "POST")][..],
+        &[("X-Forwarded-Method", "PUT")],
+        &[("X-Original-Method", "get")],
+        &[("X-Original-Method", "")],
+        // A client's own header claiming GET beside the front proxy's POST.
+        &[("X-Original-Method", "GET"), ("X-Original-Method", "POST")],
+        &[("X-Original-Method", "POST"), ("X-Forwarded-Method", "GET")],
+    ] {
+        let r = verify(headers);
+        assert_eq!(r.status, 401, "{headers:?}: {}", r.text());
+        assert_eq!(r.json()["access"], false);
+    }
+    let mut with_token = vec![("X-Original-Method", "POST")];
+    let auth = bearer(&s.compute);
+    with_token.push(("Authorization", &auth));
+    assert_eq!(verify(&with_token).status, 200);
+    assert_eq!(s.backend.count(), 0, "verify never forwards");
+}
+
 #[test]
 fn paths_below_the_service_are_data_and_need_a_token() {
     let s = setup();

@@ -303,6 +303,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let method = req.method;
     let length = req.content_length();
     let has_body = req.has_body();
+    let unseen_body = mode == Mode::Verify && !client_only_read(req);
     let url = target_url(&service.url, extra, &req.query);
     let parse_xml =
         checked && form.is_none() && method == Method::Post && matches!(kind, BodyKind::Xml);
@@ -359,10 +360,9 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         plan = Plan::Xml(body);
     }
 
-    // A body not read as an OWS request could still be one to the backend; /ows/verify
-    // gets none from nginx's auth_request, so there a method with a body is unknown too.
-    let body_unjudged = body_ows.is_none()
-        && (has_body || (mode == Mode::Verify && !matches!(method, Method::Get | Method::Head)));
+    // A body not read as an OWS request could still be one to the backend, and so could
+    // one /ows/verify never gets to see.
+    let body_unjudged = body_ows.is_none() && (has_body || unseen_body);
     // OWS reads with GET and POST; a PUT, PATCH or DELETE is something else to the
     // backend, whatever its query says.
     let writes = matches!(method, Method::Put | Method::Patch | Method::Delete);
@@ -564,6 +564,20 @@ fn identity(g: &Grant) -> Option<(String, String)> {
 
 /// At most `limit` bytes of `r`. `read_to_end` would zero its whole spare capacity
 /// before every read; this zeroes only what it reads into, sized by the expected length.
+/// Whether the client's request, which /ows/verify judges, only read (GET or HEAD), so
+/// that it had no body the backend could act on. nginx's auth_request asks with a GET
+/// without body whatever the client's method was, and says which in X-Original-Method
+/// (the README's set-up); Traefik and Caddy send X-Forwarded-Method. A method named
+/// there can only make the check stricter, so a client's own such header gains nothing.
+fn client_only_read(req: &Request) -> bool {
+    let reads = |m: &str| m == "GET" || m == "HEAD";
+    matches!(req.method, Method::Get | Method::Head)
+        && req
+            .header_values("X-Original-Method")
+            .chain(req.header_values("X-Forwarded-Method"))
+            .all(reads)
+}
+
 fn read_up_to(r: &mut impl Read, limit: u64, expected: Option<u64>) -> io::Result<Vec<u8>> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     // One byte more than expected, so the end shows without growing the buffer.

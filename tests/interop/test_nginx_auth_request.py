@@ -75,6 +75,30 @@ def test_execute_with_an_access_token_parameter_passes(env, compute_token):
     assert "Hello nginx" in r.text
 
 
+EXECUTE_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<wps:Execute service="WPS" version="1.0.0" xmlns:wps="http://www.opengis.net/wps/1.0.0"
+    xmlns:ows="http://www.opengis.net/ows/1.1">
+  <ows:Identifier>hello</ows:Identifier>
+  <wps:DataInputs><wps:Input><ows:Identifier>name</ows:Identifier>
+    <wps:Data><wps:LiteralData>posted</wps:LiteralData></wps:Data></wps:Input></wps:DataInputs>
+</wps:Execute>"""
+
+
+def test_a_post_body_is_not_let_through_on_its_querys_word(env, compute_token):
+    # PyWPS reads the body of every POST. The auth subrequest is a bodiless GET with this
+    # query; X-Original-Method tells twitcher the body it cannot see is there.
+    url = env.nginx + "?service=WPS&request=GetCapabilities"
+    xml = {"Content-Type": "text/xml"}
+    r = requests.post(url, data=EXECUTE_XML, headers=xml, timeout=30)
+    assert r.status_code == 401, r.text[:300]
+    # A client's own header claiming GET changes nothing: nginx sets it.
+    r = requests.post(url, data=EXECUTE_XML, headers={**xml, "X-Original-Method": "GET"}, timeout=30)
+    assert r.status_code == 401, r.text[:300]
+    r = requests.post(url, data=EXECUTE_XML, headers={**xml, **bearer(compute_token)}, timeout=30)
+    assert r.status_code == 200, support.redact(r.text[:300])
+    assert "Hello posted" in r.text
+
+
 def test_outputs_below_the_service_need_a_token(env, compute_token):
     # An output file of Emu, under /wps/outputs: the verify request carries the tail.
     chomsky = {
