@@ -99,6 +99,16 @@ def test_a_post_body_is_not_let_through_on_its_querys_word(env, compute_token):
     assert "Hello posted" in r.text
 
 
+def test_twitcher_judges_the_path_as_sent_not_as_nginx_decoded_it(env, compute_token):
+    # Decoded, this path holds a public query; as sent, it is a path below the service,
+    # which is data and needs a token, whatever the backend makes of it.
+    url = env.nginx + "/%3Fservice=WPS%26request=GetCapabilities"
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 401, r.text[:300]
+    r = requests.get(url, headers=bearer(compute_token), timeout=30)
+    assert r.status_code not in (401, 403), r.text[:300]
+
+
 def test_outputs_below_the_service_need_a_token(env, compute_token):
     # An output file of Emu, under /wps/outputs: the verify request carries the tail.
     chomsky = {
