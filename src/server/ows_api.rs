@@ -562,12 +562,10 @@ fn identity(g: &Grant) -> Option<(String, String)> {
         .then(|| (g.client_id.clone(), scopes))
 }
 
-/// At most `limit` bytes of `r`. `read_to_end` would zero its whole spare capacity
-/// before every read; this zeroes only what it reads into, sized by the expected length.
 /// Whether the client's request, which /ows/verify judges, only read (GET or HEAD), so
 /// that it had no body the backend could act on. nginx's auth_request asks with a GET
 /// without body whatever the client's method was, and says which in X-Original-Method
-/// (the README's set-up); Traefik and Caddy send X-Forwarded-Method. A method named
+/// (the README's set-up); Caddy's forward_auth sends X-Forwarded-Method. A method named
 /// there can only make the check stricter, so a client's own such header gains nothing.
 fn client_only_read(req: &Request) -> bool {
     let reads = |m: &str| m == "GET" || m == "HEAD";
@@ -578,6 +576,8 @@ fn client_only_read(req: &Request) -> bool {
             .all(reads)
 }
 
+/// At most `limit` bytes of `r`. `read_to_end` would zero its whole spare capacity
+/// before every read; this zeroes only what it reads into, sized by the expected length.
 fn read_up_to(r: &mut impl Read, limit: u64, expected: Option<u64>) -> io::Result<Vec<u8>> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     // One byte more than expected, so the end shows without growing the buffer.
