@@ -238,7 +238,7 @@ fn ows_paths(prefix: &str) -> Value {
     });
     let verify_op = json!({
         "summary": "Decide, without forwarding, whether a request may pass (for nginx auth_request)",
-        "description": "The same decision and status codes as the proxy, with Twitcher's JSON verdict.",
+        "description": "The same decision and status codes as the proxy, with Twitcher's JSON verdict. nginx's auth subrequest is a GET without body whatever the client sent: the client's method comes in `X-Original-Method` (or `X-Forwarded-Method`), and any but GET or HEAD means a body this endpoint cannot see, which needs a token on `token` services.",
         "tags": ["ows"],
         "security": [{}, {"bearerAuth": []}],
         "responses": {
