@@ -429,8 +429,12 @@ fn verify_judges_the_method_the_front_proxy_names() {
     assert_eq!(verify(&[]).status, 200);
     assert_eq!(verify(&[("X-Original-Method", "GET")]).status, 200);
     assert_eq!(verify(&[("X-Forwarded-Method", "HEAD")]).status, 200);
+    // A CORS preflight of a public operation, as through /ows/proxy.
+    assert_eq!(verify(&[("X-Original-Method", "OPTIONS")]).status, 200);
     for headers in [
         &[("X-Original-Method", "POST")][..],
+        // The README's nginx map tags a GET that came with a body.
+        &[("X-Original-Method", "GET with a body")],
         &[("X-Forwarded-Method", "PUT")],
         &[("X-Original-Method", "get")],
         &[("X-Original-Method", "")],
@@ -446,6 +450,18 @@ fn verify_judges_the_method_the_front_proxy_names() {
     let auth = bearer(&s.compute);
     with_token.push(("Authorization", &auth));
     assert_eq!(verify(&with_token).status, 200);
+
+    // A body verify reads itself is judged, but a write named beside it is still a write.
+    let caps = br#"<GetCapabilities service="WPS" xmlns="http://www.opengis.net/wps/1.0.0"/>"#;
+    let post = |headers: &[(&str, &str)]| {
+        let mut all = vec![("Content-Type", "text/xml")];
+        all.extend_from_slice(headers);
+        request_with("POST", &s.verify("emu"), &all, Some(caps)).status
+    };
+    assert_eq!(post(&[]), 200);
+    assert_eq!(post(&[("X-Original-Method", "POST")]), 200);
+    assert_eq!(post(&[("X-Original-Method", "PUT")]), 401);
+    assert_eq!(post(&[("X-Forwarded-Method", "DELETE")]), 401);
     assert_eq!(s.backend.count(), 0, "verify never forwards");
 }
 

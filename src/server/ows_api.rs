@@ -303,7 +303,12 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let method = req.method;
     let length = req.content_length();
     let has_body = req.has_body();
-    let unseen_body = mode == Mode::Verify && !client_only_read(req);
+    let front = match mode {
+        Mode::Verify => front_says(req),
+        Mode::Proxy => FrontSays::NOTHING,
+    };
+    let unseen_body = mode == Mode::Verify
+        && !(matches!(method, Method::Get | Method::Head | Method::Options) && front.bodiless);
     let url = target_url(&service.url, extra, &req.query);
     let parse_xml =
         checked && form.is_none() && method == Method::Post && matches!(kind, BodyKind::Xml);
@@ -365,7 +370,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let body_unjudged = body_ows.is_none() && (has_body || unseen_body);
     // OWS reads with GET and POST; a PUT, PATCH or DELETE is something else to the
     // backend, whatever its query says.
-    let writes = matches!(method, Method::Put | Method::Patch | Method::Delete);
+    let writes = front.writes || matches!(method, Method::Put | Method::Patch | Method::Delete);
     let class = classify(
         extra.is_empty() && !body_unjudged && !writes && !off_dispatch,
         query_ows.as_ref(),
@@ -562,18 +567,35 @@ fn identity(g: &Grant) -> Option<(String, String)> {
         .then(|| (g.client_id.clone(), scopes))
 }
 
-/// Whether the client's request, which /ows/verify judges, only read (GET or HEAD), so
-/// that it had no body the backend could act on. nginx's auth_request asks with a GET
-/// without body whatever the client's method was, and says which in X-Original-Method
-/// (the README's set-up); Caddy's forward_auth sends X-Forwarded-Method. A method named
-/// there can only make the check stricter, so a client's own such header gains nothing.
-fn client_only_read(req: &Request) -> bool {
-    let reads = |m: &str| m == "GET" || m == "HEAD";
-    matches!(req.method, Method::Get | Method::Head)
-        && req
-            .header_values("X-Original-Method")
-            .chain(req.header_values("X-Forwarded-Method"))
-            .all(reads)
+/// What /ows/verify is told of the client's request beside its own. nginx's auth_request
+/// asks with a GET without body whatever the client sent; the README's set-up names the
+/// client's method in X-Original-Method, tagged when it came with a body ("GET with a
+/// body"), and Caddy's forward_auth sends X-Forwarded-Method. A method named there can
+/// only make the check stricter, so a client's own such header gains nothing.
+struct FrontSays {
+    /// Every method named reads without a body: the query says it all.
+    bodiless: bool,
+    /// A method named is none of the ones OWS reads with (a PUT, a tagged GET, ...).
+    writes: bool,
+}
+
+impl FrontSays {
+    const NOTHING: FrontSays = FrontSays {
+        bodiless: true,
+        writes: false,
+    };
+}
+
+fn front_says(req: &Request) -> FrontSays {
+    let mut says = FrontSays::NOTHING;
+    for m in req
+        .header_values("X-Original-Method")
+        .chain(req.header_values("X-Forwarded-Method"))
+    {
+        says.bodiless &= matches!(m, "GET" | "HEAD" | "OPTIONS");
+        says.writes |= !matches!(m, "GET" | "HEAD" | "OPTIONS" | "POST");
+    }
+    says
 }
 
 /// At most `limit` bytes of `r`. `read_to_end` would zero its whole spare capacity
