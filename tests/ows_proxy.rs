@@ -607,6 +607,29 @@ fn urls_of_other_registered_services_point_through_the_proxy_too() {
     assert_eq!((r.status, r.text().as_str()), (200, "Hello beside"));
 }
 
+/// Backends cut a fragment off the target (ureq here, nginx's $args, gunicorn), so what
+/// follows a `#` would be judged and never seen: a named GetCapabilities there let
+/// MapServer draw a map for `?mapext=...`.
+#[test]
+fn a_fragment_in_the_target_is_refused() {
+    let s = setup();
+    for route in ["proxy", "verify"] {
+        for target in [
+            "emu?mapext=-5+-5+5+5#&service=WPS&request=GetCapabilities",
+            "emu?service=WPS&request=GetCapabilities#",
+            "emu/outputs/x#y",
+        ] {
+            let head = format!(
+                "GET /ows/{route}/{target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            let out = raw(s.server.port, head.as_bytes(), Duration::from_secs(10));
+            assert!(out.starts_with("HTTP/1.1 400"), "{route} {target}: {out}");
+            assert!(out.contains("fragment"), "{route} {target}: {out}");
+        }
+    }
+    assert_eq!(s.backend.count(), 0);
+}
+
 /// A target in absolute form is proxied, and its host, not `Host`, is the one the
 /// backend is told (RFC 9112 §3.2.2).
 #[test]

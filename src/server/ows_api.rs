@@ -236,6 +236,15 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     if let Err(m) = check_extra(extra) {
         return refuse(mode, &OwsError::invalid("path", m));
     }
+    // A request target has no fragment (RFC 9112 §3.2), and backends cut one off (nginx's
+    // $args, gunicorn, ureq here): `?x#&service=WMS&request=GetCapabilities` would be
+    // judged a named GetCapabilities while MapServer got `?x` and drew a map.
+    for (part, text) in [("path", extra), ("query", req.query.as_str())] {
+        if text.contains('#') {
+            let e = OwsError::invalid(part, "A request target may not hold a fragment (#)");
+            return refuse(mode, &e);
+        }
+    }
     if passed(req.header_values("Via"), &app.via_name) {
         log::warn(&format!(
             "service {name}: a request came back to this proxy; the service's URL leads here"
