@@ -628,6 +628,14 @@ fn a_fragment_in_the_target_is_refused() {
         }
     }
     assert_eq!(s.backend.count(), 0);
+    // An encoded `#` is a character like any other, and reaches the backend as sent.
+    let query = "service=WPS&request=GetCapabilities&bgcolor=%23FFFFFF&x%23y=1";
+    assert_eq!(get(&s.verify(&format!("emu?{query}")), None).status, 200);
+    assert_eq!(get(&s.proxy(&format!("emu?{query}")), None).status, 200);
+    assert_eq!(s.backend.last().query, query);
+    let r = get(&s.proxy("emu/outputs/x%23y"), Some(&bearer(&s.compute)));
+    assert_ne!(r.status, 400, "{}", r.text());
+    assert_eq!(s.backend.last().path, "/wps/outputs/x%23y");
 }
 
 /// A target in absolute form is proxied, and its host, not `Host`, is the one the

@@ -53,7 +53,8 @@ impl Registered {
 /// `String.toUpperCase()`, under which `REQUEſT` (long s) and `servıce` (dotless i)
 /// are `REQUEST` and `SERVICE`, or compare with `equalsIgnoreCase`, under which
 /// `servİce` (dotted capital I) is `service`; such names count as the parameter too,
-/// or a second `request` could pass unseen and decide the operation at the backend.
+/// or a second `request` could pass unseen and decide the operation at the backend
+/// (`single` then refuses them: to other backends they are no parameter at all).
 fn is_param(key: &str, name: &str) -> bool {
     key.eq_ignore_ascii_case(name)
         || (!key.is_ascii()
