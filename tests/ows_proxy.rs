@@ -1035,6 +1035,16 @@ fn wms_requests_may_leave_service_out() {
         get(&s.verify("maps?SERVICE=WPS&REQUEST=GetCapabilities"), None).status,
         400
     );
+    // QGIS Server's own operations are known: a token lets them through, none is public.
+    for op in [
+        "GetProjectSettings",
+        "GetPrint&TEMPLATE=a4",
+        "GetStyles&LAYERS=x",
+    ] {
+        let url = s.verify(&format!("maps?SERVICE=WMS&REQUEST={op}"));
+        assert_eq!(get(&url, None).status, 401, "{op}");
+        assert_eq!(get(&url, Some(&bearer(&s.compute))).status, 200, "{op}");
+    }
 }
 
 /// A backend may act on the body rather than the query (PyWPS reads the body of every

@@ -50,11 +50,31 @@ const WMS: Spec = Spec {
         "GetLegendGraphic",
         "GetMetadata",
         "DescribeLayer",
+        // QGIS Server's own (GetStyles also SLD-WMS's, as in GeoServer and MapServer),
+        // which QGIS web clients such as Lizmap and QWC2 call.
+        "GetProjectSettings",
+        "GetPrint",
+        "GetStyles",
+        "GetStyle",
+        "GetSchemaExtension",
+        "GetContext",
+        "GetLegendGraphics",
     ],
     public: &["GetCapabilities"],
     versions: &["1.0.0", "1.1.0", "1.1.1", "1.3.0"],
-    // ncWMS clients send GetMetadata and GetLegendGraphic without a version.
-    versionless: &["GetMetadata", "GetLegendGraphic"],
+    // ncWMS clients send GetMetadata and GetLegendGraphic without a version, and QGIS
+    // takes its own operations without one.
+    versionless: &[
+        "GetMetadata",
+        "GetLegendGraphic",
+        "GetProjectSettings",
+        "GetPrint",
+        "GetStyles",
+        "GetStyle",
+        "GetSchemaExtension",
+        "GetContext",
+        "GetLegendGraphics",
+    ],
 };
 
 const WFS: Spec = Spec {
@@ -198,5 +218,16 @@ mod tests {
         assert!(!ServiceType::Wps.is_public("GetResult"));
         assert!(ServiceType::Wms.needs_version("GetMap"));
         assert!(!ServiceType::Wms.needs_version("GetMetadata"));
+        // QGIS Server's own: known, so they pass with a token, and never public.
+        for op in [
+            "getprojectsettings",
+            "GetPrint",
+            "GETSTYLES",
+            "GetLegendGraphics",
+        ] {
+            let name = ServiceType::Wms.operation(op).unwrap();
+            assert!(!ServiceType::Wms.is_public(name), "{op}");
+            assert!(!ServiceType::Wms.needs_version(name), "{op}");
+        }
     }
 }

@@ -56,9 +56,14 @@ const FRONT_PROXY_ONLY: &[&str] = &[
     "x-forwarded",
 ];
 
-/// Whether only a trusted front proxy may send this header.
+/// Whether only a trusted front proxy may send this header. QGIS Server builds the URLs
+/// it advertises from `X-Qgis-Service-Url` and `X-Qgis-W?s-Service-Url`.
 fn front_proxy_only(name: &str) -> bool {
-    listed(FRONT_PROXY_ONLY, name) || name.get(..12).is_some_and(|p| same_name(p, "x-forwarded-"))
+    let prefixed = |prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|p| same_name(p, prefix))
+    };
+    listed(FRONT_PROXY_ONLY, name) || prefixed("x-forwarded-") || prefixed("x-qgis-")
 }
 
 /// The headers a message's `Connection` headers name, which are hop-by-hop for that
@@ -338,6 +343,8 @@ mod tests {
             ("True-Client-IP", "1.2.3.4"),
             ("X-Original-URL", "/admin"),
             ("X-Forwarded", "for=x"),
+            ("X-Qgis-Service-Url", "http://evil.example/wms"),
+            ("x_qgis_wms_service_url", "http://evil.example/wms"),
             // CGI servers read `_` as `-`.
             ("X_Forwarded_Host", "evil"),
             ("X-Forwarded_Prefix", "/evil"),
