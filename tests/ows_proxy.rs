@@ -1242,6 +1242,24 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
         let r = request_with("POST", &s.proxy("emu"), &xml, Some(hidden.as_bytes()));
         assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
     }
+    // MapServer's WFS reads the body again with GDAL's parser, which takes a processing
+    // instruction before the root for an element, or fails on it and falls to CGI mode.
+    for hidden in [
+        r#"<?xml version="1.0"?><?a:Execute service="WPS" version="1.0.0"?><GetCapabilities service="WPS"/>"#,
+        r#"<?a:GetFeature service="WFS"></?a:GetFeature>?><GetCapabilities service="WPS"/>"#,
+        r#"<GetCapabilities service="WPS"/><?a:Execute?>"#,
+        "\u{feff}<?xml-stylesheet href=\"x\"?><GetCapabilities service=\"WPS\"/>",
+    ] {
+        let r = request_with("POST", &s.proxy("emu"), &xml, Some(hidden.as_bytes()));
+        assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    }
+    for declared in [
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<GetCapabilities service=\"WPS\"/>",
+        "\u{feff}<?xml version='1.0'?><GetCapabilities service=\"WPS\"/>",
+    ] {
+        let r = request_with("POST", &s.proxy("emu"), &xml, Some(declared.as_bytes()));
+        assert_eq!(r.status, 200, "{declared}: {}", r.text());
+    }
     let references = r#"<GetCapabilities service="WPS"><a b="&amp;&#38;&#x26;"/>x &lt; y &gt; &quot;&apos;<!-- fine --></GetCapabilities>"#;
     let r = request_with("POST", &s.proxy("emu"), &xml, Some(references.as_bytes()));
     assert_eq!(r.status, 200, "{}", r.text());
@@ -1296,7 +1314,8 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
     );
     assert_exception(&r, 400, "InvalidParameterValue", "service");
 
-    // MapServer: any `mode` but ows or wfs renders without OWS dispatch; a name holding
+    // MapServer: any `mode` but ows or wfs renders without OWS dispatch, and a `context`
+    // is loaded into the map; a name holding
     // an encoded `=` or NUL is split or cut there into a second `request`; cookies are
     // parameters after the query.
     let before = s.backend.count();
@@ -1311,6 +1330,9 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
         (GETCAPS.to_string(), Some("+request=Execute")),
         (GETCAPS.to_string(), Some("x=1;%20mode=map")),
         (GETCAPS.to_string(), Some("mode%3Dmap")),
+        // MapServer loads a Web Map Context into the map before it dispatches.
+        (format!("{GETCAPS}&context=/srv/other/ctx.xml"), None),
+        (GETCAPS.to_string(), Some("Context=/srv/other/ctx.xml")),
     ] {
         let mut headers = vec![];
         if let Some(c) = cookie {
@@ -1329,7 +1351,7 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
     }
     assert_eq!(
         s.backend.count(),
-        before + 9,
+        before + 11,
         "only those with a token went on"
     );
     let r = request_with(

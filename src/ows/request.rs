@@ -249,14 +249,17 @@ fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
     }
 }
 
-/// Whether key/value parameters ask a backend to leave OWS dispatch: MapServer
-/// renders maps, tiles, legends and queries for any `mode` but `ows` and `wfs`
-/// (and for all of them unless its map file restricts the modes), whatever
-/// `request` says. Such a request is no public operation.
+/// Whether key/value parameters ask a backend for more than the OWS operation:
+/// MapServer renders maps, tiles, legends and queries for any `mode` but `ows` and
+/// `wfs` (and for all of them unless its map file restricts the modes), whatever
+/// `request` says, and loads a `context` (a Web Map Context file on the server, or a
+/// URL) into the map before dispatch, so its capabilities would show what the file
+/// holds. Such a request is no public operation.
 fn leaves_ows_dispatch<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> bool {
-    pairs
-        .iter()
-        .any(|(k, v)| is_param(k.as_ref(), "mode") && leaving_mode(v.as_ref()))
+    pairs.iter().any(|(k, v)| {
+        let k = k.as_ref();
+        (is_param(k, "mode") && leaving_mode(v.as_ref())) || is_param(k, "context")
+    })
 }
 
 fn leaving_mode(value: &str) -> bool {
@@ -266,7 +269,7 @@ fn leaving_mode(value: &str) -> bool {
 }
 
 /// Whether `Cookie` header values carry a parameter that decides the operation:
-/// `service`, `request`, or a `mode` that leaves OWS dispatch. MapServer reads
+/// `service`, `request`, a `mode` that leaves OWS dispatch, or a `context`. MapServer reads
 /// cookies as parameters after the query (the last `request` wins), each pair decoded
 /// (`+`, `%XX`) before it is split at `=` and cut at a NUL, as here.
 pub fn cookies_carry_params<'a>(values: impl Iterator<Item = &'a str>) -> bool {
@@ -282,6 +285,7 @@ pub fn cookies_carry_params<'a>(values: impl Iterator<Item = &'a str>) -> bool {
         let name = name.trim();
         is_param(name, "service")
             || is_param(name, "request")
+            || is_param(name, "context")
             || (is_param(name, "mode") && leaving_mode(value))
     })
 }

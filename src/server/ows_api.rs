@@ -182,6 +182,29 @@ fn ampersands_only_in_references(doc: &[u8]) -> bool {
     })
 }
 
+/// Whether the document's only processing instruction, if any, is its XML declaration.
+/// MapServer's WFS reads a body with GDAL's parser after libxml2 dispatched it, and
+/// that parser takes `<?a:GetFeature ...?>` before a public root for a `GetFeature`
+/// element, or, failing on `>` inside one, sends the request to its CGI mode, which
+/// draws the map. A request document has no use for one.
+fn no_processing_instruction(doc: &[u8]) -> bool {
+    let doc = doc.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(doc);
+    let rest = match doc.strip_prefix(b"<?xml") {
+        Some(decl)
+            if decl
+                .first()
+                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'?') =>
+        {
+            match memchr::memmem::find(decl, b"?>") {
+                Some(end) => &decl[end + 2..],
+                None => return false,
+            }
+        }
+        _ => doc,
+    };
+    memchr::memmem::find(rest, b"<?").is_none()
+}
+
 /// How the client's body goes on: parsed on the way, already read, as it comes, or
 /// none. A parsed body may have been read in part to judge it; that part goes first.
 enum Plan<R: Read> {
@@ -367,7 +390,10 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
                 let f = body.fault().cloned().unwrap_or(Fault::Io(e.to_string()));
                 return refuse(mode, &fault_error(&f));
             }
-            if head.len() as u64 > PUBLIC_XML_MAX || !ampersands_only_in_references(&head) {
+            if head.len() as u64 > PUBLIC_XML_MAX
+                || !ampersands_only_in_references(&head)
+                || !no_processing_instruction(&head)
+            {
                 body_ows = None;
             }
         }
