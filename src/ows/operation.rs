@@ -13,12 +13,12 @@ pub enum ServiceType {
 
 struct Spec {
     name: &'static str,
-    /// Canonical names of every operation.
+    /// Canonical names of the operations that name a version (GetCapabilities may).
     operations: &'static [&'static str],
     /// The capabilities and description operations, open without a token.
     public: &'static [&'static str],
     versions: &'static [&'static str],
-    /// Operations that need no `version` parameter besides GetCapabilities.
+    /// Canonical names of the operations that need no `version`, listed here only.
     versionless: &'static [&'static str],
 }
 
@@ -31,13 +31,10 @@ const WPS: Spec = Spec {
         "GetStatus",
         "GetResult",
         "Dismiss",
-        // GeoServer's own, which its WPS 1.0.0 statusLocation and output references use.
-        "GetExecutionStatus",
-        "GetExecutionResult",
-        "GetExecutions",
     ],
     public: &["GetCapabilities", "DescribeProcess"],
     versions: &["1.0.0", "2.0.0"],
+    // GeoServer's own, which its WPS 1.0.0 statusLocation and output references use.
     versionless: &["GetExecutionStatus", "GetExecutionResult", "GetExecutions"],
 };
 
@@ -47,23 +44,13 @@ const WMS: Spec = Spec {
         "GetCapabilities",
         "GetMap",
         "GetFeatureInfo",
-        "GetLegendGraphic",
-        "GetMetadata",
         "DescribeLayer",
-        // QGIS Server's own (GetStyles also SLD-WMS's, as in GeoServer and MapServer),
-        // which QGIS web clients such as Lizmap and QWC2 call.
-        "GetProjectSettings",
-        "GetPrint",
-        "GetStyles",
-        "GetStyle",
-        "GetSchemaExtension",
-        "GetContext",
-        "GetLegendGraphics",
     ],
     public: &["GetCapabilities"],
     versions: &["1.0.0", "1.1.0", "1.1.1", "1.3.0"],
-    // ncWMS clients send GetMetadata and GetLegendGraphic without a version, and QGIS
-    // takes its own operations without one.
+    // ncWMS clients send GetMetadata and GetLegendGraphic without a version. The rest are
+    // QGIS Server's own (GetStyles also SLD-WMS's, as in GeoServer and MapServer), which
+    // QGIS web clients such as Lizmap and QWC2 call, and which QGIS takes without one.
     versionless: &[
         "GetMetadata",
         "GetLegendGraphic",
@@ -148,9 +135,7 @@ impl ServiceType {
     /// The canonical name of an operation of this type, matched without regard to case.
     pub fn operation(self, name: &str) -> Option<&'static str> {
         self.spec()
-            .operations
-            .iter()
-            .copied()
+            .all_operations()
             .find(|o| o.eq_ignore_ascii_case(name))
     }
 
@@ -172,6 +157,12 @@ impl ServiceType {
     }
 }
 
+impl Spec {
+    fn all_operations(&self) -> impl Iterator<Item = &'static str> {
+        self.operations.iter().chain(self.versionless).copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,10 +173,9 @@ mod tests {
             .iter()
             .flat_map(|t| {
                 t.spec()
-                    .operations
-                    .iter()
+                    .all_operations()
                     .filter(|o| t.is_public(o))
-                    .map(|o| (t.name(), *o))
+                    .map(|o| (t.name(), o))
             })
             .collect();
         assert_eq!(

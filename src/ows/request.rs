@@ -256,16 +256,19 @@ fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
 /// URL) into the map before dispatch, so its capabilities would show what the file
 /// holds. Such a request is no public operation.
 fn leaves_ows_dispatch<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> bool {
-    pairs.iter().any(|(k, v)| {
-        let k = k.as_ref();
-        (is_param(k, "mode") && leaving_mode(v.as_ref())) || is_param(k, "context")
-    })
+    pairs
+        .iter()
+        .any(|(k, v)| leaves_dispatch(k.as_ref(), v.as_ref()))
 }
 
-fn leaving_mode(value: &str) -> bool {
-    !["ows", "wfs"]
-        .iter()
-        .any(|m| value.trim().eq_ignore_ascii_case(m))
+/// One parameter of those `leaves_ows_dispatch` looks for.
+fn leaves_dispatch(name: &str, value: &str) -> bool {
+    let leaving_mode = || {
+        !["ows", "wfs"]
+            .iter()
+            .any(|m| value.trim().eq_ignore_ascii_case(m))
+    };
+    (is_param(name, "mode") && leaving_mode()) || is_param(name, "context")
 }
 
 /// Whether `Cookie` header values carry a parameter that decides the operation:
@@ -283,10 +286,7 @@ pub fn cookies_carry_params<'a>(values: impl Iterator<Item = &'a str>) -> bool {
         let decoded = decoded.split('\0').next().unwrap_or("");
         let (name, value) = decoded.split_once('=').unwrap_or((decoded, ""));
         let name = name.trim();
-        is_param(name, "service")
-            || is_param(name, "request")
-            || is_param(name, "context")
-            || (is_param(name, "mode") && leaving_mode(value))
+        is_param(name, "service") || is_param(name, "request") || leaves_dispatch(name, value)
     })
 }
 
