@@ -152,3 +152,55 @@ def test_verify_answers_json(env, compute_token, register_token):
         assert isinstance(body["description"], str) and body["description"]
     caps = requests.get(env.verify("emu"), params={"service": "WPS", "request": "GetCapabilities"}, timeout=30)
     assert (caps.status_code, caps.json()["access"]) == (200, True)
+
+
+def assert_ows_exception(r, status, code=None):
+    assert r.status_code == status, r.text[:300]
+    assert r.headers.get("Content-Type", "").startswith("text/xml"), r.headers
+    assert "<ExceptionReport" in r.text, r.text[:300]
+    if code:
+        assert f'exceptionCode="{code}"' in r.text, r.text[:300]
+
+
+def test_refusals_are_twitchers_own_ows_exception_reports(env, register_token):
+    # Not nginx's HTML pages: the same status, challenge and ExceptionReport as /ows/proxy.
+    r = requests.get(env.nginx, params=HELLO, timeout=30)
+    assert_ows_exception(r, 401, "NoApplicableCode")
+    # One challenge: twitcher's, not also the one nginx took from the check.
+    assert r.raw.headers.getlist("WWW-Authenticate") == [
+        'Bearer realm="twitcher", error="invalid_token"'
+    ], r.headers
+    r = requests.get(env.nginx, params=HELLO, headers=bearer(register_token), timeout=30)
+    assert_ows_exception(r, 403)
+    challenges = r.raw.headers.getlist("WWW-Authenticate")
+    assert len(challenges) == 1 and 'error="insufficient_scope"' in challenges[0], r.headers
+
+
+def test_bad_requests_get_twitchers_status_not_nginx_500(env):
+    # auth_request turns any status but 2xx, 401 and 403 into a 500 of nginx's own.
+    r = requests.get(env.nginx, params={"service": "WPS"}, timeout=30)
+    assert_ows_exception(r, 400, "MissingParameterValue")
+    assert 'locator="request"' in r.text, r.text[:300]
+    r = requests.get(env.nginx, params={"service": "WPS", "request": "Frobnicate"}, timeout=30)
+    assert_ows_exception(r, 501, "OperationNotSupported")
+    # A path nginx normalised maps to /.., which twitcher refuses.
+    caps = {"service": "WPS", "request": "GetCapabilities"}
+    r = requests.get(env.nginx.replace("/wps", "//wps"), params=caps, timeout=30)
+    assert_ows_exception(r, 400)
+
+
+CAPABILITIES_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<wps:GetCapabilities service="WPS" xmlns:wps="http://www.opengis.net/wps/1.0.0"
+    xmlns:ows="http://www.opengis.net/ows/1.1"/>"""
+
+
+def test_a_public_operation_posted_passes_through_twitcher(env):
+    # The check sees no body, so it asks for a token; /ows/proxy reads the body, finds a
+    # GetCapabilities, and forwards it: the body survives nginx's redirect to it.
+    xml = {"Content-Type": "text/xml"}
+    r = requests.post(env.nginx, data=CAPABILITIES_XML, headers=xml, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    assert "wps:Capabilities" in r.text, r.text[:300]
+    assert "WWW-Authenticate" not in r.headers, r.headers
+    # Its URLs point at twitcher's proxy, which the answer came through.
+    assert "/ows/proxy/emu" in r.text, r.text[:1000]
