@@ -285,7 +285,8 @@ wait_http jwks "http://127.0.0.1:$port_jwks/" "$tmp/jwks.log" 20
 mkdir -p "$tmp/emu/outputs" "$tmp/emu/workdir"
 render "$here/emu/emu.cfg.in" "$tmp/emu.cfg" "EMU_PORT=$port_emu" "EMU_DIR=$tmp/emu" "EMU_LOGDB=$logdb"
 start emu "$tmp/emu.log" "${server_env[@]}" PYWPS_CFG="$tmp/emu.cfg" "$emu/bin/gunicorn" --chdir "$here/emu" \
-  -b "127.0.0.1:$port_emu" -w 2 --threads 4 --timeout 120 --no-control-socket emu_app:application
+  -b "127.0.0.1:$port_emu" -w 2 --threads 4 --timeout 120 --no-control-socket \
+  --access-logfile "$tmp/emu-access.log" emu_app:application
 
 render "$here/conf/twitcher.ini.in" "$tmp/twitcher.ini" "PORT=$port_tw" "DB=$tmp/twitcher.sqlite" \
   "ADMIN_USER=$admin_user" "ADMIN_PASSWORD=$admin_password" "TOKEN_SECRET=$token_secret"
@@ -328,6 +329,7 @@ set +e
       INTEROP_TWITCHER_URL="http://127.0.0.1:$port_tw" \
       INTEROP_KEYCLOAK_TWITCHER_URL="http://127.0.0.1:$port_kc" \
       INTEROP_EMU_URL="http://127.0.0.1:$port_emu/wps" \
+      INTEROP_EMU_ACCESS_LOG="$tmp/emu-access.log" \
       INTEROP_NGINX_URL="http://127.0.0.1:$port_nginx/wps" \
       INTEROP_JWKS_FILE="$jwks_dir/$jwks_path" \
       INTEROP_KEYCLOAK_ISSUER="$keycloak_issuer" \

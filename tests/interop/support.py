@@ -25,6 +25,7 @@ class Env:
     twitcher: str  # main twitcher (custom_token), e.g. http://127.0.0.1:PORT
     keycloak_twitcher: str  # second twitcher in keycloak_token mode
     emu: str  # the Emu backend's own WPS URL, .../wps
+    emu_access_log: str  # gunicorn's access log of Emu: the request lines Emu got
     nginx: str  # nginx in front of Emu, .../wps, with auth_request against twitcher
     jwks_file: str  # the file the JWKS server serves as the realm's certs
     keycloak_issuer: str
@@ -55,6 +56,7 @@ def load_env():
         twitcher=_need("INTEROP_TWITCHER_URL"),
         keycloak_twitcher=_need("INTEROP_KEYCLOAK_TWITCHER_URL"),
         emu=_need("INTEROP_EMU_URL"),
+        emu_access_log=_need("INTEROP_EMU_ACCESS_LOG"),
         nginx=_need("INTEROP_NGINX_URL"),
         jwks_file=_need("INTEROP_JWKS_FILE"),
         keycloak_issuer=_need("INTEROP_KEYCLOAK_ISSUER"),

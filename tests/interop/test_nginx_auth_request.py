@@ -1,9 +1,11 @@
 """nginx (Debian's nginx-light) in front of Emu, each request to /wps authorised by an
-`auth_request` to twitcher's /ows/verify/emu (conf/nginx.conf.in). twitcher only decides;
-nginx forwards the request to Emu itself. Requests without a token get 401, with a
-wrong scope 403, with a good token Emu's answer."""
+`auth_request` to twitcher's /ows/verify/emu (conf/nginx.conf.in). twitcher decides;
+nginx forwards an allowed request to Emu itself, and sends a refused one, or one with a
+token in its query, to twitcher's /ows/proxy/emu. Requests without a token get 401,
+with a wrong scope 403, with a good token Emu's answer."""
 
 import re
+import time
 
 import pytest
 import requests
@@ -69,10 +71,32 @@ def test_execute_with_a_good_token_passes(env, compute_token):
     assert "Hello nginx" in r.text
 
 
-def test_execute_with_an_access_token_parameter_passes(env, compute_token):
-    r = requests.get(env.nginx, params={**HELLO, "access_token": compute_token}, timeout=30)
-    assert r.status_code == 200, support.redact(r.text[:300])
-    assert "Hello nginx" in r.text
+def emu_request_lines(env, marker):
+    """The request lines of Emu's access log that hold `marker`, once there is one
+    (gunicorn writes the line after the answer went out)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with open(env.emu_access_log, encoding="utf-8", errors="replace") as f:
+            lines = [line for line in f if marker in line]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
+
+
+def test_execute_with_an_access_token_parameter_passes_and_stays_with_twitcher(env, compute_token):
+    # nginx would forward the query as it came, token and all: such a request goes
+    # through /ows/proxy, which takes the token out, whichever way its name is spelt.
+    for i, name in enumerate(["access_token", "access%5Ftoken", "%61ccess_token"]):
+        marker = f"querytoken{i}"
+        query = "&".join(f"{k}={v}" for k, v in {**HELLO, "DataInputs": f"name={marker}"}.items())
+        r = requests.get(f"{env.nginx}?{query}&{name}={compute_token}", timeout=30)
+        assert r.status_code == 200, support.redact(r.text[:300])
+        assert f"Hello {marker}" in r.text
+        lines = emu_request_lines(env, marker)
+        assert len(lines) == 1, lines
+        # A boolean, so that pytest does not print the token in a failure.
+        leaked = compute_token in lines[0] or "token" in lines[0].replace(marker, "")
+        assert not leaked, support.redact(lines[0])
 
 
 EXECUTE_XML = """<?xml version="1.0" encoding="UTF-8"?>
