@@ -261,9 +261,9 @@ done
 
 randhex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
 
-read -r port_tw port_kc port_emu port_nginx port_jwks < <("$py" - <<'EOF'
+read -r port_tw port_kc port_emu port_nginx port_nginx_h2 port_jwks < <("$py" - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(5)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
@@ -306,7 +306,7 @@ mkdir -p "$tmp/nginx/tmp"
 user_directive=""
 [ "$(id -u)" = 0 ] && user_directive="user $(id -un) $(id -gn);"
 render "$here/conf/nginx.conf.in" "$tmp/nginx/nginx.conf" "DIR=$tmp/nginx" "USER_DIRECTIVE=$user_directive" \
-  "NGINX_PORT=$port_nginx" "EMU_PORT=$port_emu" "TWITCHER_PORT=$port_tw"
+  "NGINX_PORT=$port_nginx" "NGINX_H2_PORT=$port_nginx_h2" "EMU_PORT=$port_emu" "TWITCHER_PORT=$port_tw"
 "$nginx_bin" -t -q -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" >"$tmp/nginx-test.log" 2>&1 || {
   show_log "nginx -t" "$tmp/nginx-test.log"
   die "nginx rejected its configuration"
@@ -316,7 +316,7 @@ wait_http nginx "http://127.0.0.1:$port_nginx/" "$tmp/nginx/error.log" 20
 
 # Emu imports xarray, pandas and more: the slowest to come up.
 wait_http emu "http://127.0.0.1:$port_emu/wps?service=WPS&request=GetCapabilities" "$tmp/emu.log" 120
-phase "servers up: twitcher :$port_tw, twitcher-keycloak :$port_kc, emu :$port_emu, nginx :$port_nginx, jwks :$port_jwks"
+phase "servers up: twitcher :$port_tw, twitcher-keycloak :$port_kc, emu :$port_emu, nginx :$port_nginx (HTTP/2 :$port_nginx_h2), jwks :$port_jwks"
 
 # --- 5. The tests --------------------------------------------------------------------------------
 mkdir -p "$out"
@@ -331,6 +331,7 @@ set +e
       INTEROP_EMU_URL="http://127.0.0.1:$port_emu/wps" \
       INTEROP_EMU_ACCESS_LOG="$tmp/emu-access.log" \
       INTEROP_NGINX_URL="http://127.0.0.1:$port_nginx/wps" \
+      INTEROP_NGINX_H2_URL="http://127.0.0.1:$port_nginx_h2/wps" \
       INTEROP_JWKS_FILE="$jwks_dir/$jwks_path" \
       INTEROP_KEYCLOAK_ISSUER="$keycloak_issuer" \
       INTEROP_ADMIN_USER="$admin_user" \

@@ -27,6 +27,7 @@ class Env:
     emu: str  # the Emu backend's own WPS URL, .../wps
     emu_access_log: str  # gunicorn's access log of Emu: the request lines Emu got
     nginx: str  # nginx in front of Emu, .../wps, with auth_request against twitcher
+    nginx_h2: str  # the same nginx over cleartext HTTP/2 (prior knowledge), .../wps
     jwks_file: str  # the file the JWKS server serves as the realm's certs
     keycloak_issuer: str
     admin_user: str
@@ -58,6 +59,7 @@ def load_env():
         emu=_need("INTEROP_EMU_URL"),
         emu_access_log=_need("INTEROP_EMU_ACCESS_LOG"),
         nginx=_need("INTEROP_NGINX_URL"),
+        nginx_h2=_need("INTEROP_NGINX_H2_URL"),
         jwks_file=_need("INTEROP_JWKS_FILE"),
         keycloak_issuer=_need("INTEROP_KEYCLOAK_ISSUER"),
         admin_user=_need("INTEROP_ADMIN_USER"),
