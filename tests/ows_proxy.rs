@@ -638,6 +638,27 @@ fn a_fragment_in_the_target_is_refused() {
     assert_eq!(s.backend.last().path, "/wps/outputs/x%23y");
 }
 
+/// MapProxy takes `GetCapabilities ` for no request it knows and draws its error as an
+/// image of the size asked for: a padded `request` is not a public GetCapabilities.
+#[test]
+fn a_request_with_blanks_around_it_is_refused() {
+    let s = setup();
+    for padded in [
+        "GetCapabilities%20",
+        "%20GetCapabilities",
+        "GetCapabilities+",
+        "GetCapabilities%C2%A0",
+    ] {
+        let target = format!("emu?service=WPS&request={padded}&width=12000&height=12000");
+        for url in [s.proxy(&target), s.verify(&target)] {
+            let r = get(&url, None);
+            assert_eq!(r.status, 400, "{url}: {}", r.text());
+            assert!(r.text().contains("blanks around"), "{url}: {}", r.text());
+        }
+    }
+    assert_eq!(s.backend.count(), 0);
+}
+
 /// A target in absolute form is proxied, and its host, not `Host`, is the one the
 /// backend is told (RFC 9112 §3.2.2).
 #[test]

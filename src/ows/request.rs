@@ -157,9 +157,16 @@ fn service_type(
 
 fn operation(service: ServiceType, given: Option<&str>) -> Result<&'static str, OwsError> {
     let name = given
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| OwsError::missing("request"))?;
+    // MapProxy and MapServer compare it as sent: to them `GetCapabilities ` is no
+    // request, and MapProxy answers that with an error image as large as asked for.
+    if name.trim() != name {
+        return Err(OwsError::invalid(
+            "request",
+            format!("request {:?} has blanks around it", name.trim()),
+        ));
+    }
     service
         .operation(name)
         .ok_or_else(|| OwsError::not_supported(name.to_lowercase()))
@@ -541,6 +548,33 @@ mod tests {
                 ANY
             )),
             (ExceptionCode::InvalidParameterValue, "version".into())
+        );
+    }
+
+    #[test]
+    fn blanks_around_service_or_request_are_refused() {
+        for padded in [
+            " GetCapabilities",
+            "GetCapabilities ",
+            "GetCapabilities\u{a0}",
+            "\tGetMap",
+        ] {
+            assert_eq!(
+                err(kvp(&[("service", "WMS"), ("request", padded)], ANY)),
+                (ExceptionCode::InvalidParameterValue, "request".into()),
+                "{padded:?}"
+            );
+        }
+        assert_eq!(
+            err(kvp(
+                &[("service", "WMS "), ("request", "GetCapabilities")],
+                ANY
+            )),
+            (ExceptionCode::InvalidParameterValue, "service".into())
+        );
+        assert_eq!(
+            err(kvp(&[("service", "WMS"), ("request", "  ")], ANY)),
+            (ExceptionCode::MissingParameterValue, "request".into())
         );
     }
 
