@@ -38,8 +38,8 @@ pub const IDENTITY: [&str; 2] = ["x-forwarded-user", "x-forwarded-scope"];
 /// Headers only a trusted front proxy may set; from anyone else they are dropped, with
 /// every `X-Forwarded-*` but the three the proxy sets itself: backends build URLs and
 /// take client addresses from them (Spring reads `X-Forwarded-Port` and `-Prefix`,
-/// GeoServer `X-Forwarded-Path`, others RFC 7239 `Forwarded` or nginx's `X-Real-IP`),
-/// and would otherwise take a client's word for them.
+/// GeoServer `X-Forwarded-Path`, MapProxy `X-Script-Name`, others RFC 7239 `Forwarded`
+/// or nginx's `X-Real-IP`), and would otherwise take a client's word for them.
 const FRONT_PROXY_ONLY: &[&str] = &[
     "x-ssl-client-verify",
     "x-ssl-client-dn",
@@ -53,6 +53,7 @@ const FRONT_PROXY_ONLY: &[&str] = &[
     "x-original-uri",
     "x-original-host",
     "x-rewrite-url",
+    "x-script-name",
     "x-forwarded",
 ];
 
@@ -269,6 +270,7 @@ mod tests {
             ("X-Ssl-Client-Verify", "SUCCESS"),
             ("Forwarded", "for=1.2.3.4;host=evil;proto=https"),
             ("X-Real-IP", "1.2.3.4"),
+            ("X-Script-Name", "//evil.example/x"),
             ("Accept-Encoding", "gzip"),
             ("Content-Length", "5"),
             ("Accept", "text/xml"),
@@ -324,6 +326,7 @@ mod tests {
         assert_eq!(value(&out, "authorization"), Some("Bearer tok"));
         assert_eq!(value(&out, "x-ssl-client-verify"), Some("SUCCESS"));
         assert_eq!(value(&out, "x-real-ip"), Some("1.2.3.4"));
+        assert_eq!(value(&out, "x-script-name"), Some("//evil.example/x"));
         assert_eq!(value(&out, "x-forwarded-for"), Some("6.6.6.6, 10.0.0.9"));
         let basic = h(&[("Authorization", "Basic dTpw")]);
         let out = request_headers(&basic, &untrusted);
