@@ -638,6 +638,41 @@ fn a_fragment_in_the_target_is_refused() {
     assert_eq!(s.backend.last().path, "/wps/outputs/x%23y");
 }
 
+/// MapProxy builds the URLs of its capabilities from the forwarded scheme and host with
+/// its own path, a URL under this proxy's host that leads nowhere: it is rewritten as
+/// the backend's registered URL is, whatever `Host` the client sent.
+#[test]
+fn urls_a_backend_builds_from_the_forwarded_headers_are_rewritten() {
+    let s = setup();
+    let target = "emu?service=WPS&request=GetCapabilities&urls=forwarded";
+    let r = get(&s.proxy(target), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let seen = s.backend.last();
+    let told = format!(
+        "{}://{}/wps",
+        seen.header("X-Forwarded-Proto").unwrap(),
+        seen.header("X-Forwarded-Host").unwrap()
+    );
+    let text = r.text();
+    assert!(!text.contains(&told), "{told} in {text}");
+    assert_eq!(
+        text.matches(&format!("xlink:href=\"{}\"", s.public_url()))
+            .count(),
+        3,
+        "{text}"
+    );
+    let head = format!(
+        "GET /ows/proxy/{target} HTTP/1.1\r\nHost: front.example:8443\r\nConnection: close\r\n\r\n"
+    );
+    let out = raw(s.server.port, head.as_bytes(), Duration::from_secs(10));
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(!out.contains("front.example"), "{out}");
+    assert!(
+        out.contains(&format!("xlink:href=\"{}\"", s.public_url())),
+        "{out}"
+    );
+}
+
 /// MapProxy takes `GetCapabilities ` for no request it knows and draws its error as an
 /// image of the size asked for: a padded `request` is not a public GetCapabilities.
 #[test]

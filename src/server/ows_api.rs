@@ -12,7 +12,7 @@ use super::app::App;
 use super::http::{
     Body, Method, Request, Response, decode_pairs, push_header_line, valid_header_value,
 };
-use super::rewrite_bases::{Named, public_url};
+use super::rewrite_bases::{Named, forwarded_base, public_url};
 use super::routes::Params;
 use crate::auth::bearer::{Grant, challenge, form_token, token_in};
 use crate::log;
@@ -448,6 +448,13 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     }
 
     let wps_operation = ows.as_ref().is_some_and(|r| r.service == ServiceType::Wps);
+    let sent_as = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let told = sent_as("X-Forwarded-Proto").zip(sent_as("X-Forwarded-Host"));
     let to = Target {
         method: method.as_str(),
         url: &url,
@@ -508,7 +515,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
         Ok(i) => i,
         Err(f) => return refuse(mode, &failure_error(name, f)),
     };
-    respond(app, &service, incoming, method, wps_operation)
+    respond(app, &service, incoming, method, wps_operation, told)
 }
 
 /// Public only when something was asked and everything asked is public: a
@@ -665,10 +672,17 @@ fn read_up_to(r: &mut impl Read, limit: u64, expected: Option<u64>) -> io::Resul
     Ok(doc)
 }
 
-/// The service's own base first, so that it wins over another service registered
-/// with the same URL, then every other registered one.
-fn rewrite_order<'a>(own: Option<&'a Base>, all: &'a [Named], service: &Service) -> Vec<&'a Base> {
+/// The service's own bases first (its URL, and that URL as the backend may write it
+/// from the forwarded headers), so that they win over another service registered with
+/// the same URL, then every other registered one.
+fn rewrite_order<'a>(
+    own: Option<&'a Base>,
+    forwarded: Option<&'a Base>,
+    all: &'a [Named],
+    service: &Service,
+) -> Vec<&'a Base> {
     own.into_iter()
+        .chain(forwarded)
         .chain(
             all.iter()
                 .filter(|n| n.name != service.name)
@@ -678,13 +692,15 @@ fn rewrite_order<'a>(own: Option<&'a Base>, all: &'a [Named], service: &Service)
 }
 
 /// The backend's answer on its way to the client: XML within the size cap has the
-/// backend's URLs rewritten; everything else streams as it comes.
+/// backend's URLs rewritten; everything else streams as it comes. `told`: the
+/// `X-Forwarded-Proto` and `-Host` the backend was sent.
 fn respond(
     app: &App,
     service: &Service,
     incoming: Incoming,
     method: Method,
     wps_operation: bool,
+    told: Option<(String, String)>,
 ) -> Response {
     let text = |name: &str| {
         incoming
@@ -729,6 +745,7 @@ fn respond(
     let registered = OnceCell::new();
     // Only when the service is not in the snapshot (the registry could not be read).
     let own_fallback = OnceCell::new();
+    let forwarded = OnceCell::new();
     let bases = OnceCell::new();
     let bases = || {
         bases.get_or_init(|| {
@@ -742,7 +759,15 @@ fn respond(
                         .get_or_init(|| Base::new(&service.url, &public_url(app, service)))
                         .as_ref()
                 });
-            rewrite_order(own, all, service)
+            let forwarded = forwarded
+                .get_or_init(|| {
+                    let (proto, host) = told.as_ref()?;
+                    let public = public_url(app, service);
+                    let protected = &app.settings.ows_proxy_protected_path;
+                    forwarded_base(&service.url, &public, protected, proto, host)
+                })
+                .as_ref();
+            rewrite_order(own, forwarded, all, service)
         })
     };
     let encoded =

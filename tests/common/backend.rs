@@ -177,6 +177,22 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
     let request = param(&query, "request").unwrap_or("").to_ascii_lowercase();
     let posted = String::from_utf8_lossy(&body).to_string();
     let resp = match path.as_str() {
+        // As MapProxy: its URLs from the forwarded scheme and host, with its own path.
+        "/wps" if request == "getcapabilities" && param(&query, "urls") == Some("forwarded") => {
+            let told = |name: &'static str| {
+                rq.headers()
+                    .iter()
+                    .find(|h| h.field.equiv(name))
+                    .map(|h| h.value.as_str().to_string())
+                    .unwrap_or_default()
+            };
+            let url = format!(
+                "{}://{}/wps",
+                told("X-Forwarded-Proto"),
+                told("X-Forwarded-Host")
+            );
+            text(200, "text/xml", caps(&url))
+        }
         "/wps" if request == "getcapabilities" || posted.contains("GetCapabilities") => {
             text(200, "text/xml", caps(url))
         }
