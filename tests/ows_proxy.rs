@@ -645,8 +645,11 @@ fn a_fragment_in_the_target_is_refused() {
 fn urls_a_backend_builds_from_the_forwarded_headers_are_rewritten() {
     let s = setup();
     let target = "emu?service=WPS&request=GetCapabilities&urls=forwarded";
+    // Twice: the second takes the rewrite made for the first's scheme and host.
+    let first = get(&s.proxy(target), None).text();
     let r = get(&s.proxy(target), None);
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), first);
     let seen = s.backend.last();
     let told = format!(
         "{}://{}/wps",

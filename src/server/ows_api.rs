@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use serde_json::json;
 
@@ -750,23 +751,26 @@ fn respond(
     let bases = || {
         bases.get_or_init(|| {
             let all = registered.get_or_init(|| app.rewrite_bases.current(app));
-            let own = all
-                .iter()
-                .find(|n| n.name == service.name)
-                .map(|n| &n.base)
-                .or_else(|| {
-                    own_fallback
-                        .get_or_init(|| Base::new(&service.url, &public_url(app, service)))
-                        .as_ref()
-                });
+            let named = all.iter().find(|n| n.name == service.name);
+            let own = named.map(|n| &n.base).or_else(|| {
+                own_fallback
+                    .get_or_init(|| Base::new(&service.url, &public_url(app, service)))
+                    .as_ref()
+            });
             let forwarded = forwarded
                 .get_or_init(|| {
                     let (proto, host) = told.as_ref()?;
-                    let public = public_url(app, service);
-                    let protected = &app.settings.ows_proxy_protected_path;
-                    forwarded_base(&service.url, &public, protected, proto, host)
+                    let make = || {
+                        let public = public_url(app, service);
+                        let protected = &app.settings.ows_proxy_protected_path;
+                        forwarded_base(&service.url, &public, protected, proto, host)
+                    };
+                    match named {
+                        Some(n) => n.forwarded(proto, host, make),
+                        None => make().map(Arc::new),
+                    }
                 })
-                .as_ref();
+                .as_deref();
             rewrite_order(own, forwarded, all, service)
         })
     };

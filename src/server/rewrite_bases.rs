@@ -2,7 +2,7 @@
 //! stands for it: made once per registry snapshot rather than for every answer, where
 //! a registry of many services cost a few allocations per service per request.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::app::App;
 use crate::log;
@@ -12,6 +12,44 @@ use crate::registry::{PATH_SEGMENT, Service};
 pub struct Named {
     pub name: String,
     pub base: Base,
+    /// The last `forwarded_base` made for the service: the clients of one front end
+    /// send one scheme and host, and making it cost more than the rest of a rewrite.
+    forwarded: Mutex<Option<Forwarded>>,
+}
+
+struct Forwarded {
+    proto: String,
+    host: String,
+    base: Option<Arc<Base>>,
+}
+
+impl Named {
+    /// The service's `forwarded_base` for this scheme and host, made by `make` unless
+    /// it was the last one asked for.
+    pub fn forwarded(
+        &self,
+        proto: &str,
+        host: &str,
+        make: impl FnOnce() -> Option<Base>,
+    ) -> Option<Arc<Base>> {
+        let mut last = self
+            .forwarded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(f) = last.as_ref()
+            && f.proto == proto
+            && f.host == host
+        {
+            return f.base.clone();
+        }
+        let base = make().map(Arc::new);
+        *last = Some(Forwarded {
+            proto: proto.to_string(),
+            host: host.to_string(),
+            base: base.clone(),
+        });
+        base
+    }
 }
 
 type Built = (Arc<[Arc<Service>]>, Arc<[Named]>);
@@ -47,6 +85,7 @@ impl RewriteBases {
                 Some(Named {
                     name: s.name.clone(),
                     base,
+                    forwarded: Mutex::new(None),
                 })
             })
             .collect();
