@@ -760,14 +760,9 @@ fn respond(
             let forwarded = forwarded
                 .get_or_init(|| {
                     let (proto, host) = told.as_ref()?;
-                    let make = || {
-                        let public = public_url(app, service);
-                        let protected = &app.settings.ows_proxy_protected_path;
-                        forwarded_base(&service.url, &public, protected, proto, host)
-                    };
                     match named {
-                        Some(n) => n.forwarded(proto, host, make),
-                        None => make().map(Arc::new),
+                        Some(n) => n.forwarded(app, proto, host),
+                        None => forwarded_base(app, service, proto, host).map(Arc::new),
                     }
                 })
                 .as_deref();

@@ -1,6 +1,7 @@
 //! The backend URLs rewritten in the proxy's answers, each with the public URL that
-//! stands for it: made once per registry snapshot rather than for every answer, where
-//! a registry of many services cost a few allocations per service per request.
+//! stands for it: made once per registry snapshot (and, for the URL a backend makes
+//! from the forwarded headers, once per scheme and host) rather than for every answer,
+//! where a registry of many services cost a few allocations per service per request.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -12,6 +13,8 @@ use crate::registry::{PATH_SEGMENT, Service};
 pub struct Named {
     pub name: String,
     pub base: Base,
+    /// The service as in the snapshot `base` was made from, for `forwarded`.
+    service: Arc<Service>,
     /// The last `forwarded_base` made for the service: the clients of one front end
     /// send one scheme and host, and making it cost more than the rest of a rewrite.
     forwarded: Mutex<Option<Forwarded>>,
@@ -24,14 +27,9 @@ struct Forwarded {
 }
 
 impl Named {
-    /// The service's `forwarded_base` for this scheme and host, made by `make` unless
-    /// it was the last one asked for.
-    pub fn forwarded(
-        &self,
-        proto: &str,
-        host: &str,
-        make: impl FnOnce() -> Option<Base>,
-    ) -> Option<Arc<Base>> {
+    /// The service's `forwarded_base` for this scheme and host, made unless it was the
+    /// last one asked for.
+    pub fn forwarded(&self, app: &App, proto: &str, host: &str) -> Option<Arc<Base>> {
         let mut last = self
             .forwarded
             .lock()
@@ -42,7 +40,7 @@ impl Named {
         {
             return f.base.clone();
         }
-        let base = make().map(Arc::new);
+        let base = forwarded_base(app, &self.service, proto, host).map(Arc::new);
         *last = Some(Forwarded {
             proto: proto.to_string(),
             host: host.to_string(),
@@ -85,6 +83,7 @@ impl RewriteBases {
                 Some(Named {
                     name: s.name.clone(),
                     base,
+                    service: s.clone(),
                     forwarded: Mutex::new(None),
                 })
             })
@@ -110,24 +109,43 @@ pub fn public_url(app: &App, service: &Service) -> String {
     }
 }
 
+/// `forwarded_from` for a service of this proxy's.
+pub fn forwarded_base(app: &App, service: &Service, proto: &str, host: &str) -> Option<Base> {
+    forwarded_from(
+        &service.url,
+        &public_url(app, service),
+        &app.url,
+        &app.settings.ows_proxy_protected_path,
+        (proto, host),
+    )
+}
+
 /// The backend's URL `url` as a backend that builds its URLs from the forwarded
-/// headers writes it (MapProxy, or GeoServer told to use them): the scheme and host this
-/// proxy sent it, with the path of its registered URL, which no client can reach under
-/// that host; `public` stands for it. None when that is the registered URL itself,
-/// when the path is empty, or when it is a prefix of this proxy's own paths (`/ows`
-/// against `/ows/proxy/...`), whose URLs it would then take for the backend's.
-pub fn forwarded_base(
+/// headers (`told`: the scheme and host it was sent) writes it: MapProxy, or GeoServer
+/// told to use them, writes that scheme and host with the path of its registered URL,
+/// which no client can reach; `public` stands for it.
+///
+/// Only for a host of this proxy's own (`own_url`'s or `public`'s): the client picks
+/// `Host`, and `Host: www.opengis.net` would have `http://www.opengis.net/wps` in
+/// namespaces rewritten, in an answer a cache may keep for everyone. None too when it
+/// is the registered URL itself, when the path is empty, or when it is a prefix of the
+/// proxy's own paths (`/ows` against `/ows/proxy/...`), whose URLs it would take for
+/// the backend's.
+fn forwarded_from(
     url: &str,
     public: &str,
+    own_url: &str,
     protected_path: &str,
-    proto: &str,
-    host: &str,
+    (proto, host): (&str, &str),
 ) -> Option<Base> {
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b));
-    if !host_ok || !matches!(proto, "http" | "https") {
+    let authority = |u: &str| {
+        let rest = &u[u.find("://")? + 3..];
+        Some(rest[..rest.find('/').unwrap_or(rest.len())].to_string())
+    };
+    let ours = [own_url, public]
+        .iter()
+        .any(|u| authority(u).is_some_and(|a| a.eq_ignore_ascii_case(host)));
+    if !ours || !matches!(proto, "http" | "https") {
         return None;
     }
     let url = url.trim_end_matches('/');
@@ -136,10 +154,12 @@ pub fn forwarded_base(
         .find('/')
         .map_or("", |p| &url[after_scheme + p..]);
     let from = format!("{proto}://{host}{path}");
-    let own_path = format!("{proto}://{host}{protected_path}/");
+    let own_path = format!("{}{protected_path}/", own_url.trim_end_matches('/'));
     let prefix_of = |s: &str| {
-        s.strip_prefix(from.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        s.get(..from.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(&from))
+            && s[from.len()..].starts_with(['/', '?'])
+            || s.eq_ignore_ascii_case(&from)
     };
     if path.is_empty() || from == url || prefix_of(&own_path) || prefix_of(public) {
         return None;
@@ -152,6 +172,13 @@ mod tests {
     use super::*;
     use crate::ows::rewrite::{Form, rewrite};
 
+    const PUBLIC: &str = "https://tw.example/ows/proxy/mp";
+    const OWN: &str = "https://tw.example";
+
+    fn base(url: &str, proto: &str, host: &str) -> Option<Base> {
+        forwarded_from(url, PUBLIC, OWN, "/ows", (proto, host))
+    }
+
     fn rewritten(base: Option<Base>, text: &str) -> String {
         let base = base.expect("a base");
         String::from_utf8(rewrite(text.as_bytes(), &[&base], Form::Plain).unwrap()).unwrap()
@@ -159,14 +186,7 @@ mod tests {
 
     #[test]
     fn the_backends_url_as_told_by_the_forwarded_headers() {
-        let public = "https://tw.example/ows/proxy/mp";
-        let b = forwarded_base(
-            "http://10.0.0.5:8080/service",
-            public,
-            "/ows",
-            "https",
-            "tw.example",
-        );
+        let b = base("http://10.0.0.5:8080/service", "https", "tw.example");
         assert_eq!(
             rewritten(
                 b,
@@ -174,62 +194,60 @@ mod tests {
             ),
             "href=\"https://tw.example/ows/proxy/mp?\" x=\"https://tw.example/services\""
         );
-        let b = forwarded_base(
+        // The purl's host counts as this proxy's.
+        let b = forwarded_from(
             "http://10.0.0.5/a/wms/",
-            public,
+            "http://[::1]:8000/maps",
+            OWN,
             "/ows",
-            "http",
-            "[::1]:8000",
+            ("http", "[::1]:8000"),
         );
         assert_eq!(
             rewritten(b, "http://[::1]:8000/a/wms/x"),
-            "https://tw.example/ows/proxy/mp/x"
+            "http://[::1]:8000/maps/x"
         );
+        assert!(base("http://10.0.0.5/service", "http", "TW.Example").is_some());
     }
 
     #[test]
-    fn no_forwarded_base_that_would_take_this_proxys_own_urls() {
-        let public = "https://tw.example/ows/proxy/mp";
-        for (url, host) in [
-            // At the root, or under the proxy's prefix: every URL of the proxy's.
-            ("http://10.0.0.5:8080", "tw.example"),
-            ("http://10.0.0.5:8080/", "tw.example"),
-            ("http://10.0.0.5:8080/ows", "tw.example"),
-            ("http://10.0.0.5:8080/ows/proxy", "tw.example"),
-            // The registered URL itself, which has its own base.
-            ("http://tw.example/service", "tw.example"),
-            // Hosts that are no single host.
-            ("http://10.0.0.5/service", "a.example, b.example"),
-            ("http://10.0.0.5/service", ""),
-            ("http://10.0.0.5/service", "a/b"),
-        ] {
-            let proto = if url.contains("tw.example") {
-                "http"
-            } else {
-                "https"
-            };
-            assert!(
-                forwarded_base(url, public, "/ows", proto, host).is_none(),
-                "{url} {host}"
-            );
-        }
-        assert!(
-            forwarded_base(
+    fn no_forwarded_base_that_would_take_other_urls() {
+        for (url, proto, host) in [
+            // A host the client picked: namespaces and schemas are no backend URLs.
+            ("http://10.0.0.5/wps", "http", "www.opengis.net"),
+            ("http://10.0.0.5/wps", "https", "tw.example.evil"),
+            ("http://10.0.0.5/service", "https", ""),
+            (
                 "http://10.0.0.5/service",
-                public,
-                "/ows",
-                "ftp",
-                "tw.example"
-            )
-            .is_none()
-        );
+                "https",
+                "tw.example, evil.example",
+            ),
+            ("http://10.0.0.5/service", "ftp", "tw.example"),
+            // At the root, or under the proxy's prefix: every URL of the proxy's.
+            ("http://10.0.0.5:8080", "https", "tw.example"),
+            ("http://10.0.0.5:8080/", "https", "tw.example"),
+            ("http://10.0.0.5:8080/ows", "https", "tw.example"),
+            ("http://10.0.0.5:8080/ows/proxy", "https", "tw.example"),
+            // The registered URL itself, which has its own base.
+            ("https://tw.example/service", "https", "tw.example"),
+        ] {
+            assert!(base(url, proto, host).is_none(), "{url} {proto} {host}");
+        }
         // A purl under the backend's own path would be taken for it.
-        let b = forwarded_base(
+        let b = forwarded_from(
             "http://10.0.0.5/svc",
             "https://tw.example/svc/x",
+            OWN,
             "/ows",
-            "https",
-            "tw.example",
+            ("https", "tw.example"),
+        );
+        assert!(b.is_none());
+        // So would the URLs of a proxy that is itself below that path.
+        let b = forwarded_from(
+            "http://10.0.0.5/twitcher",
+            PUBLIC,
+            "https://tw.example/twitcher",
+            "/ows",
+            ("https", "tw.example"),
         );
         assert!(b.is_none());
     }
