@@ -38,8 +38,9 @@ pub const IDENTITY: [&str; 2] = ["x-forwarded-user", "x-forwarded-scope"];
 /// Headers only a trusted front proxy may set; from anyone else they are dropped, with
 /// every `X-Forwarded-*` but the three the proxy sets itself: backends build URLs and
 /// take client addresses from them (Spring reads `X-Forwarded-Port` and `-Prefix`,
-/// GeoServer `X-Forwarded-Path`, MapProxy `X-Script-Name`, others RFC 7239 `Forwarded`
-/// or nginx's `X-Real-IP`), and would otherwise take a client's word for them.
+/// GeoServer `X-Forwarded-Path`, MapProxy `X-Script-Name`, Flask's reverse-proxy recipe
+/// that and `X-Scheme`, others RFC 7239 `Forwarded` or nginx's `X-Real-IP`), and would
+/// otherwise take a client's word for them.
 const FRONT_PROXY_ONLY: &[&str] = &[
     "x-ssl-client-verify",
     "x-ssl-client-dn",
@@ -54,6 +55,7 @@ const FRONT_PROXY_ONLY: &[&str] = &[
     "x-original-host",
     "x-rewrite-url",
     "x-script-name",
+    "x-scheme",
     "x-forwarded",
 ];
 
@@ -271,6 +273,7 @@ mod tests {
             ("Forwarded", "for=1.2.3.4;host=evil;proto=https"),
             ("X-Real-IP", "1.2.3.4"),
             ("X-Script-Name", "//evil.example/x"),
+            ("X-Scheme", "https"),
             ("Accept-Encoding", "gzip"),
             ("Content-Length", "5"),
             ("Accept", "text/xml"),
@@ -327,6 +330,7 @@ mod tests {
         assert_eq!(value(&out, "x-ssl-client-verify"), Some("SUCCESS"));
         assert_eq!(value(&out, "x-real-ip"), Some("1.2.3.4"));
         assert_eq!(value(&out, "x-script-name"), Some("//evil.example/x"));
+        assert_eq!(value(&out, "x-scheme"), Some("https"));
         assert_eq!(value(&out, "x-forwarded-for"), Some("6.6.6.6, 10.0.0.9"));
         let basic = h(&[("Authorization", "Basic dTpw")]);
         let out = request_headers(&basic, &untrusted);
