@@ -685,6 +685,27 @@ fn urls_a_backend_builds_from_the_forwarded_headers_are_rewritten() {
         out.contains("xmlns:wps=\"http://www.opengis.net/wps/1.0.0\""),
         "{out}"
     );
+    // The purl's host is this proxy's too; the rewrite kept for one host is not
+    // taken for the other, back and forth.
+    let purl = "http://other.example:1234/pub";
+    let body = serde_json::json!({"name": "pub", "url": s.backend.url, "purl": purl});
+    let r = request(
+        "POST",
+        &format!("{}/services", s.server.url),
+        Some(&admin_auth()),
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let own = s.server.url.trim_start_matches("http://").to_string();
+    let pub_target = "pub?service=WPS&request=GetCapabilities&urls=forwarded";
+    for host in [own.as_str(), "other.example:1234", own.as_str()] {
+        let out = with_host(pub_target, host);
+        assert_eq!(
+            out.matches(&format!("xlink:href=\"{purl}\"")).count(),
+            3,
+            "{host}: {out}"
+        );
+    }
 }
 
 /// MapProxy takes `GetCapabilities ` for no request it knows and draws its error as an

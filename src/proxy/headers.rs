@@ -39,8 +39,8 @@ pub const IDENTITY: [&str; 2] = ["x-forwarded-user", "x-forwarded-scope"];
 /// every `X-Forwarded-*` but the three the proxy sets itself: backends build URLs and
 /// take client addresses from them (Spring reads `X-Forwarded-Port` and `-Prefix`,
 /// GeoServer `X-Forwarded-Path`, MapProxy `X-Script-Name`, Flask's reverse-proxy recipe
-/// that and `X-Scheme`, others RFC 7239 `Forwarded` or nginx's `X-Real-IP`), and would
-/// otherwise take a client's word for them.
+/// that header and `X-Scheme`, others RFC 7239 `Forwarded` or nginx's `X-Real-IP`), and
+/// would otherwise take a client's word for them.
 const FRONT_PROXY_ONLY: &[&str] = &[
     "x-ssl-client-verify",
     "x-ssl-client-dn",

@@ -686,7 +686,7 @@ fn rewrite_order<'a>(
         .chain(forwarded)
         .chain(
             all.iter()
-                .filter(|n| n.name != service.name)
+                .filter(|n| n.service.name != service.name)
                 .map(|n| &n.base),
         )
         .collect()
@@ -751,7 +751,7 @@ fn respond(
     let bases = || {
         bases.get_or_init(|| {
             let all = registered.get_or_init(|| app.rewrite_bases.current(app));
-            let named = all.iter().find(|n| n.name == service.name);
+            let named = all.iter().find(|n| n.service.name == service.name);
             let own = named.map(|n| &n.base).or_else(|| {
                 own_fallback
                     .get_or_init(|| Base::new(&service.url, &public_url(app, service)))

@@ -1,6 +1,7 @@
 //! The backend URLs rewritten in the proxy's answers, each with the public URL that
 //! stands for it: made once per registry snapshot (and, for the URL a backend makes
-//! from the forwarded headers, once per scheme and host) rather than for every answer,
+//! from the forwarded headers, again only when the scheme and host change) rather than
+//! for every answer,
 //! where a registry of many services cost a few allocations per service per request.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -11,12 +12,11 @@ use crate::ows::rewrite::Base;
 use crate::registry::{PATH_SEGMENT, Service};
 
 pub struct Named {
-    pub name: String,
+    /// The service as in the snapshot `base` was made from.
+    pub service: Arc<Service>,
     pub base: Base,
-    /// The service as in the snapshot `base` was made from, for `forwarded`.
-    service: Arc<Service>,
     /// The last `forwarded_base` made for the service: the clients of one front end
-    /// send one scheme and host, and making it cost more than the rest of a rewrite.
+    /// send one scheme and host, and making one costs more than the rest of a rewrite.
     forwarded: Mutex<Option<Forwarded>>,
 }
 
@@ -81,9 +81,8 @@ impl RewriteBases {
             .filter_map(|s| {
                 let base = Base::new(&s.url, &public_url(app, s))?;
                 Some(Named {
-                    name: s.name.clone(),
-                    base,
                     service: s.clone(),
+                    base,
                     forwarded: Mutex::new(None),
                 })
             })
@@ -127,10 +126,10 @@ pub fn forwarded_base(app: &App, service: &Service, proto: &str, host: &str) -> 
 ///
 /// Only for a host of this proxy's own (`own_url`'s or `public`'s): the client picks
 /// `Host`, and `Host: www.opengis.net` would have `http://www.opengis.net/wps` in
-/// namespaces rewritten, in an answer a cache may keep for everyone. None too when it
-/// is the registered URL itself, when the path is empty, or when it is a prefix of the
-/// proxy's own paths (`/ows` against `/ows/proxy/...`), whose URLs it would take for
-/// the backend's.
+/// namespaces rewritten, in an answer a cache may keep for everyone. None too for a
+/// scheme but http and https, when it is the registered URL itself, when the path is
+/// empty, or when it is a prefix of the proxy's own paths (`/ows` against
+/// `/ows/proxy/...`) or of `public`, whose URLs it would take for the backend's.
 fn forwarded_from(
     url: &str,
     public: &str,
@@ -148,7 +147,12 @@ fn forwarded_from(
     if !ours || !matches!(proto, "http" | "https") {
         return None;
     }
-    let url = url.trim_end_matches('/');
+    // The path, without a query or fragment that may hold a `/` of its own.
+    let url = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .trim_end_matches('/');
     let after_scheme = url.find("://")? + 3;
     let path = url[after_scheme..]
         .find('/')
@@ -158,10 +162,9 @@ fn forwarded_from(
     let prefix_of = |s: &str| {
         s.get(..from.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(&from))
-            && s[from.len()..].starts_with(['/', '?'])
-            || s.eq_ignore_ascii_case(&from)
+            && (s.len() == from.len() || s[from.len()..].starts_with(['/', '?']))
     };
-    if path.is_empty() || from == url || prefix_of(&own_path) || prefix_of(public) {
+    if path.is_empty() || prefix_of(url) || prefix_of(&own_path) || prefix_of(public) {
         return None;
     }
     Base::new(&from, public)
@@ -229,6 +232,9 @@ mod tests {
             ("http://10.0.0.5:8080/ows/proxy", "https", "tw.example"),
             // The registered URL itself, which has its own base.
             ("https://tw.example/service", "https", "tw.example"),
+            ("https://TW.example/service", "https", "tw.example"),
+            // A URL without a path, whose query holds a `/`.
+            ("http://10.0.0.5:8080?map=/x.map", "https", "tw.example"),
         ] {
             assert!(base(url, proto, host).is_none(), "{url} {proto} {host}");
         }

@@ -1,7 +1,7 @@
 """nginx (Debian's nginx-light) in front of Emu, each request to /wps authorised by an
-`auth_request` to twitcher's /ows/verify/emu (conf/nginx.conf.in). twitcher decides;
-nginx forwards an allowed request to Emu itself, and sends a refused one, or one with a
-token in its query, to twitcher's /ows/proxy/emu. Requests without a token get 401,
+`auth_request` to twitcher's /ows/verify/nginx_emu (conf/nginx.conf.in). twitcher
+decides; nginx forwards an allowed request to Emu itself, and sends a refused one, or one
+that may carry a token (in its query or a form body), to twitcher's /ows/proxy/nginx_emu. Requests without a token get 401,
 with a wrong scope 403, with a good token Emu's answer."""
 
 import re
@@ -52,7 +52,7 @@ def test_describeprocess_is_public(env):
 def test_execute_without_a_token_gets_401(env):
     r = requests.get(env.nginx, params=HELLO, timeout=30)
     assert r.status_code == 401
-    # nginx passes twitcher's challenge on.
+    # twitcher's own challenge, from /ows/proxy through @twitcher.
     challenge = r.headers.get("WWW-Authenticate", "")
     assert challenge.startswith("Bearer"), challenge
     assert 'error="invalid_token"' in challenge
