@@ -628,8 +628,9 @@ fn a_fragment_in_the_target_is_refused() {
         }
     }
     assert_eq!(s.backend.count(), 0);
-    // An encoded `#` is a character like any other, and reaches the backend as sent.
-    let query = "service=WPS&request=GetCapabilities&bgcolor=%23FFFFFF&x%23y=1";
+    // An encoded `#` in a value is a character like any other, and reaches the backend
+    // as sent (in a name it is refused: see `what_backends_read_beside_the_judged_parameters_needs_a_token`).
+    let query = "service=WPS&request=GetCapabilities&bgcolor=%23FFFFFF";
     assert_eq!(get(&s.verify(&format!("emu?{query}")), None).status, 200);
     assert_eq!(get(&s.proxy(&format!("emu?{query}")), None).status, 200);
     assert_eq!(s.backend.last().query, query);
@@ -1452,7 +1453,14 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
         None,
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    for key in ["request%3DExecute", "request%00x"] {
+    // MapCache writes names out decoded when it forwards a request: `x&request`.
+    for key in [
+        "request%3DExecute",
+        "request%00x",
+        "x%26request",
+        "x%23y",
+        "request%0A",
+    ] {
         let rest = format!("{GETCAPS}&{key}=Execute");
         let r = get(&s.proxy(&rest), Some(&auth));
         assert_eq!(r.status, 400, "{key}: {}", r.text());

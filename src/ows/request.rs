@@ -237,20 +237,22 @@ fn from_kvp<K: AsRef<str>, V: AsRef<str>>(
     })
 }
 
-/// A decoded parameter name holding `=` or NUL is refused. MapServer decodes a pair
-/// before it splits name from value, so `request%3DGetMap` is a second `request` there,
-/// and C code reads `request%00x` as `request`; either could decide the operation
-/// unseen.
+/// A decoded parameter name holding `=`, `&`, `#` or a control character is refused.
+/// MapServer decodes a pair before it splits name from value, so `request%3DGetMap` is
+/// a second `request` there, and C code reads `request%00x` as `request`. MapCache,
+/// forwarding a request to another server, writes names out decoded, so `x%26request`
+/// arrives there as a parameter `x` and a second `request`. Any of these could decide
+/// the operation unseen.
 fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
     // The locator is escaped where it is written, control characters included.
     match pairs
         .iter()
         .map(|(k, _)| k.as_ref())
-        .find(|k| k.contains(['=', '\0']))
+        .find(|k| k.contains(['=', '&', '#']) || k.chars().any(char::is_control))
     {
         Some(k) => Err(OwsError::invalid(
             k,
-            "A parameter name may not hold an encoded \"=\" or NUL",
+            "A parameter name may not hold an encoded \"=\", \"&\", \"#\" or control character",
         )),
         None => Ok(()),
     }
