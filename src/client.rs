@@ -243,17 +243,10 @@ impl FrontPage {
         let public = self.information_uri.strip_suffix("/info").unwrap_or("");
         let path = match proxy.strip_prefix(public) {
             Some(p) if !public.is_empty() => p,
-            _ => url_path(proxy),
+            _ => crate::registry::url_parts(proxy).1,
         };
         Some(path.trim_end_matches('/').to_string())
     }
-}
-
-/// The path of an absolute URL, without its query.
-fn url_path(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let path = rest.find('/').map_or("", |i| &rest[i..]);
-    path.split(['?', '#']).next().unwrap_or(path)
 }
 
 /// `GET /healthz` or `GET /readyz`.

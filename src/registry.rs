@@ -119,6 +119,14 @@ pub fn public_url(url: &str) -> Result<String, String> {
     normalized_url(url, false)
 }
 
+/// The authority (host and port, with any user info) and the path of an absolute URL,
+/// without its query or fragment, which may hold a `/` of their own.
+pub fn url_parts(url: &str) -> (&str, &str) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+    rest.split_at(rest.find('/').unwrap_or(rest.len()))
+}
+
 fn normalized_url(url: &str, for_requests: bool) -> Result<String, String> {
     let url = url.trim();
     if url.len() > MAX_URL_LEN {

@@ -518,13 +518,7 @@ fn paths_below_the_service_are_data_and_need_a_token() {
     // Only ASCII goes into a header: a public URL with an internationalised host is
     // percent-encoded there (WHATWG URL parsers decode it).
     let body = serde_json::json!({"name": "idn", "url": s.backend.url, "purl": "http://bücher.example/wps", "auth": "public"});
-    let r = request(
-        "POST",
-        &format!("{}/services", s.server.url),
-        Some(&admin_auth()),
-        Some(body.to_string().as_bytes()),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    register_json(&s.server, &body);
     let r = get(&s.proxy("idn/redirect"), None);
     assert_eq!(
         r.header("Location"),
@@ -690,13 +684,7 @@ fn urls_a_backend_builds_from_the_forwarded_headers_are_rewritten() {
     // taken for the other, back and forth.
     let purl = "http://other.example:1234/pub";
     let body = serde_json::json!({"name": "pub", "url": s.backend.url, "purl": purl});
-    let r = request(
-        "POST",
-        &format!("{}/services", s.server.url),
-        Some(&admin_auth()),
-        Some(body.to_string().as_bytes()),
-    );
-    assert_eq!(r.status, 200, "{}", r.text());
+    register_json(&s.server, &body);
     let own = s.server.url.trim_start_matches("http://").to_string();
     let pub_target = "pub?service=WPS&request=GetCapabilities&urls=forwarded";
     for host in [own.as_str(), "other.example:1234", own.as_str()] {

@@ -1,15 +1,15 @@
 //! The backend URLs rewritten in the proxy's answers, each with the public URL that
 //! stands for it: made once per registry snapshot (and, for the URL a backend makes
 //! from the forwarded headers, again only when the scheme and host change) rather than
-//! for every answer,
-//! where a registry of many services cost a few allocations per service per request.
+//! for every answer, where a registry of many services cost a few allocations per
+//! service per request.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::app::App;
 use crate::log;
 use crate::ows::rewrite::Base;
-use crate::registry::{PATH_SEGMENT, Service};
+use crate::registry::{PATH_SEGMENT, Service, url_parts};
 
 pub struct Named {
     /// The service as in the snapshot `base` was made from.
@@ -137,26 +137,14 @@ fn forwarded_from(
     protected_path: &str,
     (proto, host): (&str, &str),
 ) -> Option<Base> {
-    let authority = |u: &str| {
-        let rest = &u[u.find("://")? + 3..];
-        Some(rest[..rest.find('/').unwrap_or(rest.len())].to_string())
-    };
     let ours = [own_url, public]
         .iter()
-        .any(|u| authority(u).is_some_and(|a| a.eq_ignore_ascii_case(host)));
+        .any(|u| url_parts(u).0.eq_ignore_ascii_case(host));
     if !ours || !matches!(proto, "http" | "https") {
         return None;
     }
-    // The path, without a query or fragment that may hold a `/` of its own.
-    let url = url
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(url)
-        .trim_end_matches('/');
-    let after_scheme = url.find("://")? + 3;
-    let path = url[after_scheme..]
-        .find('/')
-        .map_or("", |p| &url[after_scheme + p..]);
+    let url = url.trim_end_matches('/');
+    let path = url_parts(url).1.trim_end_matches('/');
     let from = format!("{proto}://{host}{path}");
     let own_path = format!("{}{protected_path}/", own_url.trim_end_matches('/'));
     let prefix_of = |s: &str| {

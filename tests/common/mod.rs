@@ -346,7 +346,14 @@ pub fn bearer(t: &str) -> String {
 
 /// Registers (or updates) a service with the admin's password.
 pub fn register(s: &Server, name: &str, url: &str, kind: &str, auth: &str) {
-    let body = serde_json::json!({"name": name, "url": url, "type": kind, "auth": auth});
+    register_json(
+        s,
+        &serde_json::json!({"name": name, "url": url, "type": kind, "auth": auth}),
+    );
+}
+
+/// Registers a service given as the JSON body of `POST /services`.
+pub fn register_json(s: &Server, body: &serde_json::Value) {
     let r = request(
         "POST",
         &format!("{}/services", s.url),
