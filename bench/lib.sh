@@ -101,6 +101,10 @@ peak_rss_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # cpu_ticks PID: user + system CPU time the process has used, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
+# user_ticks PID: the user part of it, what the process's own code costs (the system
+# part is mostly the same system calls in every blocking proxy).
+user_ticks() { awk '{ print $14 }' "/proc/$1/stat"; }
+
 # us_per_request TICKS_BEFORE TICKS_AFTER REQ_PER_SEC: CPU microseconds per request over
 # one wrk run of DURATION.
 us_per_request() {

@@ -8,8 +8,12 @@
 #     ratios are against it, and also given against a front with access_log off;
 #   - GetCapabilities through bench/blocking_proxy.rs, the least a blocking proxy with a
 #     thread per connection can do: what the model costs, apart from twitcher's layers;
-#   - CPU time (user + system) per request of twitcher and of the minimal proxy, from
-#     /proc: steadier than req/s on a shared machine, and what the gap is made of;
+#   - GetCapabilities through bench/crates_proxy.rs, tiny_http and ureq alone (twitcher's
+#     fixed crates, with its transport and buffer sizes): what the crates cost on top of
+#     the model, apart from twitcher's own layers;
+#   - CPU time (user + system, and user alone) per request of twitcher and of the two
+#     minimal proxies, from /proc: steadier than req/s on a shared machine, and what the
+#     gap is made of;
 #   - context switches per request on the whole machine (wrk, proxy and backend
 #     together): what a thread per connection pays against nginx's event loop;
 #   - streaming a large file (1 GiB by default): throughput through each, and
@@ -100,6 +104,14 @@ MIN_PID=$!
 PIDS+=("$MIN_PID")
 up "http://127.0.0.1:$MIN_PORT/wps" || { echo "bench: the blocking proxy did not start" >&2; exit 1; }
 
+# The crates' floor: tiny_http and ureq alone (bench/crates_proxy.rs).
+(cd "$ROOT" && cargo build --release --locked -q --features bench-baselines --example crates_proxy)
+CRATES_PORT=$(port)
+"$ROOT/target/release/examples/crates_proxy" "127.0.0.1:$CRATES_PORT" "127.0.0.1:$BACKEND_PORT" >/dev/null &
+CRATES_PID=$!
+PIDS+=("$CRATES_PID")
+up "http://127.0.0.1:$CRATES_PORT/wps" || { echo "bench: the crates proxy did not start" >&2; exit 1; }
+
 start_twitcher tw
 TW="http://127.0.0.1:$tw_PORT"
 token=$(emu_and_token "$TW" "$BACKEND")
@@ -120,23 +132,27 @@ cases=(
   "GetCapabilities  nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$caps_q||"
   "GetCapabilities  twitcher (rewritten)|$TW/ows/proxy/emu?$caps_q||$tw_PID"
   "GetCapabilities  minimal blocking proxy|http://127.0.0.1:$MIN_PORT/wps?$caps_q||$MIN_PID"
+  "GetCapabilities  tiny_http + ureq alone|http://127.0.0.1:$CRATES_PORT/wps?$caps_q||$CRATES_PID"
   "Execute + bearer nginx proxy_pass|http://127.0.0.1:$FRONT_PORT/wps?$exec_q|$auth|"
   "Execute + bearer nginx, access_log off|http://127.0.0.1:$QUIET_PORT/wps?$exec_q|$auth|"
   "Execute + bearer twitcher (token checked)|$TW/ows/proxy/emu?$exec_q|$auth|$tw_PID"
   "/ows/verify Execute + bearer twitcher|$TW/ows/verify/emu?$exec_q|$auth|$tw_PID"
 )
-declare -A rps p99 bad cpu sw
+declare -A rps p99 bad cpu ucpu sw
 for _ in $(seq 1 "$ROUNDS"); do
   for c in "${cases[@]}"; do
     IFS='|' read -r name url header pid <<<"$c"
-    [ -n "$pid" ] && t0=$(cpu_ticks "$pid")
+    [ -n "$pid" ] && { t0=$(cpu_ticks "$pid"); u0=$(user_ticks "$pid"); }
     s0=$(ctxt)
     if [ -n "$header" ]; then
       read -r r p b < <(wrk_run "$url" "$CONNS" -H "$header")
     else
       read -r r p b < <(wrk_run "$url" "$CONNS")
     fi
-    [ -n "$pid" ] && cpu[$name]+="$(us_per_request "$t0" "$(cpu_ticks "$pid")" "$r") "
+    if [ -n "$pid" ]; then
+      cpu[$name]+="$(us_per_request "$t0" "$(cpu_ticks "$pid")" "$r") "
+      ucpu[$name]+="$(us_per_request "$u0" "$(user_ticks "$pid")" "$r") "
+    fi
     sw[$name]+="$(switches_per_request "$s0" "$(ctxt)" "$r") "
     rps[$name]+="$r "
     p99[$name]+="$p "
@@ -144,12 +160,12 @@ for _ in $(seq 1 "$ROUNDS"); do
   done
 done
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-printf '%-46s %12s %10s %8s %10s %12s   %s\n' "case (median of $ROUNDS)" "req/s" "p99 ms" "non-2xx" "CPU us/req" "switches/req" "req/s of each round"
+printf '%-46s %12s %10s %8s %10s %10s %12s   %s\n' "case (median of $ROUNDS)" "req/s" "p99 ms" "non-2xx" "CPU us/req" "user us" "switches/req" "req/s of each round"
 for c in "${cases[@]}"; do
   name=${c%%|*}
-  c_us=-
-  [ -n "${cpu[$name]:-}" ] && c_us=$(median "${cpu[$name]}")
-  printf '%-46s %12s %10s %8s %10s %12s   %s\n' "$name" "$(median "${rps[$name]}")" "$(median "${p99[$name]}")" "${bad[$name]}" "$c_us" "$(median "${sw[$name]}")" "${rps[$name]}"
+  c_us=- u_us=-
+  [ -n "${cpu[$name]:-}" ] && { c_us=$(median "${cpu[$name]}"); u_us=$(median "${ucpu[$name]}"); }
+  printf '%-46s %12s %10s %8s %10s %10s %12s   %s\n' "$name" "$(median "${rps[$name]}")" "$(median "${p99[$name]}")" "${bad[$name]}" "$c_us" "$u_us" "$(median "${sw[$name]}")" "${rps[$name]}"
 done
 n_caps=$(median "${rps[GetCapabilities  nginx proxy_pass]}")
 q_caps=$(median "${rps[GetCapabilities  nginx, access_log off]}")
@@ -159,9 +175,12 @@ q_exec=$(median "${rps[Execute + bearer nginx, access_log off]}")
 t_exec=$(median "${rps[Execute + bearer twitcher (token checked)]}")
 t_ver=$(median "${rps[/ows/verify Execute + bearer twitcher]}")
 m_caps=$(median "${rps[GetCapabilities  minimal blocking proxy]}")
+c_caps=$(median "${rps[GetCapabilities  tiny_http + ureq alone]}")
 echo "ratios to nginx proxy_pass: GetCapabilities $(ratio "$t_caps" "$n_caps")x, Execute $(ratio "$t_exec" "$n_exec")x, verify $(ratio "$t_ver" "$n_exec")x (target >= 0.6)"
 echo "the blocking thread-per-connection model: minimal proxy / nginx $(ratio "$m_caps" "$n_caps")x, twitcher / minimal proxy $(ratio "$t_caps" "$m_caps")x (GetCapabilities)"
-echo "CPU per proxied GetCapabilities (user + system): twitcher $(median "${cpu[GetCapabilities  twitcher (rewritten)]}") us, minimal proxy $(median "${cpu[GetCapabilities  minimal blocking proxy]}") us"
+echo "the crates: tiny_http + ureq alone / nginx $(ratio "$c_caps" "$n_caps")x, twitcher / tiny_http + ureq alone $(ratio "$t_caps" "$c_caps")x (GetCapabilities)"
+cpu_of() { echo "$(median "${cpu[GetCapabilities  $1]}") us ($(median "${ucpu[GetCapabilities  $1]}") user)"; }
+echo "CPU per proxied GetCapabilities (user + system): twitcher $(cpu_of "twitcher (rewritten)"), tiny_http + ureq alone $(cpu_of "tiny_http + ureq alone"), minimal proxy $(cpu_of "minimal blocking proxy")"
 echo "ratios to nginx with access_log off: GetCapabilities $(ratio "$t_caps" "$q_caps")x, Execute $(ratio "$t_exec" "$q_exec")x, verify $(ratio "$t_ver" "$q_exec")x"
 
 # Streaming: one client downloading the big file through each, three times; the best.
