@@ -165,7 +165,8 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
         }
         all
     };
-    let mut peer = String::new();
+    // Room for the longest IPv6 address, so it is written without growing.
+    let mut peer = String::with_capacity(39);
     if let Some(p) = f.peer {
         crate::log::push_ip(&mut peer, p);
     }

@@ -124,7 +124,27 @@ fn ows_route(pattern: String, handler: Handler, family: Family) -> Route {
 pub fn table(test_hooks: bool, ows_prefix: Option<&str>) -> Vec<Route> {
     use Access::*;
     use Method::*;
-    let mut t = vec![
+    // The proxy's routes first: they take nearly every request, and no other route
+    // can match their paths (the configuration refuses a prefix that would hide one).
+    let mut t = Vec::new();
+    if let Some(p) = ows_prefix {
+        for (kind, handler, family) in [
+            ("proxy", ows_api::proxy as Handler, Family::OwsProxy),
+            ("verify", ows_api::verify, Family::OwsVerify),
+        ] {
+            t.push(ows_route(
+                format!("{p}/{kind}/{{service}}"),
+                handler,
+                family,
+            ));
+            t.push(ows_route(
+                format!("{p}/{kind}/{{service}}/{{extra*}}"),
+                handler,
+                family,
+            ));
+        }
+    }
+    t.extend([
         route("/", &[(Get, Public, front::frontpage)]),
         route("/info", &[(Get, Public, front::info)]),
         route("/versions", &[(Get, Public, front::versions)]),
@@ -179,24 +199,7 @@ pub fn table(test_hooks: bool, ows_prefix: Option<&str>) -> Vec<Route> {
             "/oauth/introspect",
             &[(Post, Public, oauth_api::introspect)],
         ),
-    ];
-    if let Some(p) = ows_prefix {
-        for (kind, handler, family) in [
-            ("proxy", ows_api::proxy as Handler, Family::OwsProxy),
-            ("verify", ows_api::verify, Family::OwsVerify),
-        ] {
-            t.push(ows_route(
-                format!("{p}/{kind}/{{service}}"),
-                handler,
-                family,
-            ));
-            t.push(ows_route(
-                format!("{p}/{kind}/{{service}}/{{extra*}}"),
-                handler,
-                family,
-            ));
-        }
-    }
+    ]);
     if test_hooks {
         t.push(route(
             "/__test__/panic",
