@@ -633,6 +633,36 @@ fn a_fragment_in_the_target_is_refused() {
     assert_eq!(s.backend.last().path, "/wps/outputs/x%23y");
 }
 
+/// The OGC API a backend serves beside its OWS (MapServer's) links its pages in JSON
+/// and HTML: those links lead through the proxy too, or a client that follows them
+/// (GDAL's OAPIF driver) would take its token straight to the backend.
+#[test]
+fn json_and_html_pages_link_through_the_proxy() {
+    let s = setup();
+    let token = bearer(&s.compute);
+    let public = s.public_url();
+    let r = get(&s.proxy("emu/ogcapi/collections"), Some(&token));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.text();
+    assert!(
+        t.contains(&format!(
+            r#""href": "{public}/ogcapi/collections/pts/items?f=json&limit=10""#
+        )),
+        "{t}"
+    );
+    assert!(!t.contains(&s.backend.url), "{t}");
+    let r = get(&s.proxy("emu/ogcapi"), Some(&token));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.text();
+    assert!(
+        t.contains(&format!(
+            r#"<a href="{public}/ogcapi/collections?f=html&amp;lang=en">"#
+        )),
+        "{t}"
+    );
+    assert!(!t.contains(&s.backend.url), "{t}");
+}
+
 /// MapProxy builds the URLs of its capabilities from the forwarded scheme and host with
 /// its own path, a URL under this proxy's host that leads nowhere: it is rewritten as
 /// the backend's registered URL is. Not under a host the client picked, which could

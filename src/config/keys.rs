@@ -185,7 +185,7 @@ pub const KEYS: &[Key] = &[
         "TWITCHER_PROXY_REWRITE_MAX_SIZE",
         "16M",
         Kind::Size,
-        "Largest XML response whose backend URLs are rewritten to the proxy's; larger ones are streamed unchanged.",
+        "Largest XML, JSON or HTML response whose backend URLs are rewritten to the proxy's; larger ones are streamed unchanged.",
     ),
     key(
         "twitcher.oauth",

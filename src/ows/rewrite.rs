@@ -1,6 +1,9 @@
 //! Backend URLs in XML responses, rewritten to the proxy's public URL, so that clients
 //! follow capabilities hrefs, WMS OnlineResource, WPS `statusLocation`,
-//! `serviceInstance` and output references through the proxy and never around it.
+//! `serviceInstance` and output references through the proxy and never around it. JSON
+//! and HTML too: the OGC API a backend such as MapServer serves beside its OWS links
+//! its pages in them, and a client that followed such a link (GDAL's OAPIF driver
+//! does) would take its token straight to the backend.
 //!
 //! The document is edited as bytes, not re-serialised: the XML declaration, comments,
 //! namespace prefixes and formatting stay as the backend wrote them.
@@ -46,6 +49,7 @@ pub struct Base {
     scheme_len: usize,
     to: String,
     to_xml: String,
+    to_json: String,
 }
 
 impl Base {
@@ -73,17 +77,52 @@ impl Base {
             scheme_len,
             to: to.to_string(),
             to_xml: escape(to),
+            to_json: json_escape(to),
         })
     }
 }
 
 /// How the replacement is written.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Form {
-    /// In an XML document: the public URL escaped.
+    /// In an XML or HTML document: the public URL escaped as markup.
     Xml,
+    /// In a JSON document: escaped as inside a JSON string.
+    Json,
     /// In a header value: as it is.
     Plain,
+}
+
+/// How the URLs in a body of this media type are rewritten, if they are: XML (as
+/// `is_xml`), HTML, and JSON (`application/json` and any `+json` type, such as
+/// GeoJSON's and OpenAPI's).
+pub fn body_form(content_type: &str) -> Option<Form> {
+    if is_xml(content_type) {
+        return Some(Form::Xml);
+    }
+    let essence = essence(content_type);
+    if essence == "text/html" {
+        Some(Form::Xml)
+    } else if essence == "application/json" || (essence.contains('/') && essence.ends_with("+json"))
+    {
+        Some(Form::Json)
+    } else {
+        None
+    }
+}
+
+/// `s` as it may stand inside a JSON string.
+fn json_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `text` with the backend URLs of `bases` replaced by their public URLs; the longest
@@ -116,6 +155,7 @@ pub fn rewrite(text: &[u8], bases: &[&Base], form: Form) -> Option<Vec<u8>> {
         o.extend_from_slice(&text[copied..start]);
         o.extend_from_slice(match form {
             Form::Xml => base.to_xml.as_bytes(),
+            Form::Json => base.to_json.as_bytes(),
             Form::Plain => base.to.as_bytes(),
         });
         copied = start + base.from.len();
@@ -128,6 +168,39 @@ pub fn rewrite(text: &[u8], bases: &[&Base], form: Form) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_forms_by_media_type() {
+        for (t, form) in [
+            ("text/xml; charset=utf-8", Some(Form::Xml)),
+            ("application/vnd.ogc.wms_xml", Some(Form::Xml)),
+            ("Text/HTML; charset=UTF-8", Some(Form::Xml)),
+            ("application/json", Some(Form::Json)),
+            ("application/geo+json", Some(Form::Json)),
+            (
+                "application/vnd.oai.openapi+json;version=3.0",
+                Some(Form::Json),
+            ),
+            ("application/jsonx", None),
+            ("+json", None),
+            ("image/png", None),
+            ("text/plain", None),
+            ("", None),
+        ] {
+            assert_eq!(body_form(t), form, "{t}");
+        }
+    }
+
+    #[test]
+    fn json_replacements_stay_inside_their_string() {
+        let base = Base::new("http://b:5000/wps", "http://p/ows/proxy/x?a=\"b\\c").unwrap();
+        let doc = br#"{"href": "http://b:5000/wps/collections?f=json&limit=10"}"#;
+        let out = rewrite(doc, &[&base], Form::Json).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"href": "http://p/ows/proxy/x?a=\"b\\c/collections?f=json&limit=10"}"#
+        );
+    }
 
     #[test]
     fn xml_media_types() {

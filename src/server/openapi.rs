@@ -221,7 +221,7 @@ fn ows_paths(prefix: &str) -> Value {
     let verdict = |d: &str| json!({"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Verdict"}}}});
     let proxy_op = json!({
         "summary": "Forward an OWS request to a registered service",
-        "description": "Capabilities and description operations (WPS GetCapabilities and DescribeProcess; WMS, WFS, WCS and WMTS GetCapabilities; WFS DescribeFeatureType; WCS DescribeCoverage) pass without a token on the service's own URL. Every other operation, and any path below the service URL, needs a bearer token with scope `compute` (Authorization header, `access_token` parameter, or a form field) on `token` services, or a client certificate vouched for by a trusted front proxy on `cert` services. Other services are public. The request body streams to the backend, and the answer back; XML answers have the backend's URL rewritten to the proxy's.",
+        "description": "Capabilities and description operations (WPS GetCapabilities and DescribeProcess; WMS, WFS, WCS and WMTS GetCapabilities; WFS DescribeFeatureType; WCS DescribeCoverage) pass without a token on the service's own URL. Every other operation, and any path below the service URL, needs a bearer token with scope `compute` (Authorization header, `access_token` parameter, or a form field) on `token` services, or a client certificate vouched for by a trusted front proxy on `cert` services. Other services are public. The request body streams to the backend, and the answer back; XML, JSON and HTML answers have the backend's URL rewritten to the proxy's.",
         "tags": ["ows"],
         "security": [{}, {"bearerAuth": []}],
         "responses": {

@@ -21,7 +21,7 @@ use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
 use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
 use crate::ows::request::{OwsRequest, Registered, cookies_carry_params, from_xml, read_kvp};
-use crate::ows::rewrite::{Base, Form, essence, is_xml, rewrite};
+use crate::ows::rewrite::{Base, Form, body_form, essence, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
 use crate::proxy::headers::{Forwarding, passed, request_headers, response_headers};
 use crate::proxy::target::{check_extra, forwarded_form, target_url};
@@ -797,12 +797,12 @@ fn respond(
     let bodiless = method == Method::Head || matches!(incoming.status, 204 | 304);
     let cap = app.settings.proxy.rewrite_max_size;
     let mut reader = incoming.body.into_reader();
-    let candidate =
-        is_xml(&content_type) && !encoded && !bodiless && incoming.length.is_none_or(|n| n <= cap);
-    if candidate {
+    let form = body_form(&content_type)
+        .filter(|_| !encoded && !bodiless && incoming.length.is_none_or(|n| n <= cap));
+    if let Some(form) = form {
         match read_up_to(&mut reader, cap + 1, incoming.length) {
             Ok(doc) if doc.len() as u64 <= cap => {
-                let out = rewrite(&doc, bases(), Form::Xml).unwrap_or(doc);
+                let out = rewrite(&doc, bases(), form).unwrap_or(doc);
                 return resp.with_body(Body::Bytes(out));
             }
             Ok(doc) => {

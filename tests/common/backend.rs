@@ -211,6 +211,19 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
             format!("<ProcessDescriptions href=\"{url}\"/>"),
         ),
         "/wps/outputs/job-1.xml" => text(200, "text/xml", status_document(url)),
+        // As MapServer's OGC API beside its OWS: pages that link each other.
+        "/wps/ogcapi/collections" => text(
+            200,
+            "application/json",
+            format!(
+                r#"{{"links": [{{"href": "{url}/ogcapi/collections/pts/items?f=json&limit=10"}}]}}"#
+            ),
+        ),
+        "/wps/ogcapi" => text(
+            200,
+            "text/html; charset=utf-8",
+            format!(r#"<a href="{url}/ogcapi/collections?f=html&amp;lang=en">collections</a>"#),
+        ),
         "/outputs/job-2.xml" => text(200, "text/xml", beside_response(url)),
         "/outputs/result-2.txt" => text(200, "text/plain", "Hello beside".into()),
         "/wps/outputs/result.txt" => text(200, "text/plain", "Hello tux".into()),
