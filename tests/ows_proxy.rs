@@ -1155,6 +1155,15 @@ fn wms_requests_may_leave_service_out() {
         assert_eq!(get(&url, None).status, 401, "{op}");
         assert_eq!(get(&url, Some(&bearer(&s.compute))).status, 200, "{op}");
     }
+    // MapServer links its layers' GetMetadata from its WFS and WCS capabilities too,
+    // without a SERVICE: the registered type stands in.
+    for kind in ["WFS", "WCS"] {
+        let name = format!("ms{}", kind.to_ascii_lowercase());
+        register(&s.server, &name, &s.backend.url, kind, "token");
+        let url = s.verify(&format!("{name}?request=GetMetadata&layer=pts"));
+        assert_eq!(get(&url, None).status, 401, "{kind}");
+        assert_eq!(get(&url, Some(&bearer(&s.compute))).status, 200, "{kind}");
+    }
 }
 
 /// A backend may act on the body rather than the query (PyWPS reads the body of every

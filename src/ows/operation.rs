@@ -81,7 +81,8 @@ const WFS: Spec = Spec {
     ],
     public: &["GetCapabilities", "DescribeFeatureType"],
     versions: &["1.0.0", "1.1.0", "2.0.0", "2.0.2"],
-    versionless: &[],
+    // MapServer's, linked from its WFS and WCS capabilities as each layer's metadata.
+    versionless: &["GetMetadata"],
 };
 
 const WCS: Spec = Spec {
@@ -89,7 +90,8 @@ const WCS: Spec = Spec {
     operations: &["GetCapabilities", "DescribeCoverage", "GetCoverage"],
     public: &["GetCapabilities", "DescribeCoverage"],
     versions: &["1.0.0", "1.1.0", "1.1.1", "1.1.2", "2.0.0", "2.0.1"],
-    versionless: &[],
+    // MapServer's, as for WFS.
+    versionless: &["GetMetadata"],
 };
 
 const WMTS: Spec = Spec {
