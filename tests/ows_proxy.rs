@@ -663,6 +663,34 @@ fn json_and_html_pages_link_through_the_proxy() {
     assert!(!t.contains(&s.backend.url), "{t}");
 }
 
+/// A document over `twitcher.proxy.rewrite_max_size` is rewritten as it streams: passed
+/// on as it came, its links would lead a client and its token around the proxy.
+#[test]
+fn documents_over_the_rewrite_cap_are_rewritten_as_they_stream() {
+    let s = setup_with(Launch::default().env("TWITCHER_PROXY_REWRITE_MAX_SIZE", "1K"));
+    let count = 5000;
+    let public = s.public_url();
+    // With its length known, and chunked: read up to the cap first.
+    for chunked in ["", "&chunked=1"] {
+        let r = get(
+            &s.proxy(&format!("emu/ogcapi/items?count={count}{chunked}")),
+            Some(&bearer(&s.compute)),
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+        let t = r.text();
+        assert!(t.len() > 200_000, "{}", t.len());
+        assert!(
+            !t.contains(&s.backend.url),
+            "a backend URL passed {chunked}"
+        );
+        for i in [0, 1, count / 2, count - 1] {
+            let link = format!(r#"{{"href": "{public}/ogcapi/items?offset={i}"}}"#);
+            assert!(t.contains(&link), "{link} {chunked}");
+        }
+        assert_eq!(t.matches(&public).count(), count, "{chunked}");
+    }
+}
+
 /// MapProxy builds the URLs of its capabilities from the forwarded scheme and host with
 /// its own path, a URL under this proxy's host that leads nowhere: it is rewritten as
 /// the backend's registered URL is. Not under a host the client picked, which could
@@ -1658,7 +1686,7 @@ fn large_bodies_stream_both_ways() {
         let (n, h) = drain(resp.into_body().into_reader());
         assert_eq!((n, h), (size, expected_hash(size)), "{chunked}");
     }
-    // XML over the rewrite cap streams unchanged as well.
+    // XML over the rewrite cap streams through as well (rewritten as it goes).
     let big_xml = agent()
         .get(&s.proxy(&format!("emu/big.xml?size={}", 20u64 << 20)))
         .header("Authorization", bearer(&s.compute))

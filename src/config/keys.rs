@@ -185,7 +185,7 @@ pub const KEYS: &[Key] = &[
         "TWITCHER_PROXY_REWRITE_MAX_SIZE",
         "16M",
         Kind::Size,
-        "Largest XML, JSON or HTML response whose backend URLs are rewritten to the proxy's; larger ones are streamed unchanged.",
+        "Largest XML, JSON or HTML response whose backend URLs are rewritten whole, keeping its length; larger ones are rewritten as they stream, and sent chunked.",
     ),
     key(
         "twitcher.oauth",

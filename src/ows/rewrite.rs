@@ -8,6 +8,7 @@
 //! The document is edited as bytes, not re-serialised: the XML declaration, comments,
 //! namespace prefixes and formatting stay as the backend wrote them.
 
+use std::io::{self, Read};
 use std::sync::LazyLock;
 
 use memchr::memmem::Finder;
@@ -43,6 +44,7 @@ pub fn is_xml(content_type: &str) -> bool {
 /// proxied, and also every other registered one, so that a WPS whose status documents
 /// live beside its endpoint (PyWPS's default `/outputs`) points clients at the service
 /// registered for them rather than around the proxy.
+#[derive(Clone)]
 pub struct Base {
     from: String,
     /// Where `://` is in `from`: every match is found from one of those in the text.
@@ -128,9 +130,26 @@ fn json_escape(s: &str) -> String {
 /// `text` with the backend URLs of `bases` replaced by their public URLs; the longest
 /// match wins, and of equal ones the first in `bases`. None when nothing matched.
 pub fn rewrite(text: &[u8], bases: &[&Base], form: Form) -> Option<Vec<u8>> {
+    let mut out = None;
+    let copied = rewrite_before(text, text.len(), bases, form, &mut out);
+    let mut o = out?;
+    o.extend_from_slice(&text[copied..]);
+    Some(o)
+}
+
+/// Rewrites the matches that start before `upto`, each of which must lie whole in
+/// `text` with the byte after it: writes the text before each match and its
+/// replacement to `out` (made at the first match). Returns the end of the last match,
+/// or 0: how far `text` went to `out`.
+fn rewrite_before(
+    text: &[u8],
+    upto: usize,
+    bases: &[&Base],
+    form: Form,
+    out: &mut Option<Vec<u8>>,
+) -> usize {
     /// Built once: `find_iter` would build a searcher for every document.
     static SEPARATOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"://"));
-    let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
     for sep in SEPARATOR.find_iter(text) {
         let mut best: Option<(usize, &Base)> = None;
@@ -142,6 +161,7 @@ pub fn rewrite(text: &[u8], bases: &[&Base], form: Form) -> Option<Vec<u8>> {
             let longer = best.is_none_or(|(_, b)| base.from.len() > b.from.len());
             if longer
                 && start >= copied
+                && start < upto
                 && text[start..].starts_with(base.from.as_bytes())
                 && !text.get(end).is_some_and(|b| continues_segment(*b))
             {
@@ -160,9 +180,87 @@ pub fn rewrite(text: &[u8], bases: &[&Base], form: Form) -> Option<Vec<u8>> {
         });
         copied = start + base.from.len();
     }
-    let mut o = out?;
-    o.extend_from_slice(&text[copied..]);
-    Some(o)
+    copied
+}
+
+/// Bytes read from the backend at a time by `Rewriting`.
+const CHUNK: usize = 64 * 1024;
+
+/// A body over the size cap, rewritten as it streams, in bounded memory: whatever could
+/// still be the start of a backend URL is held back until the bytes after it arrive.
+pub struct Rewriting<R> {
+    inner: R,
+    bases: Vec<Base>,
+    form: Form,
+    /// Held back at the end of what has arrived: the longest URL and the byte after it.
+    keep: usize,
+    /// Each read from `inner` lands here first: zeroed once, not for every read.
+    chunk: Vec<u8>,
+    pending: Vec<u8>,
+    ready: Vec<u8>,
+    at: usize,
+    ended: bool,
+}
+
+impl<R: Read> Rewriting<R> {
+    /// `head`: what was already read from `inner`.
+    pub fn new(inner: R, bases: Vec<Base>, form: Form, head: Vec<u8>) -> Rewriting<R> {
+        let keep = bases.iter().map(|b| b.from.len()).max().unwrap_or(0) + 1;
+        Rewriting {
+            inner,
+            bases,
+            form,
+            keep,
+            chunk: vec![0; CHUNK],
+            pending: head,
+            ready: Vec::new(),
+            at: 0,
+            ended: false,
+        }
+    }
+
+    /// Reads a chunk, and makes ready what can be decided of what has arrived.
+    fn fill(&mut self) -> io::Result<()> {
+        let n = loop {
+            match self.inner.read(&mut self.chunk) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => break other?,
+            }
+        };
+        self.pending.extend_from_slice(&self.chunk[..n]);
+        self.ended = n == 0;
+        let upto = if self.ended {
+            self.pending.len()
+        } else {
+            self.pending.len().saturating_sub(self.keep)
+        };
+        let bases: Vec<&Base> = self.bases.iter().collect();
+        let mut out = Some(std::mem::take(&mut self.ready));
+        let copied = rewrite_before(&self.pending, upto, &bases, self.form, &mut out);
+        let mut ready = out.unwrap_or_default();
+        let done = copied.max(upto);
+        ready.extend_from_slice(&self.pending[copied..done]);
+        self.pending.drain(..done);
+        self.ready = ready;
+        self.at = 0;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Rewriting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.ready.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            self.ready.clear();
+            self.fill()?;
+        }
+        let n = buf.len().min(self.ready.len() - self.at);
+        buf[..n].copy_from_slice(&self.ready[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +287,52 @@ mod tests {
         ] {
             assert_eq!(body_form(t), form, "{t}");
         }
+    }
+
+    /// Hands out its text a few bytes at a time, so URLs fall across every boundary.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 = self.1 % 7 + 1;
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_stream_is_rewritten_as_a_whole_document_is() {
+        let short = Base::new("http://b:5000/wps", "http://p/ows/proxy/emu").unwrap();
+        let long = Base::new("http://b:5000/wps/outputs", "http://p/ows/proxy/out").unwrap();
+        let mut doc = String::new();
+        for i in 0..300 {
+            doc.push_str(&format!(
+                "<a href=\"http://b:5000/wps?i={i}\"/><b>http://b:5000/wps/outputs/{i}</b>\
+                 <c>http://b:5000/wpsx</c>{}",
+                "x".repeat(i % 13)
+            ));
+        }
+        let bases = [&short, &long];
+        let whole = rewrite(doc.as_bytes(), &bases, Form::Xml).unwrap();
+        for head in [0, 1, 30, 4000] {
+            let (read, rest) = doc.as_bytes().split_at(head);
+            let mut streamed = Vec::new();
+            Rewriting::new(
+                Trickle(rest, 0),
+                vec![short.clone(), long.clone()],
+                Form::Xml,
+                read.to_vec(),
+            )
+            .read_to_end(&mut streamed)
+            .unwrap();
+            assert!(streamed == whole, "head {head}");
+        }
+        let text = String::from_utf8(whole).unwrap();
+        assert_eq!(text.matches("http://p/ows/proxy/emu?i=").count(), 300);
+        assert_eq!(text.matches("http://p/ows/proxy/out/").count(), 300);
+        assert_eq!(text.matches("http://b:5000/wpsx").count(), 300);
     }
 
     #[test]

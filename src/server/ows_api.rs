@@ -21,7 +21,7 @@ use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
 use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
 use crate::ows::request::{OwsRequest, Registered, cookies_carry_params, from_xml, read_kvp};
-use crate::ows::rewrite::{Base, Form, body_form, essence, is_xml, rewrite};
+use crate::ows::rewrite::{Base, Form, Rewriting, body_form, essence, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
 use crate::proxy::headers::{Forwarding, passed, request_headers, response_headers};
 use crate::proxy::target::{check_extra, forwarded_form, target_url};
@@ -692,8 +692,9 @@ fn rewrite_order<'a>(
         .collect()
 }
 
-/// The backend's answer on its way to the client: XML within the size cap has the
-/// backend's URLs rewritten; everything else streams as it comes. `told`: the
+/// The backend's answer on its way to the client: XML, JSON and HTML have the backend's
+/// URLs rewritten (whole within the size cap, as they stream beyond it); everything
+/// else streams as it comes. `told`: the
 /// `X-Forwarded-Proto` and `-Host` the backend was sent.
 fn respond(
     app: &App,
@@ -797,22 +798,26 @@ fn respond(
     let bodiless = method == Method::Head || matches!(incoming.status, 204 | 304);
     let cap = app.settings.proxy.rewrite_max_size;
     let mut reader = incoming.body.into_reader();
-    let form = body_form(&content_type)
-        .filter(|_| !encoded && !bodiless && incoming.length.is_none_or(|n| n <= cap));
+    let form = body_form(&content_type).filter(|_| !encoded && !bodiless);
     if let Some(form) = form {
+        // Over the cap: rewritten as it streams, so its length is not known. Passed on
+        // unchanged, it would lead clients (and their tokens) to the backend.
+        let streamed = |reader, head| {
+            let owned = bases().iter().map(|b| (*b).clone()).collect();
+            Body::Stream {
+                reader: Box::new(Rewriting::new(reader, owned, form, head)),
+                length: None,
+            }
+        };
+        if incoming.length.is_some_and(|n| n > cap) {
+            return resp.with_body(streamed(reader, Vec::new()));
+        }
         match read_up_to(&mut reader, cap + 1, incoming.length) {
             Ok(doc) if doc.len() as u64 <= cap => {
                 let out = rewrite(&doc, bases(), form).unwrap_or(doc);
                 return resp.with_body(Body::Bytes(out));
             }
-            Ok(doc) => {
-                // Over the cap: what was read goes first, then the rest, unchanged.
-                let chained = io::Cursor::new(doc).chain(reader);
-                return resp.with_body(Body::Stream {
-                    reader: Box::new(chained),
-                    length: incoming.length,
-                });
-            }
+            Ok(doc) => return resp.with_body(streamed(reader, doc)),
             Err(e) if silent_too_long(&e) => {
                 return refuse(Mode::Proxy, &failure_error(&service.name, Failure::Timeout));
             }

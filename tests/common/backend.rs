@@ -219,6 +219,24 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
                 r#"{{"links": [{{"href": "{url}/ogcapi/collections/pts/items?f=json&limit=10"}}]}}"#
             ),
         ),
+        "/wps/ogcapi/items" => {
+            let count: usize = param(&query, "count")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let links: Vec<String> = (0..count)
+                .map(|i| format!(r#"{{"href": "{url}/ogcapi/items?offset={i}"}}"#))
+                .collect();
+            let doc = text(
+                200,
+                "application/geo+json",
+                format!("[{}]", links.join(", ")),
+            );
+            if param(&query, "chunked").is_some() {
+                doc.with_chunked_threshold(0)
+            } else {
+                doc
+            }
+        }
         "/wps/ogcapi" => text(
             200,
             "text/html; charset=utf-8",
