@@ -634,7 +634,7 @@ fn a_fragment_in_the_target_is_refused() {
 }
 
 /// The OGC API a backend serves beside its OWS (MapServer's) links its pages in JSON
-/// and HTML: those links lead through the proxy too, or a client that follows them
+/// and HTML, and in Link headers: those links lead through the proxy too, or a client that follows them
 /// (GDAL's OAPIF driver) would take its token straight to the backend.
 #[test]
 fn json_and_html_pages_link_through_the_proxy() {
@@ -651,6 +651,14 @@ fn json_and_html_pages_link_through_the_proxy() {
         "{t}"
     );
     assert!(!t.contains(&s.backend.url), "{t}");
+    // So do the links in a Link header (RFC 8288), as OGC API servers send for paging.
+    assert_eq!(
+        r.header("Link"),
+        Some(
+            format!(r#"<{public}/ogcapi/collections?f=html>; rel="alternate"; type="text/html""#)
+                .as_str()
+        )
+    );
     let r = get(&s.proxy("emu/ogcapi"), Some(&token));
     assert_eq!(r.status, 200, "{}", r.text());
     let t = r.text();

@@ -772,12 +772,12 @@ fn respond(
     };
     let encoded =
         text("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
-    // Written out as they came, but for the URLs in Location headers.
+    // Written out as they came, but for the URLs in Location and Link headers.
     let mut lines = Vec::with_capacity(512);
     for (k, v) in response_headers(&incoming.headers) {
         let name = k.as_str();
         let rewritten = match name {
-            "location" | "content-location" => {
+            "location" | "content-location" | "link" => {
                 let url = rewrite(v.as_bytes(), bases(), Form::Plain);
                 percent_encode_non_ascii(url.as_deref().unwrap_or(v.as_bytes())).or(url)
             }

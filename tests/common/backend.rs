@@ -218,6 +218,13 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
             format!(
                 r#"{{"links": [{{"href": "{url}/ogcapi/collections/pts/items?f=json&limit=10"}}]}}"#
             ),
+        )
+        .with_header(
+            tiny_http::Header::from_bytes(
+                "Link",
+                format!(r#"<{url}/ogcapi/collections?f=html>; rel="alternate"; type="text/html""#),
+            )
+            .unwrap(),
         ),
         "/wps/ogcapi/items" => {
             let count: usize = param(&query, "count")
