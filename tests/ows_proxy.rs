@@ -671,6 +671,42 @@ fn json_and_html_pages_link_through_the_proxy() {
     assert!(!t.contains(&s.backend.url), "{t}");
 }
 
+/// A part of a document (206) goes as it came: rewritten, it would no longer match its
+/// Content-Range. A HEAD answer does not pass on the unrewritten length.
+#[test]
+fn ranges_are_not_rewritten_and_heads_give_no_stale_length() {
+    let s = setup();
+    let token = bearer(&s.compute);
+    let whole = get(&s.proxy("emu/ogcapi/doc.json"), Some(&token));
+    assert_eq!(whole.status, 200);
+    assert!(whole.text().contains(&s.public_url()), "{}", whole.text());
+    // All but the closing brace: the backend's URL whole inside the part.
+    let direct = format!(r#"{{"href": "{}/ogcapi/doc.json"}}"#, s.backend.url);
+    let end = direct.len() - 2;
+    let range = format!("bytes=0-{end}");
+    let part = request_with(
+        "GET",
+        &s.proxy("emu/ogcapi/doc.json"),
+        &[("Authorization", &token), ("Range", &range)],
+        None,
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.text(), direct[..=end]);
+    assert_eq!(
+        part.header("Content-Range"),
+        Some(format!("bytes 0-{end}/{}", direct.len()).as_str())
+    );
+    let head = request_with(
+        "HEAD",
+        &s.proxy("emu/ogcapi/doc.json"),
+        &[("Authorization", &token)],
+        None,
+    );
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("Content-Length"), None);
+    assert_eq!(s.backend.last().method, "HEAD");
+}
+
 /// A document over `twitcher.proxy.rewrite_max_size` is rewritten as it streams: passed
 /// on as it came, its links would lead a client and its token around the proxy.
 #[test]

@@ -798,7 +798,10 @@ fn respond(
     let bodiless = method == Method::Head || matches!(incoming.status, 204 | 304);
     let cap = app.settings.proxy.rewrite_max_size;
     let mut reader = incoming.body.into_reader();
-    let form = body_form(&content_type).filter(|_| !encoded && !bodiless);
+    let rewritable = body_form(&content_type).filter(|_| !encoded && incoming.status != 206);
+    // A part of a document (206) cannot be rewritten: its Content-Range would no longer
+    // match. A HEAD answer's length is the unrewritten one: left out, not passed on.
+    let form = rewritable.filter(|_| !bodiless);
     if let Some(form) = form {
         // Over the cap: rewritten as it streams, so its length is not known. Passed on
         // unchanged, it would lead clients (and their tokens) to the backend.
@@ -835,7 +838,9 @@ fn respond(
             }
         }
     }
-    let length = if bodiless {
+    let length = if method == Method::Head && rewritable.is_some() {
+        None
+    } else if bodiless {
         Some(incoming.length.unwrap_or(0))
     } else {
         incoming.length

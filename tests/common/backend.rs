@@ -244,6 +244,29 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
                 doc
             }
         }
+        // A document served in ranges, as a file server does.
+        "/wps/ogcapi/doc.json" => {
+            let doc = format!(r#"{{"href": "{url}/ogcapi/doc.json"}}"#);
+            let range = rq
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("Range"))
+                .and_then(|h| h.value.as_str().strip_prefix("bytes=0-"))
+                .and_then(|end| end.parse::<usize>().ok());
+            match range {
+                Some(end) => {
+                    let end = end.min(doc.len() - 1);
+                    text(206, "application/json", doc[..=end].to_string()).with_header(
+                        tiny_http::Header::from_bytes(
+                            "Content-Range",
+                            format!("bytes 0-{end}/{}", doc.len()),
+                        )
+                        .unwrap(),
+                    )
+                }
+                None => text(200, "application/json", doc),
+            }
+        }
         "/wps/ogcapi" => text(
             200,
             "text/html; charset=utf-8",
