@@ -671,6 +671,101 @@ fn json_and_html_pages_link_through_the_proxy() {
     assert!(!t.contains(&s.backend.url), "{t}");
 }
 
+/// A browser app from an origin in `twitcher.proxy.cors_origins` can call the proxy:
+/// its preflights, which never carry a token, are answered here (a backend that
+/// ignores the method would serve them as GETs), and every answer, refusals included,
+/// is readable by it, with one allow-origin header. Other origins get what they got
+/// without CORS.
+#[test]
+fn browser_apps_from_allowed_origins_get_cors_answers() {
+    let s = setup_with(Launch::default().env(
+        "TWITCHER_PROXY_CORS_ORIGINS",
+        "https://app.example, https://other.example:8443",
+    ));
+    let url = s.proxy("emu/ogcapi/collections");
+    let app = ("Origin", "https://app.example");
+    let seen = s.backend.count();
+    let pre = request_with(
+        "OPTIONS",
+        &url,
+        &[
+            app,
+            ("Access-Control-Request-Method", "GET"),
+            (
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            ),
+        ],
+        None,
+    );
+    assert_eq!(pre.status, 204, "{}", pre.text());
+    assert_eq!(
+        pre.header("Access-Control-Allow-Origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(
+        pre.header("Access-Control-Allow-Headers"),
+        Some("authorization, content-type")
+    );
+    assert!(
+        pre.header("Access-Control-Allow-Methods")
+            .unwrap()
+            .contains("POST")
+    );
+    assert_eq!(s.backend.count(), seen, "a preflight goes no further");
+
+    let refused = request_with("GET", &url, &[app], None);
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.header("Access-Control-Allow-Origin"),
+        Some("https://app.example")
+    );
+    assert!(
+        refused
+            .header("Access-Control-Expose-Headers")
+            .unwrap()
+            .contains("WWW-Authenticate")
+    );
+    let token = bearer(&s.compute);
+    let ok = request_with("GET", &url, &[app, ("Authorization", &token)], None);
+    assert_eq!(ok.status, 200);
+    let allow: Vec<_> = ok
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("Access-Control-Allow-Origin"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(allow, ["https://app.example"], "the backend's * gave way");
+
+    for origin in ["https://evil.example", "https://app.example.evil"] {
+        let pre = request_with(
+            "OPTIONS",
+            &url,
+            &[("Origin", origin), ("Access-Control-Request-Method", "GET")],
+            None,
+        );
+        assert_eq!(pre.status, 401, "{origin}");
+        assert_eq!(pre.header("Access-Control-Allow-Origin"), None, "{origin}");
+    }
+}
+
+/// Without `twitcher.proxy.cors_origins`, a preflight is a request like any other.
+#[test]
+fn without_cors_origins_a_preflight_needs_a_token() {
+    let s = setup();
+    let pre = request_with(
+        "OPTIONS",
+        &s.proxy("emu/ogcapi/collections"),
+        &[
+            ("Origin", "https://app.example"),
+            ("Access-Control-Request-Method", "GET"),
+        ],
+        None,
+    );
+    assert_eq!(pre.status, 401);
+    assert_eq!(pre.header("Access-Control-Allow-Origin"), None);
+}
+
 /// A part of a document (206) goes as it came: rewritten, it would no longer match its
 /// Content-Range. A HEAD answer does not pass on the unrewritten length.
 #[test]

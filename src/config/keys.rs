@@ -153,6 +153,13 @@ pub const KEYS: &[Key] = &[
         "Front proxies (CIDRs or addresses, comma- or space-separated) whose X-Ssl-Client-Verify and X-Forwarded-* headers are believed. Empty: nobody's.",
     ),
     key(
+        "twitcher.proxy.cors_origins",
+        "TWITCHER_PROXY_CORS_ORIGINS",
+        "",
+        Kind::Text,
+        "Origins (such as https://app.example.org, comma- or space-separated, or *) whose browser apps may call the OWS proxy: twitcher answers their CORS preflights itself and marks its answers for them. Empty: no CORS.",
+    ),
+    key(
         "twitcher.proxy.forward_authorization",
         "TWITCHER_PROXY_FORWARD_AUTHORIZATION",
         "false",

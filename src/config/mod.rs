@@ -272,6 +272,8 @@ pub struct ProxySettings {
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub rewrite_max_size: u64,
+    /// Lower case; `*` for any.
+    pub cors_origins: Vec<String>,
 }
 
 /// `twitcher.token.type`.
@@ -559,6 +561,12 @@ impl Settings {
             connect_timeout: Duration::from_secs(c.int("twitcher.proxy.connect_timeout")),
             timeout: Duration::from_secs(c.int("twitcher.proxy.timeout")),
             rewrite_max_size: c.size("twitcher.proxy.rewrite_max_size"),
+            cors_origins: cors_origins(raw.get("twitcher.proxy.cors_origins")).unwrap_or_else(
+                |m| {
+                    c.fail("twitcher.proxy.cors_origins", m);
+                    Vec::new()
+                },
+            ),
         };
         let token = token_settings(&mut c);
         if !c.errors.is_empty() {
@@ -585,6 +593,30 @@ impl Settings {
             token,
         })
     }
+}
+
+/// `twitcher.proxy.cors_origins`: `*`, or origins as browsers send them, a scheme and
+/// a host with an optional port and nothing after.
+fn cors_origins(text: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for o in text.split([',', ' ', '\t']).filter(|o| !o.is_empty()) {
+        let host = o
+            .strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"));
+        let ok = o == "*"
+            || host.is_some_and(|h| {
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+            });
+        if !ok {
+            return Err(format!(
+                "`{o}` is not an origin such as https://app.example.org, nor *"
+            ));
+        }
+        out.push(o.to_ascii_lowercase());
+    }
+    Ok(out)
 }
 
 fn non_empty(v: String) -> Option<String> {
@@ -891,6 +923,26 @@ mod tests {
         ]) {
             assert!(e.starts_with(k), "{e} should name {k}");
             assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_origins_or_a_star() {
+        assert_eq!(
+            cors_origins("https://App.example, http://[::1]:8080  *").unwrap(),
+            ["https://app.example", "http://[::1]:8080", "*"]
+        );
+        assert!(cors_origins("").unwrap().is_empty());
+        for bad in [
+            "app.example",
+            "https://",
+            "https://app.example/",
+            "https://app.example/path",
+            "ftp://app.example",
+            "null",
+        ] {
+            let e = cors_origins(bad).unwrap_err();
+            assert!(e.contains(bad), "{e}");
         }
     }
 

@@ -11,7 +11,8 @@ use serde_json::json;
 
 use super::app::App;
 use super::http::{
-    Body, Method, Request, Response, decode_pairs, push_header_line, valid_header_value,
+    Body, Method, Request, Response, decode_pairs, push_header_line, valid_header_name,
+    valid_header_value,
 };
 use super::rewrite_bases::{Named, forwarded_base, public_url};
 use super::routes::Params;
@@ -51,7 +52,69 @@ pub enum Mode {
 }
 
 pub fn proxy(app: &App, req: &mut Request, params: &Params) -> Response {
-    run(app, req, params, Mode::Proxy)
+    let Some(origin) = cors_origin(app, req) else {
+        return run(app, req, params, Mode::Proxy);
+    };
+    // A preflight never carries a token, and a backend that ignores the method would
+    // answer it as a GET: it is answered here and goes no further.
+    if req.method == Method::Options && req.header("Access-Control-Request-Method").is_some() {
+        return preflight(&origin, req);
+    }
+    with_cors(run(app, req, params, Mode::Proxy), &origin)
+}
+
+/// What `Access-Control-Allow-Origin` says to this request: None when it comes from
+/// no origin `twitcher.proxy.cors_origins` lets in.
+fn cors_origin(app: &App, req: &Request) -> Option<String> {
+    let allowed = &app.settings.proxy.cors_origins;
+    let origin = req.header("Origin")?.trim();
+    if allowed.iter().any(|a| a == "*") {
+        return Some("*".into());
+    }
+    allowed
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(origin))
+        .then(|| origin.to_string())
+}
+
+const CORS_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
+
+fn preflight(origin: &str, req: &Request) -> Response {
+    let mut r = Response::new(204)
+        .header("Access-Control-Allow-Origin", origin)
+        .header("Access-Control-Allow-Methods", CORS_METHODS)
+        .header("Access-Control-Max-Age", "600")
+        .header(
+            "Vary",
+            "Origin, Access-Control-Request-Method, Access-Control-Request-Headers",
+        );
+    if let Some(asked) = req.header("Access-Control-Request-Headers")
+        && asked.split(',').all(|h| valid_header_name(h.trim()))
+    {
+        r = r.header("Access-Control-Allow-Headers", asked.trim());
+    }
+    r
+}
+
+/// The answer, readable by the app at `origin`: the backend's own CORS headers give way
+/// to these, since two allow-origin headers make a browser refuse the answer.
+fn with_cors(mut resp: Response, origin: &str) -> Response {
+    let is_cors =
+        |name: &[u8]| name.len() >= 15 && name[..15].eq_ignore_ascii_case(b"access-control-");
+    resp.headers.retain(|(k, _)| !is_cors(k.as_bytes()));
+    resp.header_lines = resp
+        .header_lines
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|line| !is_cors(line))
+        .flatten()
+        .copied()
+        .collect();
+    resp.header("Access-Control-Allow-Origin", origin)
+        .header(
+            "Access-Control-Expose-Headers",
+            "WWW-Authenticate, Location, Content-Location, Link",
+        )
+        .header("Vary", "Origin")
 }
 
 pub fn verify(app: &App, req: &mut Request, params: &Params) -> Response {

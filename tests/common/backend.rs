@@ -225,7 +225,9 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
                 format!(r#"<{url}/ogcapi/collections?f=html>; rel="alternate"; type="text/html""#),
             )
             .unwrap(),
-        ),
+        )
+        // As pygeoapi with `cors: true`.
+        .with_header(tiny_http::Header::from_bytes("Access-Control-Allow-Origin", "*").unwrap()),
         "/wps/ogcapi/items" => {
             let count: usize = param(&query, "count")
                 .and_then(|v| v.parse().ok())
