@@ -698,7 +698,8 @@ fn browser_apps_from_allowed_origins_get_cors_answers() {
         ],
         None,
     );
-    assert_eq!(pre.status, 200, "{}", pre.text());
+    assert_eq!(pre.status, 204, "{}", pre.text());
+    assert_eq!(pre.header("Content-Length"), None);
     assert_eq!(
         pre.header("Access-Control-Allow-Origin"),
         Some("https://app.example")
@@ -800,6 +801,16 @@ fn ranges_are_not_rewritten_and_heads_give_no_stale_length() {
     assert_eq!(head.status, 200);
     assert_eq!(head.header("Content-Length"), None);
     assert_eq!(s.backend.last().method, "HEAD");
+}
+
+/// A backend's 204 goes on without a length, which RFC 9110 §8.6 forbids there.
+#[test]
+fn no_content_has_no_length() {
+    let s = setup();
+    let r = get(&s.proxy("emu/nothing"), Some(&bearer(&s.compute)));
+    assert_eq!(r.status, 204);
+    assert_eq!(r.header("Content-Length"), None);
+    assert_eq!(r.header("Transfer-Encoding"), None);
 }
 
 /// A document over `twitcher.proxy.rewrite_max_size` is rewritten as it streams: passed

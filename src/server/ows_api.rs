@@ -79,10 +79,8 @@ fn cors_origin(app: &App, req: &Request) -> Option<String> {
 
 const CORS_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
 
-/// 200 rather than 204, which tiny_http would send with a `Content-Length` (RFC 9110
-/// §8.6 forbids one there); browsers take either.
 fn preflight(origin: &str, req: &Request) -> Response {
-    let mut r = Response::new(200)
+    let mut r = Response::new(204)
         .header("Access-Control-Allow-Origin", origin)
         .header("Access-Control-Allow-Methods", CORS_METHODS)
         .header("Access-Control-Max-Age", "600")

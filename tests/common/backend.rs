@@ -277,6 +277,7 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
         "/outputs/job-2.xml" => text(200, "text/xml", beside_response(url)),
         "/outputs/result-2.txt" => text(200, "text/plain", "Hello beside".into()),
         "/wps/outputs/result.txt" => text(200, "text/plain", "Hello tux".into()),
+        "/wps/nothing" => text(204, "text/plain", String::new()),
         "/wps/outputs/data.nc" => text(200, "application/x-netcdf", "CDF\u{1}".into()),
         "/wps/redirect" => text(302, "text/plain", String::new()).with_header(
             tiny_http::Header::from_bytes("Location", format!("{url}/outputs/result.txt")).unwrap(),

@@ -592,8 +592,10 @@ where
                 _ => false,
             };
 
-        // preparing headers for transfer
+        // preparing headers for transfer; RFC 9110 §8.6: no Content-Length in a 1xx or
+        // 204 response
         let framing = match (transfer_encoding, data_length) {
+            _ if self.status_code.0 < 200 || self.status_code.0 == 204 => Framing::Unframed,
             (Some(TransferEncoding::Chunked), _) => Framing::Chunked,
             (Some(TransferEncoding::Identity), Some(n)) => Framing::Length(n),
             _ => Framing::Unframed,
@@ -751,5 +753,25 @@ impl Clone for Response<io::Empty> {
             chunked_threshold: self.chunked_threshold,
             default_server: self.default_server,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn printed<R: Read>(r: Response<R>) -> String {
+        let mut out = Vec::new();
+        r.raw_print(&mut out, HTTPVersion(1, 1), &[], false, None)
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn no_length_on_a_204() {
+        let head = printed(Response::empty(204)).to_ascii_lowercase();
+        assert!(!head.contains("content-length"), "{}", head);
+        assert!(!head.contains("transfer-encoding"), "{}", head);
+        assert!(printed(Response::empty(200)).contains("Content-Length: 0"));
     }
 }
