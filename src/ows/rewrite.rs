@@ -35,7 +35,10 @@ pub fn essence(content_type: &str) -> String {
 /// Media types whose bodies are XML: `text/xml`, `application/xml`, `*/*+xml` and the
 /// OGC `application/vnd.ogc.*_xml` types, with or without parameters.
 pub fn is_xml(content_type: &str) -> bool {
-    let essence = essence(content_type);
+    xml_essence(&essence(content_type))
+}
+
+fn xml_essence(essence: &str) -> bool {
     essence.contains('/')
         && (essence.ends_with("/xml") || essence.ends_with("+xml") || essence.ends_with("_xml"))
 }
@@ -99,11 +102,8 @@ pub enum Form {
 /// `is_xml`), HTML, and JSON (`application/json` and any `+json` type, such as
 /// GeoJSON's and OpenAPI's).
 pub fn body_form(content_type: &str) -> Option<Form> {
-    if is_xml(content_type) {
-        return Some(Form::Xml);
-    }
     let essence = essence(content_type);
-    if essence == "text/html" {
+    if xml_essence(&essence) || essence == "text/html" {
         Some(Form::Xml)
     } else if essence == "application/json" || (essence.contains('/') && essence.ends_with("+json"))
     {

@@ -67,6 +67,9 @@ pub fn proxy(app: &App, req: &mut Request, params: &Params) -> Response {
 /// no origin `twitcher.proxy.cors_origins` lets in.
 fn cors_origin(app: &App, req: &Request) -> Option<String> {
     let allowed = &app.settings.proxy.cors_origins;
+    if allowed.is_empty() {
+        return None;
+    }
     let origin = req.header("Origin")?.trim();
     if allowed.iter().any(|a| a == "*") {
         return Some("*".into());
