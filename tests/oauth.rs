@@ -84,7 +84,27 @@ fn payload(jwt: &str) -> Value {
     .unwrap()
 }
 
-fn assert_refused(r: &Resp, what: &str) {
+type Starter = fn() -> Launch;
+
+/// A server for each token kind, stored and JWT, and the reason a revoked token of that
+/// kind is refused with: a stored token is gone, a JWT is on the deny list.
+const TOKEN_KINDS: [(Starter, &str); 2] = [(Launch::default, "unknown token"), (custom, "revoked")];
+
+/// The reason twitcher gives for each of the refused tokens of
+/// `custom_tokens_are_hs256_jwts_with_scope_and_issuer`.
+fn reason_of(what: &str) -> &'static str {
+    match what {
+        "another secret" | "tampered signature" | "tampered claims" => "bad signature",
+        "wrong issuer" => "wrong issuer",
+        "no issuer" => "missing claim",
+        "expired" => "expired",
+        "not yet valid" => "not yet valid",
+        _ => "malformed",
+    }
+}
+
+/// A 401 that tells why: `reason` in the bearer challenge and in the JSON error.
+fn assert_refused(r: &Resp, what: &str, reason: &str) {
     assert_eq!(r.status, 401, "{what}: {}", r.text());
     let challenges: Vec<&str> = r
         .headers
@@ -92,10 +112,15 @@ fn assert_refused(r: &Resp, what: &str) {
         .filter(|(k, _)| k.eq_ignore_ascii_case("www-authenticate"))
         .map(|(_, v)| v.as_str())
         .collect();
+    let description = format!("the access token was refused: {reason}");
+    let challenge = format!(
+        "Bearer realm=\"twitcher\", error=\"invalid_token\", error_description=\"{description}\""
+    );
     assert!(
-        challenges.contains(&"Bearer realm=\"twitcher\", error=\"invalid_token\""),
+        challenges.contains(&challenge.as_str()),
         "{what}: {challenges:?}"
     );
+    assert!(r.text().contains(&description), "{what}: {}", r.text());
 }
 
 #[test]
@@ -307,20 +332,26 @@ fn random_tokens_are_checked_by_lookup_with_scopes() {
     assert_eq!(r.status, 403);
     assert_eq!(
         r.header("www-authenticate"),
-        Some("Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"register\"")
+        Some(
+            "Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"register\", \
+             error_description=\"the access token lacks the scope register\""
+        )
     );
     // Made-up tokens are 401 with both challenges.
-    for bad in [
-        "0".repeat(64),
-        "not-a-token".to_string(),
+    for (bad, reason) in [
+        ("0".repeat(64), "unknown token"),
+        ("not-a-token".to_string(), "malformed"),
         // The last hex digit changed (one in 16 tokens already ends in 0).
-        format!(
-            "{}{}",
-            &both[..63],
-            if both.ends_with('0') { '1' } else { '0' }
+        (
+            format!(
+                "{}{}",
+                &both[..63],
+                if both.ends_with('0') { '1' } else { '0' }
+            ),
+            "unknown token",
         ),
     ] {
-        assert_refused(&services_with(&s, &bad), &bad);
+        assert_refused(&services_with(&s, &bad), &bad, reason);
     }
     let i = introspect(&s, &id, &secret, &both);
     assert_eq!(i["active"], true);
@@ -439,7 +470,7 @@ fn custom_tokens_are_hs256_jwts_with_scope_and_issuer() {
         ("random token", "ab".repeat(32)),
     ];
     for (what, bad) in &refused {
-        assert_refused(&services_with(&s, bad), what);
+        assert_refused(&services_with(&s, bad), what, reason_of(what));
     }
     // The Python Twitcher's own custom tokens (`ref`, `iss`, `exp`, no scope) are valid
     // but grant nothing: its JWT kinds never checked scopes.
@@ -455,6 +486,7 @@ fn custom_tokens_expire() {
     wait_for(10, "the token to expire", || {
         (services_with(&s, &t).status == 401).then_some(())
     });
+    assert_refused(&services_with(&s, &t), "expired", "expired");
 }
 
 #[test]
@@ -474,7 +506,7 @@ fn custom_token_without_a_secret_refuses_to_start() {
 
 #[test]
 fn revocation_works_for_each_kind_and_survives_a_restart() {
-    for launch in [Launch::default, custom] {
+    for (launch, revoked) in TOKEN_KINDS {
         let s = launch().start();
         let (a, a_secret) = new_client(&s, "register");
         let (b, b_secret) = new_client(&s, "register");
@@ -506,7 +538,7 @@ fn revocation_works_for_each_kind_and_survives_a_restart() {
             &format!("token={t}&client_id={a}&client_secret={a_secret}"),
         );
         assert_eq!(r.status, 200, "{}", r.text());
-        assert_refused(&services_with(&s, &t), "revoked");
+        assert_refused(&services_with(&s, &t), "revoked", revoked);
         assert_eq!(introspect(&s, &b, &b_secret, &t), json!({"active": false}));
         // Revoking again, or junk, is still 200 (RFC 7009 §2.2).
         assert_eq!(revoke(&basic(&a, &a_secret), &t).status, 200);
@@ -514,22 +546,26 @@ fn revocation_works_for_each_kind_and_survives_a_restart() {
         // The admin may revoke any token.
         assert_eq!(services_with(&s, &other).status, 200);
         assert_eq!(revoke(&admin_auth(), &other).status, 200);
-        assert_refused(&services_with(&s, &other), "revoked by the admin");
+        assert_refused(&services_with(&s, &other), "revoked by the admin", revoked);
 
         // After a restart on the same database, both stay revoked.
         let fresh = token(&s, &a, &a_secret, "");
         let dir = s.dir.clone();
         drop(s);
         let s = launch().in_dir(dir).start();
-        assert_refused(&services_with(&s, &t), "revoked, after restart");
-        assert_refused(&services_with(&s, &other), "revoked, after restart");
+        assert_refused(&services_with(&s, &t), "revoked, after restart", revoked);
+        assert_refused(
+            &services_with(&s, &other),
+            "revoked, after restart",
+            revoked,
+        );
         assert_eq!(services_with(&s, &fresh).status, 200);
     }
 }
 
 #[test]
 fn deleting_a_client_revokes_its_tokens() {
-    for launch in [Launch::default, custom] {
+    for (launch, revoked) in TOKEN_KINDS {
         let s = launch().start();
         let (a, a_secret) = new_client(&s, "register");
         let (b, b_secret) = new_client(&s, "register");
@@ -539,7 +575,7 @@ fn deleting_a_client_revokes_its_tokens() {
         assert_eq!(request("DELETE", &url, None, None).status, 401);
         let r = request("DELETE", &url, Some(&admin_auth()), None);
         assert_eq!(r.status, 200, "{}", r.text());
-        assert_refused(&services_with(&s, &ta), "client deleted");
+        assert_refused(&services_with(&s, &ta), "client deleted", revoked);
         assert_eq!(
             services_with(&s, &tb).status,
             200,
@@ -553,7 +589,11 @@ fn deleting_a_client_revokes_its_tokens() {
         let dir = s.dir.clone();
         drop(s);
         let s = launch().in_dir(dir).start();
-        assert_refused(&services_with(&s, &ta), "client deleted, after restart");
+        assert_refused(
+            &services_with(&s, &ta),
+            "client deleted, after restart",
+            revoked,
+        );
     }
 }
 
@@ -584,7 +624,7 @@ fn revocations_outlast_a_shorter_lifetime_and_a_larger_leeway() {
         request("DELETE", &url, Some(&admin_auth()), None).status,
         200
     );
-    assert_refused(&services_with(&s, &long_lived), "client deleted");
+    assert_refused(&services_with(&s, &long_lived), "client deleted", "revoked");
     // Past the lifetime in force, and past the revoked token's expiry.
     let exp = payload(&short_lived)["exp"].as_u64().unwrap();
     wait_for(10, "the short lifetime to pass", || {
@@ -599,10 +639,12 @@ fn revocations_outlast_a_shorter_lifetime_and_a_larger_leeway() {
     assert_refused(
         &services_with(&s, &long_lived),
         "client deleted, after restart",
+        "revoked",
     );
     assert_refused(
         &services_with(&s, &short_lived),
         "revoked, within the larger leeway",
+        "revoked",
     );
     let (c, c_secret) = new_client(&s, "register");
     let fresh = token(&s, &c, &c_secret, "");

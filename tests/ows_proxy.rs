@@ -102,20 +102,47 @@ fn capabilities_are_public_and_point_at_the_proxy() {
 #[test]
 fn execute_needs_a_token_with_scope_compute() {
     let s = setup();
+    // Each refusal says why: the original's words first, then the reason, which the
+    // challenge carries too (RFC 6750's error_description).
+    let why = |r: &Resp, reason: &str| {
+        let t = r.text();
+        assert!(
+            t.contains(&format!(
+                "<ExceptionText>Access to service is forbidden.</ExceptionText>\n        \
+                 <ExceptionText>{reason}</ExceptionText>"
+            )),
+            "{t}"
+        );
+        assert!(
+            r.header("WWW-Authenticate")
+                .unwrap()
+                .ends_with(&format!(", error_description=\"{reason}\"")),
+            "{:?}",
+            r.header("WWW-Authenticate")
+        );
+    };
     let r = get(&s.proxy(EXECUTE), None);
     assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
-    assert_eq!(
-        r.header("WWW-Authenticate"),
-        Some("Bearer realm=\"twitcher\", error=\"invalid_token\"")
-    );
-    let r = get(&s.proxy(EXECUTE), Some("Bearer not.a.token"));
-    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
-    let r = get(&s.proxy(EXECUTE), Some(&bearer(&s.register_only)));
-    assert_exception(&r, 403, "NoApplicableCode", "AccessForbidden");
     assert!(
         r.header("WWW-Authenticate")
             .unwrap()
-            .contains("insufficient_scope")
+            .starts_with("Bearer realm=\"twitcher\", error=\"invalid_token\", ")
+    );
+    why(&r, "no access token was given");
+    let r = get(&s.proxy(EXECUTE), Some("Bearer not.a.token"));
+    assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+    why(&r, "the access token was refused: malformed");
+    let r = get(&s.proxy(EXECUTE), Some(&bearer(&s.register_only)));
+    assert_exception(&r, 403, "NoApplicableCode", "AccessForbidden");
+    assert!(r.header("WWW-Authenticate").unwrap().starts_with(
+        "Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"compute\", "
+    ));
+    why(&r, "the access token lacks the scope compute");
+    // The token parameter is an OWS parameter like the others: any letter case.
+    let upper = format!("{EXECUTE}&ACCESS_TOKEN={}", s.register_only);
+    why(
+        &get(&s.proxy(&upper), None),
+        "the access token lacks the scope compute",
     );
     assert_eq!(
         s.backend.count(),
@@ -384,7 +411,11 @@ fn verify_decides_with_the_same_codes_and_forwards_nothing() {
     assert_eq!(r.status, 401);
     assert_eq!(
         r.json(),
-        serde_json::json!({"description": "Access to service is forbidden.", "access": false})
+        serde_json::json!({
+            "description": "Access to service is forbidden.",
+            "access": false,
+            "reason": "no access token was given",
+        })
     );
     assert!(r.header("WWW-Authenticate").unwrap().starts_with("Bearer "));
     assert_eq!(

@@ -489,24 +489,29 @@ fn keycloak_tokens_from_a_jwks_are_checked_like_every_other_kind() {
     claims["exp"] = json!(now() - 5);
     let expired = k1.mint(&claims);
     let good = kc_claims("register");
-    for (what, bad) in [
-        ("wrong aud", wrong_aud),
-        ("no aud", no_aud),
-        ("wrong iss", wrong_iss),
-        ("expired", expired),
-        ("tampered", tampered(&k1.mint(&good))),
-        ("alg none", alg_none(&good)),
-        ("HS256 keyed with the public key PEM", {
-            confused(&k1.public_pem(), &good)
-        }),
+    // Each is refused, and says why.
+    for (what, bad, reason) in [
+        ("wrong aud", wrong_aud, "wrong audience"),
+        ("no aud", no_aud, "missing claim"),
+        ("wrong iss", wrong_iss, "wrong issuer"),
+        ("expired", expired, "expired"),
+        ("tampered", tampered(&k1.mint(&good)), "bad signature"),
+        ("alg none", alg_none(&good), "malformed"),
+        (
+            "HS256 keyed with the public key PEM",
+            confused(&k1.public_pem(), &good),
+            "algorithm not allowed",
+        ),
         (
             "RS512 under a key published for RS256",
             k1.mint_as(Algorithm::RS512, Some("k1"), &good),
+            "algorithm not allowed for this key",
         ),
     ] {
         let r = services_with(&s, &bad);
         assert_eq!(r.status, 401, "{what}: {}", r.text());
-        assert!(r.text().contains("invalid"), "{what}");
+        let description = format!("the access token was refused: {reason}");
+        assert!(r.text().contains(&description), "{what}: {}", r.text());
     }
 
     // Keycloak rotates: the new kid is fetched and accepted, the old one is gone.

@@ -30,6 +30,17 @@ impl Denied {
             Denied::InsufficientScope => 403,
         }
     }
+
+    /// What the client is told (RFC 6750's `error_description`), so that an expired
+    /// token, one for another audience and a missing scope can be told apart. Made of
+    /// fixed reasons only: nothing of the token.
+    pub fn description(&self, scope: &str) -> String {
+        match self {
+            Denied::Missing => "no access token was given".to_string(),
+            Denied::Invalid(why) => format!("the access token was refused: {why}"),
+            Denied::InsufficientScope => format!("the access token lacks the scope {scope}"),
+        }
+    }
 }
 
 /// The request's token: `Authorization: Bearer …`, else the `access_token` query
@@ -60,12 +71,14 @@ pub fn form_token(form: &[u8]) -> Option<String> {
     access_token(form_urlencoded::parse(form))
 }
 
+/// Named in any letter case, as OWS parameters are: the proxy keeps every spelling of
+/// it from the backend, so every spelling is taken as the token too.
 fn access_token<'a>(
     pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
 ) -> Option<String> {
     pairs
         .into_iter()
-        .find(|(k, _)| k == "access_token")
+        .find(|(k, _)| k.eq_ignore_ascii_case("access_token"))
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty())
 }
@@ -80,16 +93,17 @@ pub fn bearer_value(header: &str) -> Option<&str> {
 }
 
 /// The `WWW-Authenticate` value for a refusal, e.g.
-/// `Bearer realm="twitcher", error="invalid_token"` or
-/// `Bearer realm="twitcher", error="insufficient_scope", scope="compute"`.
+/// `Bearer realm="twitcher", error="invalid_token", error_description="…"` or
+/// `Bearer realm="twitcher", error="insufficient_scope", scope="compute", error_description="…"`.
 pub fn challenge(denied: &Denied, scope: &str) -> String {
+    let scope = scope.replace(['"', '\\'], "");
+    let description = denied.description(&scope);
     match denied {
-        Denied::Missing | Denied::Invalid(_) => {
-            "Bearer realm=\"twitcher\", error=\"invalid_token\"".to_string()
-        }
+        Denied::Missing | Denied::Invalid(_) => format!(
+            "Bearer realm=\"twitcher\", error=\"invalid_token\", error_description=\"{description}\""
+        ),
         Denied::InsufficientScope => format!(
-            "Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"{}\"",
-            scope.replace(['"', '\\'], "")
+            "Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"{scope}\", error_description=\"{description}\""
         ),
     }
 }
@@ -112,15 +126,18 @@ mod tests {
     fn challenges() {
         assert_eq!(
             challenge(&Denied::Invalid("expired"), "compute"),
-            "Bearer realm=\"twitcher\", error=\"invalid_token\""
+            "Bearer realm=\"twitcher\", error=\"invalid_token\", \
+             error_description=\"the access token was refused: expired\""
         );
         assert_eq!(
             challenge(&Denied::Missing, "compute"),
-            "Bearer realm=\"twitcher\", error=\"invalid_token\""
+            "Bearer realm=\"twitcher\", error=\"invalid_token\", \
+             error_description=\"no access token was given\""
         );
         assert_eq!(
-            challenge(&Denied::InsufficientScope, "compute"),
-            "Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"compute\""
+            challenge(&Denied::InsufficientScope, "com\"pute"),
+            "Bearer realm=\"twitcher\", error=\"insufficient_scope\", scope=\"compute\", \
+             error_description=\"the access token lacks the scope compute\""
         );
         assert_eq!(Denied::InsufficientScope.status(), 403);
         assert_eq!(Denied::Missing.status(), 401);

@@ -28,6 +28,9 @@ pub struct OwsError {
     pub code: ExceptionCode,
     pub locator: String,
     pub text: String,
+    /// Why, beside `text`: a second `ExceptionText`, so that the first stays the
+    /// original's words for clients that match them.
+    pub detail: Option<String>,
 }
 
 impl OwsError {
@@ -42,7 +45,13 @@ impl OwsError {
             code,
             locator: locator.into(),
             text: text.into(),
+            detail: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> OwsError {
+        self.detail = Some(detail.into());
+        self
     }
 
     pub fn missing(param: &str) -> OwsError {
@@ -81,13 +90,17 @@ impl OwsError {
     xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
     xsi:schemaLocation="http://www.opengis.net/ows/1.1 http://schemas.opengis.net/ows/1.1.0/owsExceptionReport.xsd">
     <Exception exceptionCode="{}" locator="{}">
-        <ExceptionText>{}</ExceptionText>
+        <ExceptionText>{}</ExceptionText>{}
     </Exception>
 </ExceptionReport>
 "#,
             self.code.as_str(),
             escape(&self.locator),
-            escape(&self.text)
+            escape(&self.text),
+            self.detail
+                .as_deref()
+                .map(|d| format!("\n        <ExceptionText>{}</ExceptionText>", escape(d)))
+                .unwrap_or_default()
         )
     }
 }

@@ -51,12 +51,12 @@ pub fn password_checks_busy() -> Response {
 /// A bearer token refused on an admin route: 401 when missing or invalid, with both
 /// schemes the route accepts as challenges, or 403 when it lacks the scope.
 pub fn bearer_denied(denied: &Denied, scope: &str) -> Response {
-    let description = match denied {
-        Denied::Missing => "A bearer token is required".to_string(),
-        Denied::Invalid(_) => "The bearer token is invalid, expired or revoked".to_string(),
-        Denied::InsufficientScope => format!("The bearer token lacks the scope `{scope}`"),
-    };
-    let r = one(denied.status(), "header", "Authorization", description);
+    let r = one(
+        denied.status(),
+        "header",
+        "Authorization",
+        denied.description(scope),
+    );
     let r = if denied.status() == 401 {
         r.header("WWW-Authenticate", BASIC_CHALLENGE)
     } else {

@@ -582,7 +582,8 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                     "required": ["description", "access"],
                     "properties": {
                         "description": {"type": "string"},
-                        "access": {"type": "boolean"}
+                        "access": {"type": "boolean"},
+                        "reason": {"type": "string", "description": "Why access was refused: the second ExceptionText of /ows/proxy's answer"}
                     }
                 },
                 "Error": {

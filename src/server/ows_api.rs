@@ -129,16 +129,27 @@ pub fn verify(app: &App, req: &mut Request, params: &Params) -> Response {
 pub fn refuse(mode: Mode, e: &OwsError) -> Response {
     match mode {
         Mode::Proxy => Response::bytes(e.status, "text/xml; charset=utf-8", e.to_xml()),
-        Mode::Verify => Response::json(e.status, &json!({"description": e.text, "access": false})),
+        Mode::Verify => {
+            let mut body = json!({"description": e.text, "access": false});
+            if let Some(d) = &e.detail {
+                body["reason"] = json!(d);
+            }
+            Response::json(e.status, &body)
+        }
     }
 }
 
 fn refusal(mode: Mode, r: Refusal) -> Response {
+    let detail = match r {
+        Refusal::Token(d) => d.description(COMPUTE_SCOPE),
+        Refusal::Certificate => "a verified client certificate is required".to_string(),
+    };
     let e = OwsError::other(
         r.status(),
         "AccessForbidden",
         "Access to service is forbidden.",
-    );
+    )
+    .with_detail(detail);
     let resp = refuse(mode, &e);
     match r {
         Refusal::Token(d) => resp.header("WWW-Authenticate", challenge(&d, COMPUTE_SCOPE)),
@@ -952,7 +963,10 @@ mod tests {
         assert_eq!(r.status, 401);
         assert_eq!(
             r.get_header("WWW-Authenticate"),
-            Some("Bearer realm=\"twitcher\", error=\"invalid_token\"")
+            Some(
+                "Bearer realm=\"twitcher\", error=\"invalid_token\", \
+                 error_description=\"no access token was given\""
+            )
         );
         let r = refusal(Mode::Verify, Refusal::Token(Denied::InsufficientScope));
         assert_eq!(r.status, 403);

@@ -197,7 +197,8 @@ def test_refusals_are_twitchers_own_ows_exception_reports(env, register_token):
     assert_ows_exception(r, 401, "NoApplicableCode")
     # One challenge: twitcher's, not also the one nginx took from the check.
     assert r.raw.headers.getlist("WWW-Authenticate") == [
-        'Bearer realm="twitcher", error="invalid_token"'
+        'Bearer realm="twitcher", error="invalid_token", '
+        'error_description="no access token was given"'
     ], r.headers
     r = requests.get(env.nginx, params=HELLO, headers=bearer(register_token), timeout=30)
     assert_ows_exception(r, 403)
