@@ -190,9 +190,9 @@ pub const KEYS: &[Key] = &[
     key(
         "twitcher.proxy.rewrite_max_size",
         "TWITCHER_PROXY_REWRITE_MAX_SIZE",
-        "16M",
+        "1M",
         Kind::Size,
-        "Largest XML, JSON or HTML response whose backend URLs are rewritten whole, keeping its length; larger ones are rewritten as they stream, and sent chunked.",
+        "Largest XML, JSON or HTML response whose backend URLs are rewritten whole, keeping its length; larger ones are rewritten as they stream, and sent chunked. A whole one is held in memory twice while it is rewritten, for each request at once.",
     ),
     key(
         "twitcher.oauth",
