@@ -681,7 +681,16 @@ fn json_and_html_pages_link_through_the_proxy() {
         )),
         "{t}"
     );
+    let slashed = |u: &str| u.replace('/', r"\/");
+    assert!(
+        t.contains(&format!(
+            r#""href": "{}""#,
+            slashed(&format!("{public}/ogcapi/collections?f=json"))
+        )),
+        "{t}"
+    );
     assert!(!t.contains(&s.backend.url), "{t}");
+    assert!(!t.contains(&slashed(&s.backend.url)), "{t}");
     // So do the links in a Link header (RFC 8288), as OGC API servers send for paging.
     assert_eq!(
         r.header("Link"),

@@ -55,6 +55,10 @@ pub struct Base {
     to: String,
     to_xml: String,
     to_json: String,
+    /// `from` as JSON encoders that escape slashes write it (PHP's `json_encode` by
+    /// default: `http:\/\/host\/wps`), and `to_json` written the same way.
+    from_json_slashed: String,
+    to_json_slashed: String,
 }
 
 impl Base {
@@ -77,12 +81,15 @@ impl Base {
             None => from.to_string(),
         };
         let to = to.trim_end_matches('/');
+        let to_json = json_escape(to);
         Some(Base {
+            from_json_slashed: from.replace('/', "\\/"),
+            to_json_slashed: to_json.replace('/', "\\/"),
             from,
             scheme_len,
             to: to.to_string(),
             to_xml: escape(to),
-            to_json: json_escape(to),
+            to_json,
         })
     }
 }
@@ -150,19 +157,39 @@ fn rewrite_before(
 ) -> usize {
     /// Built once: `find_iter` would build a searcher for every document.
     static SEPARATOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"://"));
+    static SLASHED: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(br":\/\/"));
+    // Escaped slashes are looked for in JSON only. The two kinds never start at one
+    // place: in order, by merging.
+    let json = if form == Form::Json { text } else { &[] };
+    let separators = Merged(
+        SEPARATOR.find_iter(text).map(|at| (at, false)).peekable(),
+        SLASHED.find_iter(json).map(|at| (at, true)).peekable(),
+    );
     let mut copied = 0;
-    for sep in SEPARATOR.find_iter(text) {
+    for (sep, slashed) in separators {
+        let from = |b: &Base| {
+            if slashed {
+                b.from_json_slashed.len()
+            } else {
+                b.from.len()
+            }
+        };
         let mut best: Option<(usize, &Base)> = None;
         for &base in bases {
             let Some(start) = sep.checked_sub(base.scheme_len) else {
                 continue;
             };
-            let end = start + base.from.len();
-            let longer = best.is_none_or(|(_, b)| base.from.len() > b.from.len());
+            let pattern = if slashed {
+                &base.from_json_slashed
+            } else {
+                &base.from
+            };
+            let end = start + pattern.len();
+            let longer = best.is_none_or(|(_, b)| from(base) > from(b));
             if longer
                 && start >= copied
                 && start < upto
-                && text[start..].starts_with(base.from.as_bytes())
+                && text[start..].starts_with(pattern.as_bytes())
                 && !text.get(end).is_some_and(|b| continues_segment(*b))
             {
                 best = Some((start, base));
@@ -175,12 +202,32 @@ fn rewrite_before(
         o.extend_from_slice(&text[copied..start]);
         o.extend_from_slice(match form {
             Form::Xml => base.to_xml.as_bytes(),
+            Form::Json if slashed => base.to_json_slashed.as_bytes(),
             Form::Json => base.to_json.as_bytes(),
             Form::Plain => base.to.as_bytes(),
         });
-        copied = start + base.from.len();
+        copied = start + from(base);
     }
     copied
+}
+
+/// Two ascending iterators of positions as one.
+struct Merged<A: Iterator, B: Iterator>(std::iter::Peekable<A>, std::iter::Peekable<B>);
+
+impl<A, B> Iterator for Merged<A, B>
+where
+    A: Iterator<Item = (usize, bool)>,
+    B: Iterator<Item = (usize, bool)>,
+{
+    type Item = (usize, bool);
+
+    fn next(&mut self) -> Option<(usize, bool)> {
+        match (self.0.peek(), self.1.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => self.1.next(),
+            (Some(_), _) => self.0.next(),
+            (None, _) => self.1.next(),
+        }
+    }
 }
 
 /// Bytes read from the backend at a time by `Rewriting`.
@@ -205,7 +252,12 @@ pub struct Rewriting<R> {
 impl<R: Read> Rewriting<R> {
     /// `head`: what was already read from `inner`.
     pub fn new(inner: R, bases: Vec<Base>, form: Form, head: Vec<u8>) -> Rewriting<R> {
-        let keep = bases.iter().map(|b| b.from.len()).max().unwrap_or(0) + 1;
+        let keep = bases
+            .iter()
+            .map(|b| b.from_json_slashed.len())
+            .max()
+            .unwrap_or(0)
+            + 1;
         Rewriting {
             inner,
             bases,
@@ -344,6 +396,33 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"href": "http://p/ows/proxy/x?a=\"b\\c/collections?f=json&limit=10"}"#
         );
+    }
+
+    #[test]
+    fn json_with_escaped_slashes_is_rewritten_as_it_is_written() {
+        let base = Base::new("http://b:5000/wps", "http://p/ows/proxy/emu").unwrap();
+        let long = Base::new("http://b:5000/wps/outputs", "http://p/ows/proxy/out").unwrap();
+        let doc = br#"{"a": "http:\/\/b:5000\/wps\/items?f=json", "b": "http://b:5000/wps",
+            "c": "http:\/\/b:5000\/wps\/outputs\/1.nc", "d": "http:\/\/b:5000\/wpsx",
+            "e": "http:\/\/b:5000\/wps"}"#;
+        let want = r#"{"a": "http:\/\/p\/ows\/proxy\/emu\/items?f=json", "b": "http://p/ows/proxy/emu",
+            "c": "http:\/\/p\/ows\/proxy\/out\/1.nc", "d": "http:\/\/b:5000\/wpsx",
+            "e": "http:\/\/p\/ows\/proxy\/emu"}"#;
+        let out = rewrite(doc, &[&base, &long], Form::Json).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        // Not in XML, where a backslash is no escape.
+        assert!(rewrite(br"<a>http:\/\/b:5000\/wps</a>", &[&base], Form::Xml).is_none());
+        // Streamed, with every split of the escaped form.
+        let mut streamed = Vec::new();
+        Rewriting::new(
+            Trickle(&doc[..], 0),
+            vec![base.clone(), long.clone()],
+            Form::Json,
+            Vec::new(),
+        )
+        .read_to_end(&mut streamed)
+        .unwrap();
+        assert_eq!(String::from_utf8(streamed).unwrap(), want);
     }
 
     #[test]

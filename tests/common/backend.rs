@@ -216,7 +216,9 @@ fn answer(mut rq: tiny_http::Request, url: &str, seen: &Mutex<Vec<Seen>>) {
             200,
             "application/json",
             format!(
-                r#"{{"links": [{{"href": "{url}/ogcapi/collections/pts/items?f=json&limit=10"}}]}}"#
+                r#"{{"links": [{{"href": "{url}/ogcapi/collections/pts/items?f=json&limit=10"}}, {{"href": "{}"}}]}}"#,
+                // As PHP's json_encode writes a URL: slashes escaped.
+                format!("{url}/ogcapi/collections?f=json").replace('/', r"\/")
             ),
         )
         .with_header(
