@@ -71,14 +71,16 @@ pub fn form_token(form: &[u8]) -> Option<String> {
     access_token(form_urlencoded::parse(form))
 }
 
-/// Named in any letter case, as OWS parameters are: the proxy keeps every spelling of
-/// it from the backend, so every spelling is taken as the token too.
+/// Named as RFC 6750 names it, in lower case. The proxy keeps every spelling from the
+/// backend, but takes only this one as the token: behind nginx, a spelling that the
+/// `auth_request` check read as the token, and the front's match did not, would pass
+/// the check and reach the backend in the query nginx forwards.
 fn access_token<'a>(
     pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
 ) -> Option<String> {
     pairs
         .into_iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("access_token"))
+        .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned())
         .filter(|v| !v.is_empty())
 }
