@@ -158,13 +158,27 @@ fn rewrite_before(
     /// Built once: `find_iter` would build a searcher for every document.
     static SEPARATOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"://"));
     static SLASHED: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(br":\/\/"));
-    // Escaped slashes are looked for in JSON only. The two kinds never start at one
-    // place: in order, by merging.
-    let json = if form == Form::Json { text } else { &[] };
-    let separators = Merged(
-        SEPARATOR.find_iter(text).map(|at| (at, false)).peekable(),
-        SLASHED.find_iter(json).map(|at| (at, true)).peekable(),
-    );
+    let plain = SEPARATOR.find_iter(text).map(|at| (at, false));
+    if form == Form::Json {
+        // Escaped slashes are looked for in JSON only. The two kinds never start at
+        // one place: in order, by merging.
+        let slashed = SLASHED.find_iter(text).map(|at| (at, true));
+        let separators = Merged(plain.peekable(), slashed.peekable());
+        rewrite_at(text, separators, upto, bases, form, out)
+    } else {
+        rewrite_at(text, plain, upto, bases, form, out)
+    }
+}
+
+/// `rewrite_before` at each `(position, slashed)` separator found in `text`.
+fn rewrite_at(
+    text: &[u8],
+    separators: impl Iterator<Item = (usize, bool)>,
+    upto: usize,
+    bases: &[&Base],
+    form: Form,
+    out: &mut Option<Vec<u8>>,
+) -> usize {
     let mut copied = 0;
     for (sep, slashed) in separators {
         let from = |b: &Base| {
