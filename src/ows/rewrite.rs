@@ -426,17 +426,21 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), want);
         // Not in XML, where a backslash is no escape.
         assert!(rewrite(br"<a>http:\/\/b:5000\/wps</a>", &[&base], Form::Xml).is_none());
-        // Streamed, with every split of the escaped form.
-        let mut streamed = Vec::new();
-        Rewriting::new(
-            Trickle(&doc[..], 0),
-            vec![base.clone(), long.clone()],
-            Form::Json,
-            Vec::new(),
-        )
-        .read_to_end(&mut streamed)
-        .unwrap();
-        assert_eq!(String::from_utf8(streamed).unwrap(), want);
+        // Streamed: each head length shifts where the reads end, so that over all of
+        // them every byte of the document ends a read once.
+        for head in 0..doc.len() {
+            let (read, rest) = doc.split_at(head);
+            let mut streamed = Vec::new();
+            Rewriting::new(
+                Trickle(rest, 0),
+                vec![base.clone(), long.clone()],
+                Form::Json,
+                read.to_vec(),
+            )
+            .read_to_end(&mut streamed)
+            .unwrap();
+            assert!(streamed == want.as_bytes(), "head {head}");
+        }
     }
 
     #[test]
