@@ -120,18 +120,11 @@ pub fn body_form(content_type: &str) -> Option<Form> {
     }
 }
 
-/// `s` as it may stand inside a JSON string.
+/// `s` as it may stand inside a JSON string: serde_json's quoting, without the quotes.
 fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
+    let quoted = serde_json::Value::from(s).to_string();
+    let inner = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'));
+    inner.unwrap_or(&quoted).to_string()
 }
 
 /// `text` with the backend URLs of `bases` replaced by their public URLs; the longest
@@ -368,6 +361,18 @@ mod tests {
         }
     }
 
+    /// `doc` through `Rewriting`, its first `head` bytes already read and the rest
+    /// trickled.
+    fn streamed(doc: &[u8], head: usize, bases: &[&Base], form: Form) -> Vec<u8> {
+        let (read, rest) = doc.split_at(head);
+        let owned = bases.iter().map(|b| (*b).clone()).collect();
+        let mut out = Vec::new();
+        Rewriting::new(Trickle(rest, 0), owned, form, read.to_vec())
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
     #[test]
     fn a_stream_is_rewritten_as_a_whole_document_is() {
         let short = Base::new("http://b:5000/wps", "http://p/ows/proxy/emu").unwrap();
@@ -383,16 +388,7 @@ mod tests {
         let bases = [&short, &long];
         let whole = rewrite(doc.as_bytes(), &bases, Form::Xml).unwrap();
         for head in [0, 1, 30, 4000] {
-            let (read, rest) = doc.as_bytes().split_at(head);
-            let mut streamed = Vec::new();
-            Rewriting::new(
-                Trickle(rest, 0),
-                vec![short.clone(), long.clone()],
-                Form::Xml,
-                read.to_vec(),
-            )
-            .read_to_end(&mut streamed)
-            .unwrap();
+            let streamed = streamed(doc.as_bytes(), head, &bases, Form::Xml);
             assert!(streamed == whole, "head {head}");
         }
         let text = String::from_utf8(whole).unwrap();
@@ -429,16 +425,7 @@ mod tests {
         // Streamed: each head length shifts where the reads end, so that over all of
         // them every byte of the document ends a read once.
         for head in 0..doc.len() {
-            let (read, rest) = doc.split_at(head);
-            let mut streamed = Vec::new();
-            Rewriting::new(
-                Trickle(rest, 0),
-                vec![base.clone(), long.clone()],
-                Form::Json,
-                read.to_vec(),
-            )
-            .read_to_end(&mut streamed)
-            .unwrap();
+            let streamed = streamed(doc, head, &[&base, &long], Form::Json);
             assert!(streamed == want.as_bytes(), "head {head}");
         }
     }
