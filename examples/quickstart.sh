@@ -3,12 +3,12 @@
 # WPS Execute through the OWS proxy with that token. Needs twitcherctl, jq and curl.
 #
 #   TWITCHER_URL=http://localhost:8000 TWITCHER_USERNAME=admin TWITCHER_PASSWORD=... \
-#   WPS_URL=http://localhost:5000/wps ./examples/quickstart.sh
+#   WPS_URL=http://127.0.0.1:5000/wps ./examples/quickstart.sh
 set -euo pipefail
 export TWITCHER_URL="${TWITCHER_URL:-http://localhost:8000}"
 
 # No --name: twitcherctl picks an unused adjective_bird name.
-name=$(twitcherctl register "${WPS_URL:-http://localhost:5000/wps}" | jq -r .name)
+name=$(twitcherctl register "${WPS_URL:-http://127.0.0.1:5000/wps}" | jq -r .name)
 echo "registered the service as $name" >&2
 
 # The secret is shown once; hand it on in the environment, not on command lines.

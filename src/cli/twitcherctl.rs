@@ -331,7 +331,7 @@ pub static PROGRAM: Program = Program {
             "Register a WPS service under a generated name, add a client application, get it a \
              token and call the OWS proxy with it:\n.PP\n.nf\nexport TWITCHER_URL=http://localhost:8000 \
              TWITCHER_USERNAME=admin TWITCHER_PASSWORD=...\nname=$(twitcherctl register \
-             http://localhost:5000/wps | jq \\-r .name)\nclient=$(twitcherctl add \\-\\-name demo_app)\n\
+             http://127.0.0.1:5000/wps | jq \\-r .name)\nclient=$(twitcherctl add \\-\\-name demo_app)\n\
              token=$(twitcherctl gentoken \\-i \"$(jq \\-r .client_id <<<\"$client\")\" \\e\n    \
              \\-s \"$(jq \\-r .client_secret <<<\"$client\")\" \\-\\-scope compute | jq \\-r .access_token)\n\
              curl \\-H \"Authorization: Bearer $token\" \\e\n    \

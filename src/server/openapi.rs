@@ -383,7 +383,7 @@ pub fn document(ows_prefix: Option<&str>) -> Value {
                         "required": true,
                         "content": {"application/json": {
                             "schema": {"$ref": "#/components/schemas/ServiceInput"},
-                            "example": {"name": "emu", "url": "http://localhost:5000/wps", "type": "wps", "auth": "token"}
+                            "example": {"name": "emu", "url": "http://127.0.0.1:5000/wps", "type": "wps", "auth": "token"}
                         }}
                     },
                     "responses": admin_responses(json!({
