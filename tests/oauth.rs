@@ -227,7 +227,8 @@ fn token_endpoint_answers_like_the_original() {
         None,
         &format!("grant_type=client_credentials&client_id={id}&client_secret=wrong"),
     );
-    err(&r, 401, json!({"error": "invalid_client"}));
+    let wrong = json!({"error": "invalid_client", "error_description": "Unknown client, or a wrong client secret."});
+    err(&r, 401, wrong.clone());
     // Every 401 names a scheme (RFC 7235), wherever the credentials were: Basic.
     let challenged = |r: &Resp| {
         assert!(
@@ -243,16 +244,17 @@ fn token_endpoint_answers_like_the_original() {
         None,
         "grant_type=client_credentials&client_id=nope&client_secret=wrong",
     );
-    err(&r, 401, json!({"error": "invalid_client"}));
+    err(&r, 401, wrong.clone());
     challenged(&r);
     // ... with Basic, the challenge RFC 6749 asks for; with a malformed Basic, or none.
-    for auth in [
-        Some(basic(&id, "wrong")),
-        Some("Basic !!!".to_string()),
-        None,
+    let none = json!({"error": "invalid_client", "error_description": "No usable client credentials: send them in HTTP Basic, or as client_id and client_secret."});
+    for (auth, body) in [
+        (Some(basic(&id, "wrong")), &wrong),
+        (Some("Basic !!!".to_string()), &none),
+        (None, &none),
     ] {
         let r = post_form(&url, auth.as_deref(), "grant_type=client_credentials");
-        err(&r, 401, json!({"error": "invalid_client"}));
+        err(&r, 401, body.clone());
         challenged(&r);
     }
     // 20: a scope the client does not have.
@@ -263,14 +265,22 @@ fn token_endpoint_answers_like_the_original() {
             "grant_type=client_credentials&client_id={id}&client_secret={secret}&scope=register"
         ),
     );
-    err(&r, 400, json!({"error": "invalid_scope"}));
+    err(
+        &r,
+        400,
+        json!({"error": "invalid_scope", "error_description": "A scope asked for is not one of this client's: compute."}),
+    );
     // 21/22/23: grant types.
     let r = post_form(
         &url,
         None,
         &format!("grant_type=password&client_id={id}&client_secret={secret}"),
     );
-    err(&r, 400, json!({"error": "unsupported_grant_type"}));
+    err(
+        &r,
+        400,
+        json!({"error": "unsupported_grant_type", "error_description": "Only the client_credentials grant is supported."}),
+    );
     let missing =
         json!({"error": "invalid_request", "error_description": "Request is missing grant type."});
     let r = post_form(

@@ -169,8 +169,15 @@ fn client_credentials(req: &Request, p: &Form) -> Result<Option<(String, String,
 /// With the Basic challenge also when the credentials came in the body or not at all:
 /// every 401 names a scheme (RFC 7235 §3.1), and RFC 6749 §2.3.1 makes Basic the one
 /// every server supports.
-fn invalid_client() -> Response {
-    oauth_error(401, "invalid_client", None).header("WWW-Authenticate", errors::BASIC_CHALLENGE)
+/// The description does not say whether the client id exists.
+fn invalid_client(given: bool) -> Response {
+    let why = if given {
+        "Unknown client, or a wrong client secret."
+    } else {
+        "No usable client credentials: send them in HTTP Basic, or as client_id and client_secret."
+    };
+    oauth_error(401, "invalid_client", Some(why))
+        .header("WWW-Authenticate", errors::BASIC_CHALLENGE)
 }
 
 /// `/oauth/client`: registers a client application and shows its secret, once.
@@ -254,7 +261,13 @@ pub fn token(app: &App, req: &mut Request, _: &Params) -> Response {
             );
         }
         Some("client_credentials") => {}
-        Some(_) => return oauth_error(400, "unsupported_grant_type", None),
+        Some(_) => {
+            return oauth_error(
+                400,
+                "unsupported_grant_type",
+                Some("Only the client_credentials grant is supported."),
+            );
+        }
     }
     if !app.tokens.issues() {
         return oauth_error(
@@ -268,12 +281,12 @@ pub fn token(app: &App, req: &mut Request, _: &Params) -> Response {
     }
     let (id, secret, _) = match client_credentials(req, &p) {
         Ok(Some(c)) => c,
-        Ok(None) => return invalid_client(),
+        Ok(None) => return invalid_client(false),
         Err(r) => return r,
     };
     let client = match app.tokens.authenticate_client(&id, &secret) {
         Ok(Some(c)) => c,
-        Ok(None) => return invalid_client(),
+        Ok(None) => return invalid_client(true),
         Err(e) => return store_error(e),
     };
     let asked = split_scopes(p.get("scope").unwrap_or(""));
@@ -283,7 +296,14 @@ pub fn token(app: &App, req: &mut Request, _: &Params) -> Response {
         asked
     };
     if scopes.iter().any(|s| !client.scopes.contains(s)) {
-        return oauth_error(400, "invalid_scope", None);
+        return oauth_error(
+            400,
+            "invalid_scope",
+            Some(&format!(
+                "A scope asked for is not one of this client's: {}.",
+                client.scopes.join(" ")
+            )),
+        );
     }
     match app.tokens.issue(&client.client_id, &scopes) {
         Ok(t) => no_store(Response::json(
@@ -312,12 +332,12 @@ fn caller(app: &App, req: &Request, p: &Form) -> Result<Revoker, Response> {
     }
     let (id, secret, basic) = match client_credentials(req, p)? {
         Some(c) => c,
-        None => return Err(invalid_client()),
+        None => return Err(invalid_client(false)),
     };
     match app.tokens.authenticate_client(&id, &secret) {
         Ok(Some(c)) => Ok(Revoker::Client(c.client_id)),
         Ok(None) if basic && app.require_password(req).is_ok() => Ok(Revoker::Admin),
-        Ok(None) => Err(invalid_client()),
+        Ok(None) => Err(invalid_client(true)),
         Err(e) => Err(store_error(e)),
     }
 }
