@@ -292,6 +292,24 @@ pub fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     }
 }
 
+/// Text from elsewhere as a terminal or a log line is to get it: every control
+/// character (C0, DEL, C1) written as `\u{..}`, so a name or a message cannot move the
+/// cursor, retitle the window or write to the clipboard, nor break a line or a row.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn info(msg: &str) {
     line("INFO", msg);
 }

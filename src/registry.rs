@@ -62,6 +62,28 @@ pub fn is_public_auth(auth: &str) -> bool {
     ServiceAuth::of(auth) == ServiceAuth::Public
 }
 
+/// What a registration keeps as given, as the original does, but was probably not
+/// meant (a typo in `auth` makes the service public): `twitcherctl register` prints
+/// these, and the server logs them.
+pub fn doubts(kind: &str, auth: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let given = auth.trim();
+    if is_public_auth(given) && !given.eq_ignore_ascii_case("public") {
+        out.push(format!(
+            "auth `{}` is neither token nor cert: the service is public",
+            crate::log::printable(auth)
+        ));
+    }
+    if crate::ows::operation::ServiceType::parse(kind).is_none() {
+        out.push(format!(
+            "type `{}` is none of wps, wms, wfs, wcs, wmts: requests to it must name their \
+             service",
+            crate::log::printable(kind)
+        ));
+    }
+    out
+}
+
 /// One validation problem, in the shape of cornice's `errors` list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {

@@ -186,6 +186,23 @@ fn register_list_get_update_unregister_clear() {
         (r.json()["auth"].as_str(), r.json()["public"].as_bool()),
         (Some("token"), Some(false))
     );
+    // A likely typo is kept, as the original keeps it, but the log says what it means.
+    let r = create(
+        &json!({"name": "typo", "url": "http://127.0.0.1:9/x", "auth": "tokn", "type": "wpz"}),
+    );
+    assert_eq!(r.json()["public"], true, "{}", r.text());
+    let log = s.wait_log("service typo: type `wpz` is none of wps, wms, wfs, wcs, wmts");
+    assert!(
+        log.contains(
+            "WARN service typo: auth `tokn` is neither token nor cert: the service is public"
+        ),
+        "{log}"
+    );
+    // Said `public` outright, or a known type and auth: nothing to say.
+    assert!(
+        !log.contains("service emu_two_:") && !log.contains("service emu:"),
+        "{log}"
+    );
     let r = request(
         "DELETE",
         &format!("{}/services/fresh", s.url),

@@ -263,19 +263,8 @@ fn execute(g: &Globals, cmd: Cmd) -> Result<Value, Failure> {
             auth,
             verify,
         } => {
-            let given = auth.trim();
-            if crate::registry::is_public_auth(given) && !given.eq_ignore_ascii_case("public") {
-                eprintln!(
-                    "warning: --auth `{}` is neither token nor cert: the service is public",
-                    output::printable(&auth)
-                );
-            }
-            if crate::ows::operation::ServiceType::parse(&kind).is_none() {
-                eprintln!(
-                    "warning: --type `{}` is none of wps, wms, wfs, wcs, wmts: requests to it \
-                     must name their service",
-                    output::printable(&kind)
-                );
+            for doubt in crate::registry::doubts(&kind, &auth) {
+                eprintln!("warning: --{doubt}");
             }
             let service = NewService {
                 name: name.clone().unwrap_or_default(),

@@ -1,7 +1,5 @@
 //! How a result is printed: one JSON document for scripts (`jq`), or a table for people.
 
-use std::borrow::Cow;
-
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
@@ -28,23 +26,7 @@ pub fn render(value: &Value, format: Output) -> String {
     }
 }
 
-/// Text from the server as the terminal is to get it: every control character (C0,
-/// DEL, C1) written as `\u{..}`, so a name or a message cannot move the cursor, retitle
-/// the window or write to the clipboard, nor break a table's rows.
-pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
+pub use crate::log::printable;
 
 /// A cell's text: strings bare, lists space-separated, null empty.
 fn cell(v: &Value) -> String {

@@ -66,7 +66,14 @@ pub fn register(app: &App, req: &mut Request, _: &Params) -> Response {
     // Twitcher's own client posts JSON without a Content-Type, so none is required.
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return errors::one(400, "body", "", format!("Invalid JSON: {e}")),
+        Err(e) => {
+            return errors::one(
+                400,
+                "body",
+                "",
+                format!("Invalid JSON (the body is a JSON object of the service's fields): {e}"),
+            );
+        }
     };
     let service = match registry::service_from_body(&value) {
         Ok(s) => s,
@@ -79,7 +86,12 @@ pub fn register(app: &App, req: &mut Request, _: &Params) -> Response {
     };
     app.services.invalidate();
     match saved {
-        Ok(true) => Response::json(200, &service),
+        Ok(true) => {
+            for doubt in registry::doubts(&service.kind, &service.auth) {
+                crate::log::warn(&format!("service {}: {doubt}", service.name));
+            }
+            Response::json(200, &service)
+        }
         Ok(false) => errors::one(
             412,
             "header",
