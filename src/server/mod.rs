@@ -225,7 +225,8 @@ pub fn serve(raw: &Raw, settings: Settings) -> i32 {
     let running = gate.drain(Instant::now() + app.settings.shutdown_timeout);
     if running > 0 {
         log::warn(&format!(
-            "{running} requests still running after the {}s shutdown timeout; exiting",
+            "{running} {} still running after the {}s shutdown timeout; exiting",
+            if running == 1 { "request" } else { "requests" },
             app.settings.shutdown_timeout.as_secs()
         ));
     }
