@@ -531,7 +531,10 @@ fn revocation_works_for_each_kind_and_survives_a_restart() {
                 &format!("token={t}"),
             )
         };
-        // Another client may not revoke it; nobody without credentials either.
+        // Another client learns nothing of it, nor may revoke it; nobody without
+        // credentials either.
+        assert_eq!(introspect(&s, &b, &b_secret, &t), json!({"active": false}));
+        assert_eq!(introspect(&s, &a, &a_secret, &t)["active"], true);
         let r = revoke(&basic(&b, &b_secret), &t);
         assert_eq!(r.status, 400, "{}", r.text());
         let r = post_form(

@@ -375,19 +375,25 @@ pub fn revoke(app: &App, req: &mut Request, _: &Params) -> Response {
 
 /// `POST /oauth/introspect` (RFC 7662): whether a token is active, and what it grants.
 pub fn introspect(app: &App, req: &mut Request, _: &Params) -> Response {
-    let (_, token) = match token_param(app, req) {
+    let (by, token) = match token_param(app, req) {
         Ok(v) => v,
         Err(r) => return r,
     };
+    // A client learns about its own tokens only (RFC 7662 §4): to another one, a token
+    // it was handed is as good as unknown.
+    let theirs = |client: &str| match &by {
+        Revoker::Admin => true,
+        Revoker::Client(id) => id == client,
+    };
     let body = match app.tokens.introspect(&token) {
-        Some(g) => json!({
+        Some(g) if theirs(&g.client_id) => json!({
             "active": true,
             "scope": g.scopes.join(" "),
             "client_id": g.client_id,
             "token_type": "Bearer",
             "exp": g.expires_at,
         }),
-        None => json!({"active": false}),
+        _ => json!({"active": false}),
     };
     no_store(Response::json(200, &body))
 }
