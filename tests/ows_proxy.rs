@@ -353,6 +353,44 @@ fn bad_ows_parameters_get_exception_reports() {
 }
 
 #[test]
+fn errors_quote_the_start_of_a_long_value_only() {
+    let s = setup();
+    let long = "Foo".to_string() + &"x".repeat(1 << 20);
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let xml = [("Content-Type", "text/xml")];
+    let answers = [
+        request_with(
+            "POST",
+            &s.proxy("emu"),
+            &form,
+            Some(format!("service=WPS&request={long}").as_bytes()),
+        ),
+        request_with(
+            "POST",
+            &s.proxy("emu"),
+            &xml,
+            Some(
+                format!(r#"<wps:{long} xmlns:wps="http://www.opengis.net/wps/1.0.0"/>"#).as_bytes(),
+            ),
+        ),
+        get(
+            &s.proxy(&format!("emu?service=WPS&request={}", &long[..4000])),
+            None,
+        ),
+    ];
+    for r in answers {
+        assert_exception(&r, 501, "OperationNotSupported", "request");
+        let quoted = format!("request foo{}… is not supported", "x".repeat(61));
+        assert!(
+            r.text().contains(&quoted),
+            "{}",
+            &r.text()[..r.text().len().min(2000)]
+        );
+        assert!(r.text().len() < 1024, "{} bytes", r.text().len());
+    }
+}
+
+#[test]
 fn unknown_services_and_switches() {
     let s = setup();
     let r = get(&s.proxy("nosuch?service=WPS&request=GetCapabilities"), None);

@@ -21,6 +21,31 @@ impl ExceptionCode {
     }
 }
 
+/// Characters of a request's value that an error quotes.
+const QUOTED: usize = 64;
+/// Characters of any one text of a report: a last bound, whatever a message holds.
+const REPORTED: usize = 1024;
+
+/// A value from the request as an error quotes it, cut to its first characters: an
+/// error about a 16 MiB parameter name is not itself 16 MiB, nor copied on the way.
+pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    cut(s, QUOTED)
+}
+
+fn cut(s: &str, chars: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(chars) {
+        None => std::borrow::Cow::Borrowed(s),
+        Some((i, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..i])),
+    }
+}
+
+fn bounded(s: String) -> String {
+    match cut(&s, REPORTED) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(c) => c,
+    }
+}
+
 /// One exception, with the HTTP status it is sent with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwsError {
@@ -43,14 +68,14 @@ impl OwsError {
         OwsError {
             status,
             code,
-            locator: locator.into(),
-            text: text.into(),
+            locator: bounded(locator.into()),
+            text: bounded(text.into()),
             detail: None,
         }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> OwsError {
-        self.detail = Some(detail.into());
+        self.detail = Some(bounded(detail.into()));
         self
     }
 

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::exception::OwsError;
+use super::exception::{OwsError, clip};
 use super::operation::ServiceType;
 use super::xml_body::Root;
 
@@ -131,13 +131,13 @@ fn service_type(
         // MapServer compares it as sent, and takes ` WMS` for no service it knows.
         (Some(s), _) if s.trim() != s => Err(OwsError::invalid(
             "service",
-            format!("service {:?} has blanks around it", s.trim()),
+            format!("service {:?} has blanks around it", clip(s.trim())),
         )),
         (Some(s), reg) => {
             let t = ServiceType::parse(s).ok_or_else(|| {
                 OwsError::invalid(
                     "service",
-                    format!("service {} is not supported", s.to_lowercase()),
+                    format!("service {} is not supported", clip(s).to_lowercase()),
                 )
             })?;
             match reg {
@@ -164,12 +164,12 @@ fn operation(service: ServiceType, given: Option<&str>) -> Result<&'static str, 
     if name.trim() != name {
         return Err(OwsError::invalid(
             "request",
-            format!("request {:?} has blanks around it", name.trim()),
+            format!("request {:?} has blanks around it", clip(name.trim())),
         ));
     }
     service
         .operation(name)
-        .ok_or_else(|| OwsError::not_supported(name.to_lowercase()))
+        .ok_or_else(|| OwsError::not_supported(clip(name).to_lowercase()))
 }
 
 fn version(
@@ -186,7 +186,8 @@ fn version(
         Some(v) => Err(OwsError::invalid(
             "version",
             format!(
-                "version {v} is not supported (supported: {})",
+                "version {} is not supported (supported: {})",
+                clip(v),
                 service.versions().join(", ")
             ),
         )),
@@ -313,7 +314,8 @@ pub fn from_xml(root: &Root, registered: Registered) -> Result<OwsRequest, OwsEr
         return Err(OwsError::invalid(
             "request",
             format!(
-                "The request attribute ({asked}) names another operation than the root element"
+                "The request attribute ({}) names another operation than the root element",
+                clip(asked)
             ),
         ));
     }
