@@ -1774,6 +1774,75 @@ fn what_backends_read_beside_the_judged_parameters_needs_a_token() {
     assert_eq!(r.status, 401, "{}", r.text());
 }
 
+type Header<'a> = (&'a str, &'a str);
+
+/// Rails, Laravel, Symfony and Express take another method from a `_method` parameter or
+/// an override header: a GetCapabilities that is a DELETE to the backend is not public.
+#[test]
+fn a_method_override_is_no_public_operation() {
+    let s = setup();
+    let auth = bearer(&s.compute);
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    let caps_form = "service=WPS&request=GetCapabilities";
+    let before = s.backend.count();
+    let cases: [(&str, Vec<Header>, Option<String>); 5] = [
+        ("GET", vec![], Some(format!("{GETCAPS}&_method=DELETE"))),
+        ("POST", vec![form], None),
+        ("GET", vec![("X-HTTP-Method-Override", "DELETE")], None),
+        ("GET", vec![("X_HTTP_Method", "patch")], None),
+        ("POST", vec![form, ("X-Method-Override", "PUT")], None),
+    ];
+    for (method, headers, query) in cases {
+        let target = query.unwrap_or_else(|| GETCAPS.to_string());
+        let body = (method == "POST").then(|| {
+            if headers.iter().any(|(k, _)| *k == "X-Method-Override") {
+                caps_form.to_string()
+            } else {
+                format!("{caps_form}&_method=delete")
+            }
+        });
+        let send = |extra: Option<(&str, &str)>, url: &str| {
+            let mut h = headers.clone();
+            h.extend(extra);
+            request_with(method, url, &h, body.as_deref().map(str::as_bytes))
+        };
+        let r = send(None, &s.proxy(&target));
+        assert_exception(&r, 401, "NoApplicableCode", "AccessForbidden");
+        if method == "GET" {
+            assert_eq!(send(None, &s.verify(&target)).status, 401, "{headers:?}");
+        }
+        let r = send(Some(("Authorization", &auth)), &s.proxy(&target));
+        assert_eq!(
+            r.status,
+            200,
+            "{headers:?} {target} with a token: {}",
+            r.text()
+        );
+    }
+    assert_eq!(
+        s.backend.count(),
+        before + 5,
+        "only those with a token went on"
+    );
+    // Overrides naming a method OWS reads with change nothing.
+    let r = request_with(
+        "GET",
+        &s.proxy(&format!("{GETCAPS}&_method=post")),
+        &[("X-HTTP-Method-Override", "GET")],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // `Proxy` is never passed on: a CGI backend would take it for HTTP_PROXY.
+    let r = request_with(
+        "GET",
+        &s.proxy(GETCAPS),
+        &[("Proxy", "http://evil:1")],
+        None,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(s.backend.last().header("Proxy"), None);
+}
+
 #[test]
 fn capabilities_in_any_version_and_geoserver_execution_status() {
     let s = setup();

@@ -264,7 +264,8 @@ fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
 /// `wfs` (and for all of them unless its map file restricts the modes), whatever
 /// `request` says, and loads a `context` (a Web Map Context file on the server, or a
 /// URL) into the map before dispatch, so its capabilities would show what the file
-/// holds. Such a request is no public operation.
+/// holds. Rails, Laravel and Symfony take a `_method` parameter for the request's
+/// method, so a POST can be a DELETE to them. Such a request is no public operation.
 fn leaves_ows_dispatch<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> bool {
     pairs
         .iter()
@@ -278,7 +279,16 @@ fn leaves_dispatch(name: &str, value: &str) -> bool {
             .iter()
             .any(|m| value.trim().eq_ignore_ascii_case(m))
     };
-    (is_param(name, "mode") && leaving_mode()) || is_param(name, "context")
+    (is_param(name, "mode") && leaving_mode())
+        || is_param(name, "context")
+        || (is_param(name, "_method") && !reads_like_ows(value))
+}
+
+/// A method OWS reads with, as a method override names it.
+pub fn reads_like_ows(method: &str) -> bool {
+    ["GET", "HEAD", "OPTIONS", "POST"]
+        .iter()
+        .any(|m| method.trim().eq_ignore_ascii_case(m))
 }
 
 /// Whether `Cookie` header values carry a parameter that decides the operation:

@@ -27,6 +27,18 @@ const SET_HERE: &[&str] = &[
     "accept-encoding",
 ];
 
+/// Never forwarded: a CGI backend takes `Proxy` for its `HTTP_PROXY` environment
+/// variable and sends its own outgoing requests through it ("httpoxy").
+const NEVER: &[&str] = &["proxy"];
+
+/// Headers by which Express, Rails, Laravel and Symfony backends take another method
+/// than the request's, so that a POST can be a DELETE to them.
+pub const METHOD_OVERRIDES: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
 /// The headers the proxy adds itself (and so never copies from the client).
 pub const FORWARDED: [&str; 3] = ["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"];
 
@@ -86,7 +98,7 @@ fn is_hop_by_hop(name: &str, named: &[&str]) -> bool {
 
 /// Names compared as CGI servers (gunicorn before 22, uWSGI, PHP) see them: case and
 /// `_` against `-` do not count, so `X_Forwarded_Host` is `X-Forwarded-Host` to them.
-fn same_name(a: &str, b: &str) -> bool {
+pub fn same_name(a: &str, b: &str) -> bool {
     let fold = |c: u8| {
         if c == b'_' {
             b'-'
@@ -132,6 +144,7 @@ pub fn request_headers<K: AsRef<str>, V: AsRef<str>>(
         let (k, v) = (k.as_ref(), v.as_ref());
         if is_hop_by_hop(k, &named)
             || listed(SET_HERE, k)
+            || listed(NEVER, k)
             || listed(&FORWARDED, k)
             || same_name(k, "via")
         {

@@ -21,10 +21,14 @@ use crate::log;
 use crate::ows::exception::OwsError;
 use crate::ows::operation::ServiceType;
 use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
-use crate::ows::request::{OwsRequest, Registered, cookies_carry_params, from_xml, read_kvp};
+use crate::ows::request::{
+    OwsRequest, Registered, cookies_carry_params, from_xml, read_kvp, reads_like_ows,
+};
 use crate::ows::rewrite::{Base, Form, Rewriting, body_form, essence, is_xml, rewrite};
 use crate::ows::xml_body::{Fault, XmlBody};
-use crate::proxy::headers::{Forwarding, passed, request_headers, response_headers};
+use crate::proxy::headers::{
+    Forwarding, METHOD_OVERRIDES, passed, request_headers, response_headers, same_name,
+};
 use crate::proxy::target::{check_extra, forwarded_form, target_url};
 use crate::proxy::upstream::{Failure, Incoming, Outbody, Target, silent_too_long};
 use crate::registry::Service;
@@ -413,6 +417,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let method = req.method;
     let length = req.content_length();
     let has_body = req.has_body();
+    let overridden = overrides_method(req);
     let front = match mode {
         Mode::Verify => front_says(req),
         Mode::Proxy => FrontSays::NOTHING,
@@ -483,7 +488,9 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
     let body_unjudged = body_ows.is_none() && (has_body || unseen_body);
     // OWS reads with GET and POST; a PUT, PATCH or DELETE is something else to the
     // backend, whatever its query says.
-    let writes = front.writes || matches!(method, Method::Put | Method::Patch | Method::Delete);
+    let writes = front.writes
+        || matches!(method, Method::Put | Method::Patch | Method::Delete)
+        || overridden;
     let class = classify(
         extra.is_empty() && !body_unjudged && !writes && !off_dispatch,
         query_ows.as_ref(),
@@ -716,6 +723,12 @@ fn front_says(req: &Request) -> FrontSays {
         says.writes |= !matches!(m, "GET" | "HEAD" | "OPTIONS" | "POST");
     }
     says
+}
+
+/// Whether a method-override header names a method OWS does not read with.
+fn overrides_method(req: &Request) -> bool {
+    req.header_pairs()
+        .any(|(k, v)| METHOD_OVERRIDES.iter().any(|h| same_name(k, h)) && !reads_like_ows(v))
 }
 
 /// At most `limit` bytes of `r`. `read_to_end` would zero its whole spare capacity
