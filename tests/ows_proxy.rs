@@ -1869,6 +1869,41 @@ fn capabilities_in_any_version_and_geoserver_execution_status() {
 
 /// The backend counts bytes by Content-Length: a cut-off document must not reach it
 /// whole, or it would act on it before the upload is stopped.
+/// With one place, a client that sends its body slowly (and no token) holds no place
+/// while it waits: the others are served, and it is answered once its body is in.
+#[test]
+fn a_slow_body_holds_no_place_while_the_client_sends_it() {
+    use std::io::{Read, Write};
+    let s = setup_with(Launch::default().env("TWITCHER_WORKERS", "1"));
+    // Over the 1 KiB that tiny_http reads before the handler runs.
+    let body = format!(
+        "service=WPS&version=1.0.0&request=Execute&identifier=hello&x={}",
+        "a".repeat(4096)
+    );
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", s.server.port)).unwrap();
+    write!(
+        slow,
+        "POST /ows/proxy/emu HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..10]
+    )
+    .unwrap();
+    slow.flush().unwrap();
+    // Several in turn, so the slow one has surely begun to read its body.
+    for _ in 0..3 {
+        let r = get(&s.proxy(GETCAPS), None);
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    slow.write_all(&body.as_bytes()[10..]).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = vec![0; 4096];
+    let n = slow.read(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert_eq!(s.backend.count(), 3, "only the public requests went on");
+}
+
 #[test]
 fn a_cut_off_xml_body_is_refused_before_it_arrives_whole() {
     let s = setup();

@@ -1,10 +1,20 @@
 //! How many requests run at once, and the drain at shutdown. Requests run on the
 //! thread that read them from their connection; the gate holds the surplus back, and
 //! once closed turns new ones away while the ones inside finish.
+//!
+//! A request gives its place up while it waits on its client's body
+//! (`waiting_on_client`): otherwise a few dozen clients sending a body a byte a minute,
+//! with no token, would hold every place and stop the server.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
+
+/// Bytes that requests away from the gate may hold between them. A request that has
+/// read more than what is left keeps its place while it reads on, so a flood of large
+/// bodies stays bounded by the places as before.
+const AWAY_BUDGET: usize = 256 << 20;
 
 /// Entering and leaving are atomic operations on `inside`; the lock and the condition
 /// variable are only touched when a request has to wait or the drain has begun, so a
@@ -18,28 +28,64 @@ pub struct Gate {
     waiting: AtomicUsize,
     lock: Mutex<()>,
     changed: Condvar,
+    /// Requests that gave their place up while they wait on their client; the drain
+    /// waits for them too.
+    away: AtomicUsize,
+    /// What those have read so far, within `AWAY_BUDGET`.
+    away_bytes: AtomicUsize,
+}
+
+thread_local! {
+    /// The gate this thread's request holds a place in.
+    static HOLDING: RefCell<Option<Arc<Gate>>> = const { RefCell::new(None) };
 }
 
 /// A place inside the gate; leaving it lets the next request in.
-pub struct Pass<'a>(&'a Gate);
+pub struct Pass(Arc<Gate>);
 
-impl Drop for Pass<'_> {
+impl Drop for Pass {
     fn drop(&mut self) {
-        let g = self.0;
-        g.inside.fetch_sub(1, SeqCst);
-        // SeqCst pairs this with the waiter's count-then-check under the lock: either
-        // it sees the place freed, or this sees it waiting and wakes it.
-        // One place freed lets one waiter in: waking them all under overload had every
-        // waiter take the lock and go back to sleep but one. The drain waits on the same
-        // condition, so once the gate is closed everyone is woken.
-        if g.closed.load(SeqCst) {
-            let _held = g.lock.lock();
-            g.changed.notify_all();
-        } else if g.waiting.load(SeqCst) > 0 {
-            let _held = g.lock.lock();
-            g.changed.notify_one();
+        HOLDING.with(|h| h.borrow_mut().take());
+        self.0.release();
+    }
+}
+
+/// A request away from the gate; coming back takes a place again.
+struct Away<'a> {
+    gate: &'a Gate,
+    held: usize,
+}
+
+impl Drop for Away<'_> {
+    fn drop(&mut self) {
+        // Back inside before it stops counting as away, so the drain sees it throughout.
+        self.gate.take(true);
+        self.gate.away.fetch_sub(1, SeqCst);
+        self.gate.away_bytes.fetch_sub(self.held, SeqCst);
+        if self.gate.closed.load(SeqCst) {
+            let _held = self.gate.lock.lock();
+            self.gate.changed.notify_all();
         }
     }
+}
+
+/// Runs `read`, a read from the client, with this thread's place given up when its
+/// request holds one and `held` (the bytes it has read so far) fits in what is left of
+/// `AWAY_BUDGET`; the place is taken again, waiting for one if need be, before it returns.
+pub fn waiting_on_client<T>(held: u64, read: impl FnOnce() -> T) -> T {
+    let Some(gate) = HOLDING.with(|h| h.borrow().clone()) else {
+        return read();
+    };
+    let held = usize::try_from(held).unwrap_or(usize::MAX);
+    let before = gate.away_bytes.fetch_add(held, SeqCst);
+    if before.saturating_add(held) > AWAY_BUDGET {
+        gate.away_bytes.fetch_sub(held, SeqCst);
+        return read();
+    }
+    gate.away.fetch_add(1, SeqCst);
+    let _back = Away { gate: &gate, held };
+    gate.release();
+    read()
 }
 
 impl Gate {
@@ -51,14 +97,37 @@ impl Gate {
             waiting: AtomicUsize::new(0),
             lock: Mutex::new(()),
             changed: Condvar::new(),
+            away: AtomicUsize::new(0),
+            away_bytes: AtomicUsize::new(0),
         }
     }
 
-    /// Waits for a free place; None once the gate is closed.
-    pub fn enter(&self) -> Option<Pass<'_>> {
+    fn release(&self) {
+        self.inside.fetch_sub(1, SeqCst);
+        // SeqCst pairs this with the waiter's count-then-check under the lock: either
+        // it sees the place freed, or this sees it waiting and wakes it.
+        // One place freed lets one waiter in: waking them all under overload had every
+        // waiter take the lock and go back to sleep but one. The drain waits on the same
+        // condition, so once the gate is closed everyone is woken.
+        if self.closed.load(SeqCst) {
+            let _held = self.lock.lock();
+            self.changed.notify_all();
+        } else if self.waiting.load(SeqCst) > 0 {
+            let _held = self.lock.lock();
+            self.changed.notify_one();
+        }
+    }
+
+    /// Waits for a free place and takes it; false once the gate is closed, unless
+    /// `returning`: a request already under way takes its place back even then, over
+    /// the number if need be, and the drain waits for it.
+    fn take(&self, returning: bool) -> bool {
         loop {
             if self.closed.load(SeqCst) {
-                return None;
+                if returning {
+                    self.inside.fetch_add(1, SeqCst);
+                }
+                return returning;
             }
             let n = self.inside.load(SeqCst);
             if n < self.places {
@@ -67,18 +136,20 @@ impl Gate {
                     .compare_exchange_weak(n, n + 1, SeqCst, SeqCst)
                     .is_ok()
                 {
-                    return Some(Pass(self));
+                    return true;
                 }
                 continue;
             }
-            let mut held = self.lock.lock().ok()?;
+            let Ok(mut held) = self.lock.lock() else {
+                return false;
+            };
             self.waiting.fetch_add(1, SeqCst);
             while self.inside.load(SeqCst) >= self.places && !self.closed.load(SeqCst) {
                 match self.changed.wait(held) {
                     Ok(h) => held = h,
                     Err(_) => {
                         self.waiting.fetch_sub(1, SeqCst);
-                        return None;
+                        return false;
                     }
                 }
             }
@@ -86,15 +157,25 @@ impl Gate {
         }
     }
 
-    /// Closes the gate and waits until the requests inside are done or `deadline`
+    /// Waits for a free place; None once the gate is closed.
+    pub fn enter(self: &Arc<Self>) -> Option<Pass> {
+        if !self.take(false) {
+            return None;
+        }
+        HOLDING.with(|h| *h.borrow_mut() = Some(self.clone()));
+        Some(Pass(self.clone()))
+    }
+
+    /// Closes the gate and waits until the requests under way are done or `deadline`
     /// passes; returns how many are still running.
     pub fn drain(&self, deadline: Instant) -> usize {
         self.closed.store(true, SeqCst);
+        let running = || self.inside.load(SeqCst) + self.away.load(SeqCst);
         let Ok(mut held) = self.lock.lock() else {
             return 0;
         };
         self.changed.notify_all();
-        while self.inside.load(SeqCst) > 0 {
+        while running() > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -104,7 +185,7 @@ impl Gate {
                 Err(_) => return 0,
             }
         }
-        self.inside.load(SeqCst)
+        running()
     }
 }
 
@@ -138,9 +219,76 @@ mod tests {
         assert!(gate.enter().is_none(), "a closed gate lets nobody in");
         drop(inside);
         assert_eq!(drain.join().unwrap(), 0);
-        let stuck = Gate::new(1);
+        let stuck = Arc::new(Gate::new(1));
         let _p = stuck.enter().unwrap();
         assert_eq!(stuck.drain(Instant::now() + Duration::from_millis(20)), 1);
+    }
+
+    #[test]
+    fn a_request_waiting_on_its_client_lets_another_in_and_comes_back() {
+        use std::sync::mpsc;
+        let gate = Arc::new(Gate::new(1));
+        let (to_reader, reading) = mpsc::channel::<()>();
+        let (entered, other_in) = mpsc::channel::<()>();
+        let g = gate.clone();
+        let slow = std::thread::spawn(move || {
+            let _pass = g.enter().unwrap();
+            waiting_on_client(10, || {
+                entered.send(()).unwrap();
+                // The client's bytes arrive only once the other request was served.
+                reading.recv().unwrap();
+            });
+            // Back inside: the only place is this request's again.
+            assert_eq!(g.inside.load(SeqCst), 1);
+        });
+        other_in.recv().unwrap();
+        assert_eq!(gate.away.load(SeqCst), 1);
+        let other = gate.enter().expect("the place given up is free");
+        drop(other);
+        to_reader.send(()).unwrap();
+        slow.join().unwrap();
+        assert_eq!(
+            (
+                gate.inside.load(SeqCst),
+                gate.away.load(SeqCst),
+                gate.away_bytes.load(SeqCst)
+            ),
+            (0, 0, 0)
+        );
+        // Without a place held (the liveness probe), or over the budget, it just reads.
+        assert_eq!(waiting_on_client(0, || 7), 7);
+        let _pass = gate.enter().unwrap();
+        waiting_on_client(AWAY_BUDGET as u64 + 1, || {
+            assert_eq!(gate.inside.load(SeqCst), 1, "a large body keeps its place");
+        });
+    }
+
+    #[test]
+    fn the_drain_waits_for_requests_away_and_lets_them_back() {
+        let gate = Arc::new(Gate::new(1));
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let (away, is_away) = std::sync::mpsc::channel::<()>();
+        let g = gate.clone();
+        let slow = std::thread::spawn(move || {
+            let _pass = g.enter().unwrap();
+            waiting_on_client(1, || {
+                away.send(()).unwrap();
+                wait.recv().unwrap();
+            });
+            true
+        });
+        is_away.recv().unwrap();
+        let g = gate.clone();
+        let drain = std::thread::spawn(move || g.drain(Instant::now() + Duration::from_secs(10)));
+        // Closed for new requests, but not drained while one is away.
+        while !gate.closed.load(SeqCst) {
+            std::thread::yield_now();
+        }
+        assert!(gate.enter().is_none());
+        assert!(!drain.is_finished());
+        go.send(()).unwrap();
+        assert!(slow.join().unwrap());
+        assert_eq!(drain.join().unwrap(), 0);
     }
 
     #[test]

@@ -246,7 +246,9 @@ impl<R: Read> Read for LimitedReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         // Ask for one byte more than allowed, to tell "exactly at the limit" from "over".
         let want = (buf.len() as u64).min(self.left + 1) as usize;
-        let n = self.inner.read(&mut buf[..want])?;
+        // Waiting on the client holds no place in the gate (see `gate`).
+        let held = self.limit - self.left;
+        let n = super::gate::waiting_on_client(held, || self.inner.read(&mut buf[..want]))?;
         if n as u64 > self.left {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::FileTooLarge,
