@@ -252,7 +252,7 @@ fn check_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> Result<(), OwsError> {
         .find(|k| k.contains(['=', '&', '#']) || k.chars().any(char::is_control))
     {
         Some(k) => Err(OwsError::invalid(
-            k,
+            &clip(k),
             "A parameter name may not hold an encoded \"=\", \"&\", \"#\" or control character",
         )),
         None => Ok(()),
@@ -281,7 +281,18 @@ fn leaves_dispatch(name: &str, value: &str) -> bool {
     };
     (is_param(name, "mode") && leaving_mode())
         || is_param(name, "context")
-        || (is_param(name, "_method") && !reads_like_ows(value))
+        || (is_param(&php_name(name), "_method") && !reads_like_ows(value))
+}
+
+/// A parameter name as PHP stores it: leading spaces dropped, and `.`, spaces and `[`
+/// made `_` (`.method` is `_method` to Laravel and Symfony).
+fn php_name(name: &str) -> Cow<'_, str> {
+    let name = name.trim_start_matches(' ');
+    if name.contains(['.', ' ', '[']) {
+        Cow::Owned(name.replace(['.', ' ', '['], "_"))
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
 /// A method OWS reads with, as a method override names it.

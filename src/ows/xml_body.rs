@@ -14,6 +14,8 @@ use std::rc::Rc;
 use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
 
+use super::exception::clip;
+
 /// Deeper documents are refused; OWS requests nest a dozen levels at most.
 pub const MAX_DEPTH: usize = 64;
 
@@ -168,7 +170,10 @@ impl<R: Read> XmlBody<R> {
                 let predefined = matches!(name.as_str(), "lt" | "gt" | "amp" | "apos" | "quot");
                 let bad_char = r.is_char_ref() && r.resolve_char_ref().is_err();
                 if !r.is_char_ref() && !predefined {
-                    self.fail(Fault::Invalid(format!("undefined entity &{name};")));
+                    self.fail(Fault::Invalid(format!(
+                        "undefined entity &{};",
+                        clip(&name)
+                    )));
                 } else if bad_char {
                     self.fail(Fault::Invalid("invalid character reference".into()));
                 }
@@ -204,7 +209,10 @@ impl<R: Read> XmlBody<R> {
                     self.fail(Fault::Io(e.to_string()));
                 }
             }
-            Err(e) => self.fail(Fault::Invalid(format!("malformed XML: {e}"))),
+            Err(e) => self.fail(Fault::Invalid(format!(
+                "malformed XML: {}",
+                clip(&e.to_string())
+            ))),
         }
         self.scratch = scratch;
         root

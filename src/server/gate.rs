@@ -28,29 +28,52 @@ pub struct Gate {
     waiting: AtomicUsize,
     lock: Mutex<()>,
     changed: Condvar,
-    /// Requests that gave their place up while they wait on their client; the drain
-    /// waits for them too.
-    away: AtomicUsize,
-    /// What those have read so far, within `AWAY_BUDGET`.
+    /// Requests under way, with a place or without one for now: what the drain waits for.
+    running: AtomicUsize,
+    /// What requests away from their place have read so far, within `AWAY_BUDGET`.
     away_bytes: AtomicUsize,
 }
 
-thread_local! {
-    /// The gate this thread's request holds a place in.
-    static HOLDING: RefCell<Option<Arc<Gate>>> = const { RefCell::new(None) };
+/// This thread's request and its place.
+struct Holding {
+    gate: Option<Arc<Gate>>,
+    /// Whether it holds its place now (not while it waits on its client, nor once it
+    /// has given the place up for good).
+    placed: bool,
+    /// Whether it gives the place up while it waits on its client: an anonymous request
+    /// does, one that a token or certificate let through keeps it from then on.
+    yields: bool,
 }
 
-/// A place inside the gate; leaving it lets the next request in.
+thread_local! {
+    static HOLDING: RefCell<Holding> = const {
+        RefCell::new(Holding { gate: None, placed: false, yields: false })
+    };
+}
+
+/// A request under way, from the place it took until it has answered.
 pub struct Pass(Arc<Gate>);
 
 impl Drop for Pass {
     fn drop(&mut self) {
-        HOLDING.with(|h| h.borrow_mut().take());
-        self.0.release();
+        let placed = HOLDING.with(|h| {
+            let mut h = h.borrow_mut();
+            h.gate = None;
+            std::mem::take(&mut h.placed)
+        });
+        if placed {
+            self.0.release();
+        }
+        self.0.running.fetch_sub(1, SeqCst);
+        if self.0.closed.load(SeqCst) {
+            let _held = self.0.lock.lock();
+            self.0.changed.notify_all();
+        }
     }
 }
 
-/// A request away from the gate; coming back takes a place again.
+/// A request away from its place while it waits on its client; it takes one again
+/// when it comes back, even from a panic.
 struct Away<'a> {
     gate: &'a Gate,
     held: usize,
@@ -58,22 +81,22 @@ struct Away<'a> {
 
 impl Drop for Away<'_> {
     fn drop(&mut self) {
-        // Back inside before it stops counting as away, so the drain sees it throughout.
         self.gate.take(true);
-        self.gate.away.fetch_sub(1, SeqCst);
         self.gate.away_bytes.fetch_sub(self.held, SeqCst);
-        if self.gate.closed.load(SeqCst) {
-            let _held = self.gate.lock.lock();
-            self.gate.changed.notify_all();
-        }
+        HOLDING.with(|h| h.borrow_mut().placed = true);
     }
 }
 
 /// Runs `read`, a read from the client, with this thread's place given up when its
-/// request holds one and `held` (the bytes it has read so far) fits in what is left of
-/// `AWAY_BUDGET`; the place is taken again, waiting for one if need be, before it returns.
+/// request holds one, gives it up while waiting, and `held` (the bytes it has read so
+/// far) fits in what is left of `AWAY_BUDGET`; the place is taken again, waiting for
+/// one if need be, before it returns.
 pub fn waiting_on_client<T>(held: u64, read: impl FnOnce() -> T) -> T {
-    let Some(gate) = HOLDING.with(|h| h.borrow().clone()) else {
+    let gate = HOLDING.with(|h| {
+        let h = h.borrow();
+        h.gate.clone().filter(|_| h.placed && h.yields)
+    });
+    let Some(gate) = gate else {
         return read();
     };
     let held = usize::try_from(held).unwrap_or(usize::MAX);
@@ -82,10 +105,30 @@ pub fn waiting_on_client<T>(held: u64, read: impl FnOnce() -> T) -> T {
         gate.away_bytes.fetch_sub(held, SeqCst);
         return read();
     }
-    gate.away.fetch_add(1, SeqCst);
+    HOLDING.with(|h| h.borrow_mut().placed = false);
     let _back = Away { gate: &gate, held };
     gate.release();
     read()
+}
+
+/// This thread's request keeps its place while it reads on: a token or certificate has
+/// let it through, and it is no longer put behind new arrivals at each read.
+pub fn keep_place() {
+    HOLDING.with(|h| h.borrow_mut().yields = false);
+}
+
+/// Gives this thread's place up for good, the request still counting as under way:
+/// for an answer held whole in memory, whose writing waits only on the client (and on
+/// draining what it still sends of an unread body).
+pub fn leave_place() {
+    let gate = HOLDING.with(|h| {
+        let mut h = h.borrow_mut();
+        let placed = std::mem::take(&mut h.placed);
+        h.gate.clone().filter(|_| placed)
+    });
+    if let Some(gate) = gate {
+        gate.release();
+    }
 }
 
 impl Gate {
@@ -97,7 +140,7 @@ impl Gate {
             waiting: AtomicUsize::new(0),
             lock: Mutex::new(()),
             changed: Condvar::new(),
-            away: AtomicUsize::new(0),
+            running: AtomicUsize::new(0),
             away_bytes: AtomicUsize::new(0),
         }
     }
@@ -120,7 +163,7 @@ impl Gate {
 
     /// Waits for a free place and takes it; false once the gate is closed, unless
     /// `returning`: a request already under way takes its place back even then, over
-    /// the number if need be, and the drain waits for it.
+    /// the number if need be.
     fn take(&self, returning: bool) -> bool {
         loop {
             if self.closed.load(SeqCst) {
@@ -159,10 +202,21 @@ impl Gate {
 
     /// Waits for a free place; None once the gate is closed.
     pub fn enter(self: &Arc<Self>) -> Option<Pass> {
+        // Counted before the place is taken, so the drain never misses it.
+        self.running.fetch_add(1, SeqCst);
         if !self.take(false) {
+            self.running.fetch_sub(1, SeqCst);
+            let _held = self.lock.lock();
+            self.changed.notify_all();
             return None;
         }
-        HOLDING.with(|h| *h.borrow_mut() = Some(self.clone()));
+        HOLDING.with(|h| {
+            *h.borrow_mut() = Holding {
+                gate: Some(self.clone()),
+                placed: true,
+                yields: true,
+            }
+        });
         Some(Pass(self.clone()))
     }
 
@@ -170,12 +224,11 @@ impl Gate {
     /// passes; returns how many are still running.
     pub fn drain(&self, deadline: Instant) -> usize {
         self.closed.store(true, SeqCst);
-        let running = || self.inside.load(SeqCst) + self.away.load(SeqCst);
         let Ok(mut held) = self.lock.lock() else {
             return 0;
         };
         self.changed.notify_all();
-        while running() > 0 {
+        while self.running.load(SeqCst) > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -185,7 +238,7 @@ impl Gate {
                 Err(_) => return 0,
             }
         }
-        running()
+        self.running.load(SeqCst)
     }
 }
 
@@ -242,25 +295,37 @@ mod tests {
             assert_eq!(g.inside.load(SeqCst), 1);
         });
         other_in.recv().unwrap();
-        assert_eq!(gate.away.load(SeqCst), 1);
+        assert_eq!(
+            (gate.inside.load(SeqCst), gate.running.load(SeqCst)),
+            (0, 1)
+        );
         let other = gate.enter().expect("the place given up is free");
         drop(other);
         to_reader.send(()).unwrap();
         slow.join().unwrap();
-        assert_eq!(
+        let counts = |g: &Gate| {
             (
-                gate.inside.load(SeqCst),
-                gate.away.load(SeqCst),
-                gate.away_bytes.load(SeqCst)
-            ),
-            (0, 0, 0)
-        );
-        // Without a place held (the liveness probe), or over the budget, it just reads.
+                g.inside.load(SeqCst),
+                g.running.load(SeqCst),
+                g.away_bytes.load(SeqCst),
+            )
+        };
+        assert_eq!(counts(&gate), (0, 0, 0));
+        // Without a place held (the liveness probe), over the budget, or once a
+        // credential let the request through, it just reads.
         assert_eq!(waiting_on_client(0, || 7), 7);
-        let _pass = gate.enter().unwrap();
+        let pass = gate.enter().unwrap();
         waiting_on_client(AWAY_BUDGET as u64 + 1, || {
             assert_eq!(gate.inside.load(SeqCst), 1, "a large body keeps its place");
         });
+        keep_place();
+        waiting_on_client(1, || assert_eq!(gate.inside.load(SeqCst), 1));
+        // Given up for good, the place is free but the request still runs, once.
+        leave_place();
+        leave_place();
+        assert_eq!(counts(&gate), (0, 1, 0));
+        drop(pass);
+        assert_eq!(counts(&gate), (0, 0, 0));
     }
 
     #[test]
@@ -275,20 +340,15 @@ mod tests {
                 away.send(()).unwrap();
                 wait.recv().unwrap();
             });
-            true
         });
         is_away.recv().unwrap();
-        let g = gate.clone();
-        let drain = std::thread::spawn(move || g.drain(Instant::now() + Duration::from_secs(10)));
         // Closed for new requests, but not drained while one is away.
-        while !gate.closed.load(SeqCst) {
-            std::thread::yield_now();
-        }
+        assert_eq!(gate.drain(Instant::now() + Duration::from_millis(20)), 1);
         assert!(gate.enter().is_none());
-        assert!(!drain.is_finished());
         go.send(()).unwrap();
-        assert!(slow.join().unwrap());
-        assert_eq!(drain.join().unwrap(), 0);
+        slow.join().unwrap();
+        assert_eq!(gate.drain(Instant::now() + Duration::from_secs(10)), 0);
+        assert_eq!(gate.inside.load(SeqCst), 0);
     }
 
     #[test]

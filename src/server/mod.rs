@@ -350,6 +350,11 @@ fn handle(app: &App, routes: &[Route], mut rq: tiny_http::Request) {
         )
     };
     let status = response.status;
+    // An answer in memory needs no place to be written: the client may read it slowly,
+    // and tiny_http drains what it still sends of an unread body first.
+    if matches!(response.body, Body::Empty | Body::Bytes(_)) {
+        gate::leave_place();
+    }
     let sent = Arc::new(AtomicU64::new(0));
     if let Err(e) = rq.respond(to_tiny(response, &rid, sent.clone())) {
         log::warn(&format!("rid={rid}: sending the response failed: {e}"));

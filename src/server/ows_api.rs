@@ -18,7 +18,7 @@ use super::rewrite_bases::{Named, forwarded_base, public_url};
 use super::routes::Params;
 use crate::auth::bearer::{Grant, challenge, form_token, token_in};
 use crate::log;
-use crate::ows::exception::OwsError;
+use crate::ows::exception::{OwsError, clip};
 use crate::ows::operation::ServiceType;
 use crate::ows::policy::{COMPUTE_SCOPE, Class, Refusal, ServiceAuth, decide};
 use crate::ows::request::{
@@ -322,7 +322,7 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
             let e = OwsError::other(
                 404,
                 "NotAcceptable",
-                format!("Could not find service: {name}"),
+                format!("Could not find service: {}", clip(name)),
             );
             return refuse(mode, &e);
         }
@@ -523,6 +523,11 @@ fn run(app: &App, req: &mut Request, params: &Params, mode: Mode) -> Response {
                 .header("X-Auth-Request-Scope", scope),
             None => allowed,
         };
+    }
+    // Let through by a credential: from here its body's reads keep the place (an
+    // anonymous one still gives it up while waiting on its client, see `gate`).
+    if grant.is_some() || cert_verified {
+        super::gate::keep_place();
     }
     let mut headers = headers;
     if app.settings.proxy.pass_identity
