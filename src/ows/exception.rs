@@ -1,6 +1,8 @@
 //! OWS 1.1 `ExceptionReport` documents: every error of the proxy, in the shape OWSLib
 //! and Twitcher's clients parse.
 
+use std::borrow::Cow;
+
 /// `exceptionCode` values of OGC 06-121r3 that twitcher uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExceptionCode {
@@ -28,21 +30,21 @@ const REPORTED: usize = 1024;
 
 /// A value from the request as an error quotes it, cut to its first characters: an
 /// error about a 16 MiB parameter name is not itself 16 MiB, nor copied on the way.
-pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+pub fn clip(s: &str) -> Cow<'_, str> {
     cut(s, QUOTED)
 }
 
-fn cut(s: &str, chars: usize) -> std::borrow::Cow<'_, str> {
+fn cut(s: &str, chars: usize) -> Cow<'_, str> {
     match s.char_indices().nth(chars) {
-        None => std::borrow::Cow::Borrowed(s),
-        Some((i, _)) => std::borrow::Cow::Owned(format!("{}…", &s[..i])),
+        None => Cow::Borrowed(s),
+        Some((i, _)) => Cow::Owned(format!("{}…", &s[..i])),
     }
 }
 
 fn bounded(s: String) -> String {
     match cut(&s, REPORTED) {
-        std::borrow::Cow::Borrowed(_) => s,
-        std::borrow::Cow::Owned(c) => c,
+        Cow::Owned(c) => c,
+        Cow::Borrowed(_) => s,
     }
 }
 

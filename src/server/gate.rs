@@ -66,8 +66,7 @@ impl Drop for Pass {
         }
         self.0.running.fetch_sub(1, SeqCst);
         if self.0.closed.load(SeqCst) {
-            let _held = self.0.lock.lock();
-            self.0.changed.notify_all();
+            self.0.wake_all();
         }
     }
 }
@@ -81,9 +80,10 @@ struct Away<'a> {
 
 impl Drop for Away<'_> {
     fn drop(&mut self) {
-        self.gate.take(true);
+        // Only a poisoned lock keeps it out; then it must not give back a place later.
+        let back = self.gate.take(true);
         self.gate.away_bytes.fetch_sub(self.held, SeqCst);
-        HOLDING.with(|h| h.borrow_mut().placed = true);
+        HOLDING.with(|h| h.borrow_mut().placed = back);
     }
 }
 
@@ -153,12 +153,18 @@ impl Gate {
         // waiter take the lock and go back to sleep but one. The drain waits on the same
         // condition, so once the gate is closed everyone is woken.
         if self.closed.load(SeqCst) {
-            let _held = self.lock.lock();
-            self.changed.notify_all();
+            self.wake_all();
         } else if self.waiting.load(SeqCst) > 0 {
             let _held = self.lock.lock();
             self.changed.notify_one();
         }
+    }
+
+    /// Wakes every waiter and the drain; under the lock, so none misses it between its
+    /// check and its wait.
+    fn wake_all(&self) {
+        let _held = self.lock.lock();
+        self.changed.notify_all();
     }
 
     /// Waits for a free place and takes it; false once the gate is closed, unless
@@ -206,8 +212,7 @@ impl Gate {
         self.running.fetch_add(1, SeqCst);
         if !self.take(false) {
             self.running.fetch_sub(1, SeqCst);
-            let _held = self.lock.lock();
-            self.changed.notify_all();
+            self.wake_all();
             return None;
         }
         HOLDING.with(|h| {
